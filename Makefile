@@ -1,0 +1,27 @@
+# One entry point for people and CI: `make demo`, `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint check clean
+
+$(BIN)/phasegraph: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/phasegraph
+
+demo: setup
+	$(BIN)/phasegraph demo
+
+lint: setup
+	$(BIN)/ruff check .
+	bash .ci/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

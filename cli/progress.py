@@ -1,0 +1,80 @@
+"""Live progress for the terminal: a todo table redrawn as steps change."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+STYLES = {
+    "pending": "dim",
+    "running": "yellow",
+    "done": "green",
+    "failed": "bold red",
+    "skipped": "dim strike",
+}
+ICONS = {"pending": "·", "running": "▶", "done": "✓", "failed": "✗", "skipped": "-"}
+
+
+class Progress:
+    """Collects step events and shows them live (a table on a terminal, lines otherwise)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.live: Live | None = None
+
+    def __enter__(self) -> Progress:
+        if self.console.is_terminal:
+            self.live = Live(self.table(), console=self.console, refresh_per_second=8)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.update(self.table())
+            self.live.__exit__(None, None, None)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") != "step":
+            return
+        previous = self.rows.get(event["id"], {})
+        self.rows[event["id"]] = {**previous, **event}
+        if self.live is not None:
+            self.live.update(self.table())
+        elif event["status"] != "pending" or not previous:
+            self.console.print(self.line(event), highlight=False)
+
+    def line(self, row: dict[str, Any]) -> Text:
+        status = row["status"]
+        text = Text(f"{ICONS.get(status, '?')} {row['phase']:<7} {row['id']:<28} {status:<8} ")
+        text.stylize(STYLES.get(status, ""))
+        text.append(row.get("summary") or "")
+        return text
+
+    def table(self) -> Group:
+        table = Table(show_header=True, header_style="bold", expand=False)
+        for column in ("", "phase", "step", "status", "time", "summary"):
+            table.add_column(column, overflow="fold")
+        for row in self.rows.values():
+            status = row["status"]
+            started, ended = row.get("started_at"), row.get("ended_at")
+            if started and ended:
+                took = f"{ended - started:.2f}s"
+            elif started:
+                took = f"{time.time() - started:.1f}s…"
+            else:
+                took = ""
+            table.add_row(
+                ICONS.get(status, "?"),
+                row["phase"],
+                row["id"],
+                Text(status, style=STYLES.get(status, "")),
+                took,
+                row.get("summary") or "",
+            )
+        return Group(table)

@@ -1,0 +1,106 @@
+"""The orchestrator graph, wired like the diagram in DESIGN.md."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+from langgraph.store.memory import InMemoryStore
+from langgraph.types import Send
+
+from phasegraph.graph.state import InputState, RunOptions, State
+from phasegraph.nodes.checkpoint import make_checkpoint, route_checkpoint
+from phasegraph.nodes.consolidate import Consolidator, make_consolidate, recipe_consolidator
+from phasegraph.nodes.gate import gate, route_gate
+from phasegraph.nodes.plan_view import steps_of
+from phasegraph.nodes.planner import make_planner
+from phasegraph.nodes.reads import dispatch_reads, make_baseline, make_read, reads_done
+from phasegraph.nodes.report import report, stop_and_report
+from phasegraph.nodes.verifies import dispatch_verifies, make_verify
+from phasegraph.nodes.writer import build_writer
+from phasegraph.skills.base import SkillKind
+from phasegraph.skills.registry import SkillRegistry, default_registry
+
+Orchestrator = CompiledStateGraph[State, RunOptions, InputState, State]
+
+
+def build_orchestrator(
+    registry: SkillRegistry | None = None,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | bool | None = None,
+    store: BaseStore | None = None,
+    consolidator: Consolidator = recipe_consolidator,
+    read_concurrency: int = 8,
+    name: str = "phasegraph",
+) -> Orchestrator:
+    """Build the compiled orchestrator graph.
+
+    Args:
+        registry: the skills plans may use (default: the built-ins).
+        checkpointer: where state is kept between steps (``None``: none, or the
+            parent's when used as a subgraph).
+        store: where large step outputs are kept (default: an in-memory store;
+            ``False``-y stores from a server are used as given).
+        consolidator: turns read findings into write steps (default: the plan's recipe).
+        read_concurrency: at most this many reads/checks run at once.
+
+    Invoke it with ``{"plan": {...}, "workspace": "/path"}`` and optionally
+    ``context=RunOptions(strict=True)``; stream with ``stream_mode="custom"``
+    for per-step events.
+    """
+    skills = registry if registry is not None else default_registry()
+
+    def route_planner(state: State) -> list[Send] | str:
+        if state.get("failure"):
+            return "stop_and_report"
+        return dispatch_reads(state, skills, bool(state.get("strict")))
+
+    def route_consolidate(state: State) -> Literal["writer", "stop_and_report"]:
+        return "stop_and_report" if state.get("failure") else "writer"
+
+    def route_writer(state: State) -> list[Send] | str:
+        if state.get("failure"):
+            return "stop_and_report"
+        return dispatch_verifies(state, skills)
+
+    def route_after_gate(state: State) -> str:
+        return route_gate(state, commits=bool(steps_of(state, skills, SkillKind.COMMIT)))
+
+    builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
+    builder.add_node("planner", make_planner(skills))
+    builder.add_node("read", make_read(skills))
+    builder.add_node("baseline", make_baseline(skills))
+    builder.add_node("reads_done", reads_done)
+    builder.add_node("consolidate", make_consolidate(skills, consolidator))
+    builder.add_node("writer", build_writer(skills))
+    builder.add_node("verify", make_verify(skills))
+    builder.add_node("gate", gate)
+    builder.add_node("checkpoint", make_checkpoint(skills))
+    builder.add_node("report", report)
+    builder.add_node("stop_and_report", stop_and_report)
+
+    builder.add_edge(START, "planner")
+    after_reads = ["read", "baseline", "consolidate", "stop_and_report"]
+    builder.add_conditional_edges("planner", route_planner, after_reads)
+    builder.add_edge("read", "reads_done")
+    builder.add_edge("baseline", "reads_done")
+    builder.add_conditional_edges("reads_done", route_planner, after_reads)
+    builder.add_conditional_edges("consolidate", route_consolidate, ["writer", "stop_and_report"])
+    builder.add_conditional_edges("writer", route_writer, ["verify", "gate", "stop_and_report"])
+    builder.add_edge("verify", "gate")
+    builder.add_conditional_edges(
+        "gate", route_after_gate, ["checkpoint", "report", "stop_and_report"]
+    )
+    builder.add_conditional_edges("checkpoint", route_checkpoint, ["report", "stop_and_report"])
+    builder.add_edge("report", END)
+    builder.add_edge("stop_and_report", END)
+
+    graph = builder.compile(
+        checkpointer=checkpointer,
+        store=store if store is not None else InMemoryStore(),
+        name=name,
+    )
+    return graph.with_config(max_concurrency=max(1, read_concurrency))

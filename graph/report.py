@@ -1,0 +1,109 @@
+"""The run report: what happened, what failed and why, and how to undo it."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from phasegraph.graph.state import State
+
+
+class StepReport(BaseModel):
+    id: str
+    skill: str
+    phase: str
+    status: Literal["done", "failed", "skipped", "pending"]
+    summary: str = ""
+    duration: float | None = None
+
+
+class Report(BaseModel):
+    """The JSON a run leaves behind (``phasegraph run --report FILE``)."""
+
+    status: Literal["completed", "stopped"]
+    goal: str = ""
+    commit: str | None = None
+    failed_step: str | None = None
+    failure_kind: str | None = None
+    error: str | None = None
+    steps: list[StepReport] = Field(default_factory=list)
+    written: list[str] = Field(default_factory=list)
+    preexisting: dict[str, list[str]] = Field(
+        default_factory=dict, description="Findings that were there before the run (not blocking)."
+    )
+    undo: list[str] = Field(default_factory=list, description="Commands that undo the run.")
+
+
+def build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
+    failure = state.get("failure")
+    rows = state.get("steps", {})
+    steps = []
+    for step in state.get("plan", {}).get("steps", []):
+        row = rows.get(step["id"])
+        if row is None:
+            continue
+        st = row["status"]
+        if st == "running":  # a report is final: a step that never finished did not happen
+            st = "failed" if failure and failure.get("step") == step["id"] else "skipped"
+        elif st == "pending" and status == "stopped":
+            st = "skipped"
+        duration = None
+        if row["started_at"] is not None and row["ended_at"] is not None:
+            duration = round(row["ended_at"] - row["started_at"], 3)
+        steps.append(
+            StepReport(
+                id=row["id"],
+                skill=row["skill"],
+                phase=row["phase"],
+                status=st,
+                summary=row["summary"],
+                duration=duration,
+            )
+        )
+    written = list(state.get("written", []))
+    commit = state.get("commit")
+    return Report(
+        status=status,
+        goal=str(state.get("plan", {}).get("goal", "")),
+        commit=commit,
+        failed_step=failure["step"] if failure else None,
+        failure_kind=failure["kind"] if failure else None,
+        error=failure["error"] if failure else None,
+        steps=steps,
+        written=written,
+        preexisting={
+            k: v["preexisting"] for k, v in state.get("verdicts", {}).items() if v["preexisting"]
+        },
+        undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
+    )
+
+
+def undo_commands(
+    written: list[str], created: list[str], commit: str | None, head: str | None
+) -> list[str]:
+    """Shell commands that put the workspace back as it was before the run.
+
+    Outside git (``head`` is None) there is no earlier version to go back to,
+    so there are none.
+    """
+    if commit:
+        return [f"git revert --no-edit {commit}"]
+    if head is None:
+        return []
+    changed = [f for f in written if f not in created]
+    out = []
+    if changed:
+        out.append(f"git restore --source={head} --worktree -- {_quoted(changed)}")
+    if created:
+        out.append(f"rm -- {_quoted(created)}")
+    return out
+
+
+def _quoted(files: list[str]) -> str:
+    return " ".join(shlex.quote(f) for f in files)
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    return report.model_dump(mode="json")

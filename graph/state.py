@@ -1,0 +1,120 @@
+"""The graph state: the plan, the todo list and short summaries — never large outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
+FailureKind = Literal["input", "preflight", "skill", "verify", "gate", "consolidate", "commit"]
+
+
+class StepRecord(TypedDict):
+    """One row of the todo list."""
+
+    id: str
+    skill: str
+    phase: str
+    status: StepStatus
+    summary: str
+    started_at: float | None
+    ended_at: float | None
+
+
+class Failure(TypedDict):
+    """Why a run stopped: the step (if any), the kind of failure and what to do."""
+
+    step: str | None
+    kind: FailureKind
+    error: str
+
+
+class VerifyOutcome(TypedDict):
+    """A verify step's findings, split against the untouched tree's baseline."""
+
+    introduced: list[str]
+    preexisting: list[str]
+    blocking: bool
+
+
+def merge_records(
+    left: dict[str, StepRecord] | None, right: dict[str, StepRecord] | None
+) -> dict[str, StepRecord]:
+    """Parallel steps each report their own rows; rows merge by step id."""
+    return {**(left or {}), **(right or {})}
+
+
+def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(left or {}), **(right or {})}
+
+
+def add_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
+    out = list(left or [])
+    out.extend(x for x in (right or []) if x not in out)
+    return out
+
+
+def first_failure(left: Failure | None, right: Failure | None) -> Failure | None:
+    """The first failure wins: later ones (from parallel branches) do not overwrite it."""
+    return left if left is not None else right
+
+
+class InputState(TypedDict, total=False):
+    """What a caller gives a run."""
+
+    workspace: str
+    """Root of the repository the run works on (absolute path, or relative to the cwd)."""
+    plan: dict[str, Any]
+    """The plan as a mapping (see :class:`phasegraph.Plan`): steps, or a recipe."""
+    request: str
+    """A request in plain words, for an LLM planner."""
+
+
+class State(InputState, total=False):
+    """The whole state of a run, as every checkpoint carries it."""
+
+    run_id: str
+    """Identifies the run's stored outputs."""
+    strict: bool
+    """Copied from :class:`RunOptions` by the planner, for the routes."""
+    steps: Annotated[dict[str, StepRecord], merge_records]
+    """The todo list: every step's status and one-line summary."""
+    head: str | None
+    """HEAD at the start of the run (None outside git)."""
+    dirty: list[str]
+    """The user's uncommitted files at the start: a committing run never touches them."""
+    baseline: Annotated[dict[str, list[str]], merge_dicts]
+    """Each verify step's findings on the untouched tree."""
+    verdicts: Annotated[dict[str, VerifyOutcome], merge_dicts]
+    """Each verify step's findings after the writes, split against the baseline."""
+    written: Annotated[list[str], add_unique]
+    """Files this run wrote, workspace-relative, in order."""
+    created: Annotated[list[str], add_unique]
+    """Those of ``written`` that did not exist before the run."""
+    failure: Annotated[Failure | None, first_failure]
+    """Set once, by the first failure; every route then goes to stop_and_report."""
+    commit: str | None
+    """The confirmed sha of the run's commit."""
+    report: dict[str, Any]
+    """The final report (see :class:`phasegraph.graph.report.Report`)."""
+
+
+class StepTask(TypedDict):
+    """What a fanned-out read, baseline or verify task receives through ``Send``."""
+
+    workspace: str
+    run_id: str
+    step: dict[str, Any]
+    baseline: list[str]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Run-time options, given as ``context=RunOptions(...)`` on invoke/stream."""
+
+    strict: bool = False
+    """Any verify failure blocks the commit, even one that was there before the run."""
+    step_timeout: float = 600.0
+    """Seconds a single step may take."""
+    retries: int = 3
+    """Attempts for a step that fails with a transient fault."""

@@ -1,0 +1,141 @@
+"""Running one step: events before and after, retries for transient faults, outputs stored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from phasegraph.graph.artifacts import put_output
+from phasegraph.graph.state import Failure, FailureKind, RunOptions, StepRecord, StepStatus
+from phasegraph.skills.base import SkillContext, SkillResult
+from phasegraph.skills.errors import SkillError
+from phasegraph.skills.registry import SkillRegistry
+
+SUMMARY_MAX = 200
+
+
+def options(runtime: Runtime[RunOptions] | None) -> RunOptions:
+    ctx = runtime.context if runtime is not None else None
+    return ctx if isinstance(ctx, RunOptions) else RunOptions()
+
+
+def short(text: str, limit: int = SUMMARY_MAX) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def record(
+    step: dict[str, Any],
+    phase: str,
+    status: StepStatus,
+    summary: str = "",
+    *,
+    started_at: float | None = None,
+    ended_at: float | None = None,
+) -> StepRecord:
+    return StepRecord(
+        id=step["id"],
+        skill=step["skill"],
+        phase=phase,
+        status=status,
+        summary=short(summary),
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+
+
+def emit(runtime: Runtime[RunOptions] | None, rec: StepRecord) -> None:
+    """Stream one todo-list change (stream_mode="custom") for CLIs, notebooks and clients."""
+    if runtime is not None:
+        runtime.stream_writer({"event": "step", "ts": time.time(), **rec})
+
+
+class StepOutcome:
+    """What running a step gave: the record for the todo list, the result or the failure."""
+
+    def __init__(
+        self, rec: StepRecord, result: SkillResult | None, failure: Failure | None
+    ) -> None:
+        self.record = rec
+        self.result = result
+        self.failure = failure
+
+
+async def run_step(
+    step: dict[str, Any],
+    *,
+    registry: SkillRegistry,
+    workspace: str,
+    run_id: str,
+    runtime: Runtime[RunOptions] | None,
+    failure_kind: FailureKind = "skill",
+    run_files: tuple[str, ...] = (),
+    store_output: bool = True,
+    check: Callable[[SkillResult], str | None] | None = None,
+    events: bool = True,
+) -> StepOutcome:
+    """Run ``step`` through its skill with retries; emit running/done/failed events.
+
+    ``check`` may veto a result (returning why), which fails the step.
+    """
+    opts = options(runtime)
+    events_to = runtime if events else None
+    skill = registry.get(step["skill"])
+    phase = skill.kind.value if skill else "?"
+    started = time.time()
+    emit(events_to, record(step, phase, "running", "", started_at=started))
+
+    def failed(message: str) -> StepOutcome:
+        rec = record(step, phase, "failed", message, started_at=started, ended_at=time.time())
+        emit(events_to, rec)
+        return StepOutcome(rec, None, Failure(step=step["id"], kind=failure_kind, error=message))
+
+    if skill is None:
+        return failed(f"unknown skill {step['skill']!r}")
+    try:
+        args = skill.parse_args(step.get("args", {}))
+    except ValidationError as exc:
+        return failed(f"bad args for {skill.name}: {exc.errors()[0]['msg']}")
+    ctx = SkillContext(
+        workspace=Path(workspace),
+        step_id=step["id"],
+        timeout=opts.step_timeout,
+        run_files=run_files,
+    )
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(max(1, opts.retries)),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception(lambda e: isinstance(e, SkillError) and e.transient),
+            reraise=True,
+        ):
+            with attempt:
+                result = await skill.run(args, ctx)
+    except SkillError as exc:
+        return failed(exc.message)
+    except Exception as exc:  # a skill bug must still end in a report, not a crash
+        return failed(f"{type(exc).__name__} in skill {skill.name}: {exc}")
+    veto = check(result) if check else None
+    if veto:
+        return failed(veto)
+    if store_output:
+        await put_output(
+            runtime.store if runtime else None,
+            run_id,
+            step["id"],
+            {"summary": result.summary, "data": result.data, "findings": result.findings},
+        )
+    rec = record(step, phase, "done", result.summary, started_at=started, ended_at=time.time())
+    emit(events_to, rec)
+    return StepOutcome(rec, result, None)

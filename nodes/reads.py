@@ -1,0 +1,81 @@
+"""The read phase: every ready read fanned out with ``Send``, plus the verify baselines."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from phasegraph.graph.state import RunOptions, State, StepTask
+from phasegraph.nodes.execute import run_step
+from phasegraph.nodes.plan_view import ready, steps_of
+from phasegraph.nodes.types import TaskNode
+from phasegraph.skills.base import SkillKind
+from phasegraph.skills.registry import SkillRegistry
+
+
+def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
+    return StepTask(
+        workspace=state["workspace"],
+        run_id=state["run_id"],
+        step=step,
+        baseline=baseline or [],
+    )
+
+
+def dispatch_reads(
+    state: State, registry: SkillRegistry, strict: bool
+) -> list[Send] | Literal["consolidate"]:
+    """Sends for every ready read and every verify baseline not yet taken."""
+    sends = [Send("read", task(state, step)) for step in ready(state, registry, SkillKind.READ)]
+    if not strict:
+        taken = state.get("baseline", {})
+        sends += [
+            Send("baseline", task(state, step))
+            for step in steps_of(state, registry, SkillKind.VERIFY)
+            if step["id"] not in taken
+        ]
+    return sends or "consolidate"
+
+
+def make_read(registry: SkillRegistry) -> TaskNode:
+    async def read(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        task = state
+        outcome = await run_step(
+            task["step"],
+            registry=registry,
+            workspace=task["workspace"],
+            run_id=task["run_id"],
+            runtime=runtime,
+        )
+        return {"steps": {task["step"]["id"]: outcome.record}, "failure": outcome.failure}
+
+    return read
+
+
+def make_baseline(registry: SkillRegistry) -> TaskNode:
+    """Run a verify step on the untouched tree, so the gate can tell new findings from old."""
+
+    async def baseline(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        task = state
+        outcome = await run_step(
+            task["step"],
+            registry=registry,
+            workspace=task["workspace"],
+            run_id=task["run_id"],
+            runtime=runtime,
+            failure_kind="verify",
+            store_output=False,
+            events=False,
+        )
+        if outcome.failure is not None or outcome.result is None:
+            return {"failure": outcome.failure}
+        return {"baseline": {task["step"]["id"]: outcome.result.findings}}
+
+    return baseline
+
+
+async def reads_done(state: State) -> dict[str, Any]:
+    """Join point after each wave of reads: the route decides what comes next."""
+    return {}

@@ -1,0 +1,34 @@
+"""The final nodes: ``report`` after a completed run, ``stop_and_report`` after any failure."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from phasegraph.graph.report import build_report, to_dict
+from phasegraph.graph.state import RunOptions, State, StepRecord
+from phasegraph.nodes.execute import emit
+
+
+async def report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+    final = to_dict(build_report(state, "completed"))
+    runtime.stream_writer(
+        {"event": "run", "ts": time.time(), "status": "completed", "report": final}
+    )
+    return {"report": final}
+
+
+async def stop_and_report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+    """Stop the run: every step that has not run is skipped, and the report says why."""
+    skipped: dict[str, StepRecord] = {}
+    for step_id, row in state.get("steps", {}).items():
+        if row["status"] == "pending":
+            skipped[step_id] = StepRecord(**{**row, "status": "skipped"})
+            emit(runtime, skipped[step_id])
+    final = to_dict(
+        build_report({**state, "steps": {**state.get("steps", {}), **skipped}}, "stopped")
+    )
+    runtime.stream_writer({"event": "run", "ts": time.time(), "status": "stopped", "report": final})
+    return {"steps": skipped, "report": final}

@@ -1,0 +1,79 @@
+"""The verify phase: every check fanned out with ``Send``, judged against its baseline."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from phasegraph.graph.state import RunOptions, State, StepTask, VerifyOutcome
+from phasegraph.nodes.execute import emit, options, record, run_step
+from phasegraph.nodes.plan_view import steps_of
+from phasegraph.nodes.reads import task
+from phasegraph.nodes.types import TaskNode
+from phasegraph.skills.base import SkillKind
+from phasegraph.skills.registry import SkillRegistry
+
+
+def split_findings(after: list[str], before: list[str]) -> tuple[list[str], list[str]]:
+    """(introduced, pre-existing) as a multiset difference: a second copy of an old one is new."""
+    old = Counter(before)
+    introduced, preexisting = [], []
+    for item in after:
+        if old[item] > 0:
+            old[item] -= 1
+            preexisting.append(item)
+        else:
+            introduced.append(item)
+    return introduced, preexisting
+
+
+def dispatch_verifies(state: State, registry: SkillRegistry) -> list[Send] | Literal["gate"]:
+    baseline = state.get("baseline", {})
+    sends = [
+        Send("verify", task(state, step, baseline.get(step["id"], [])))
+        for step in steps_of(state, registry, SkillKind.VERIFY)
+    ]
+    return sends or "gate"
+
+
+def make_verify(
+    registry: SkillRegistry,
+) -> TaskNode:
+    async def verify(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        task = state
+        step = task["step"]
+        outcome = await run_step(
+            step,
+            registry=registry,
+            workspace=task["workspace"],
+            run_id=task["run_id"],
+            runtime=runtime,
+            failure_kind="verify",
+        )
+        if outcome.result is None:
+            return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
+        strict = options(runtime).strict
+        introduced, preexisting = split_findings(outcome.result.findings, task["baseline"])
+        if strict:
+            introduced, preexisting = list(outcome.result.findings), []
+        blocking = bool(introduced)
+        summary = outcome.result.summary
+        if introduced or preexisting:
+            summary = f"{len(introduced)} new, {len(preexisting)} pre-existing — {summary}"
+        row = record(
+            step,
+            "verify",
+            "failed" if blocking else "done",
+            summary,
+            started_at=outcome.record["started_at"],
+            ended_at=outcome.record["ended_at"],
+        )
+        if row["status"] != outcome.record["status"] or row["summary"] != outcome.record["summary"]:
+            emit(runtime, row)
+        verdict = VerifyOutcome(introduced=introduced, preexisting=preexisting, blocking=blocking)
+        return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}
+
+    return verify

@@ -1,0 +1,111 @@
+"""What a skill is: a name, a kind, a pydantic args model and an async function."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SkillKind(StrEnum):
+    """The phase a skill runs in; the order of the members is the phase order."""
+
+    READ = "read"
+    WRITE = "write"
+    VERIFY = "verify"
+    COMMIT = "commit"
+
+    @property
+    def order(self) -> int:
+        return list(SkillKind).index(self)
+
+
+class PathArg:
+    """Marks an args field as a workspace-relative path (or a list of them).
+
+    Plan validation refuses such values when they escape the workspace, so a
+    skill never sees ``..`` tricks or absolute paths.
+
+    Example: ``path: Annotated[str, PathArg()] = "."``
+    """
+
+    def __repr__(self) -> str:
+        return "PathArg()"
+
+
+class SkillArgs(BaseModel):
+    """Base for skill argument models: unknown fields are an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SkillResult(BaseModel):
+    """What a skill returns.
+
+    ``summary`` is one short line for the todo table and the report; ``data``
+    is the full output, kept out of the graph state that every checkpoint
+    carries. Verify skills list what they found in ``findings`` as stable keys
+    (no line numbers), so a run can tell findings it introduced from old ones.
+    """
+
+    ok: bool = True
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    files_written: list[str] = Field(default_factory=list)
+    findings: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SkillContext:
+    """What a running skill may use: the workspace root, limits and run facts."""
+
+    workspace: Path
+    step_id: str = ""
+    timeout: float = 300.0
+    output_cap: int = 2_000_000
+    fetch_max_bytes: int = 2_000_000
+    #: Files this run has written so far (workspace-relative), for git_checkpoint.
+    run_files: tuple[str, ...] = ()
+    #: Environment for subprocesses; ``None`` means the current one.
+    env: Mapping[str, str] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def subprocess_env(self) -> dict[str, str]:
+        return dict(self.env if self.env is not None else os.environ)
+
+
+A = TypeVar("A", bound=BaseModel)
+
+SkillFn = Callable[[A, SkillContext], Awaitable[SkillResult]]
+
+
+@dataclass(frozen=True)
+class Skill(Generic[A]):
+    """A registered capability: ``await skill.run(args, context)``."""
+
+    name: str
+    kind: SkillKind
+    args_model: type[A]
+    fn: SkillFn[A]
+    description: str = ""
+    #: Programs (looked up on PATH and beside the running Python) the skill needs.
+    programs: tuple[str, ...] = ()
+
+    def parse_args(self, raw: Mapping[str, Any]) -> A:
+        return self.args_model.model_validate(dict(raw))
+
+    async def run(self, args: A, context: SkillContext) -> SkillResult:
+        return await self.fn(args, context)
+
+    def path_fields(self) -> list[str]:
+        """Names of the args fields marked with :class:`PathArg`."""
+        return [
+            name
+            for name, info in self.args_model.model_fields.items()
+            if any(isinstance(m, PathArg) for m in info.metadata)
+        ]

@@ -1,0 +1,32 @@
+"""The built-in skills, in phase order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phasegraph.skills import (
+    edit_block,
+    fetch_url,
+    get_file_outline,
+    git_checkpoint,
+    read_file,
+    rg_search,
+    run_mypy,
+    run_pytest,
+    run_ruff,
+    write_file,
+)
+from phasegraph.skills.base import Skill
+
+BUILTIN_SKILLS: tuple[Skill[Any], ...] = (
+    rg_search.SKILL,
+    get_file_outline.SKILL,
+    read_file.SKILL,
+    fetch_url.SKILL,
+    edit_block.SKILL,
+    write_file.SKILL,
+    run_ruff.SKILL,
+    run_mypy.SKILL,
+    run_pytest.SKILL,
+    git_checkpoint.SKILL,
+)

@@ -1,0 +1,187 @@
+"""edit_block: replace one exact block of text in a file, atomically and verified."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
+
+from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.errors import SkillError
+from phasegraph.skills.read_file import read_text_file
+from phasegraph.skills.workspace import atomic_write, resolve_in_workspace, workspace_relative
+
+#: Files larger than this are not edited in memory.
+MAX_EDIT_BYTES = 10_000_000
+#: Lines of the nearest match shown in a "not found" error.
+_SHOWN_LINES = 12
+
+
+class EditBlockArgs(SkillArgs):
+    """Arguments of :func:`edit_block`."""
+
+    path: Annotated[str, PathArg()]
+    #: Text that must occur exactly once in the file.
+    search: str = Field(min_length=1)
+    #: What replaces it.
+    replace: str
+
+
+def _newline_of(text: str) -> str:
+    """The file's dominant newline: CRLF when most line ends are CRLF, else LF."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf >= text.count("\n") - crlf else "\n"
+
+
+def _with_newline(text: str, newline: str) -> str:
+    lf = text.replace("\r\n", "\n")
+    return lf if newline == "\n" else lf.replace("\n", "\r\n")
+
+
+def _find_all(text: str, needle: str) -> list[int]:
+    """Start offsets of every occurrence, overlapping ones included."""
+    found: list[int] = []
+    start = text.find(needle)
+    while start != -1:
+        found.append(start)
+        start = text.find(needle, start + 1)
+    return found
+
+
+def _line_at(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+@dataclass(frozen=True)
+class _Nearest:
+    line: int
+    ratio: float
+    lines: list[str]
+    whitespace_only: bool
+
+
+def _nearest(text: str, search: str) -> _Nearest | None:
+    """The window of file lines most like ``search`` (difflib), with its 1-based line."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    wanted = search.replace("\r\n", "\n").strip("\n")
+    size = max(1, len(wanted.split("\n")))
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(wanted)
+    best: _Nearest | None = None
+    for start in range(max(1, len(lines) - size + 1)):
+        window = lines[start : start + size]
+        matcher.set_seq1("\n".join(window))
+        floor = best.ratio if best else 0.0
+        if matcher.real_quick_ratio() <= floor or matcher.quick_ratio() <= floor:
+            continue
+        ratio = matcher.ratio()
+        if ratio > floor:
+            best = _Nearest(start + 1, ratio, window, False)
+    if best is None:
+        return None
+    same_words = [ln.split() for ln in best.lines] == [ln.split() for ln in wanted.split("\n")]
+    return _Nearest(best.line, best.ratio, best.lines, same_words)
+
+
+def _quote(search: str, limit: int = 60) -> str:
+    """The search text as a short one-line quote, so a message names its input."""
+    first = search.strip().splitlines()[0] if search.strip() else search
+    more = "…" if len(first) > limit or "\n" in search.strip() else ""
+    return repr(first[:limit] + more)
+
+
+def _not_found(rel: str, text: str, search: str) -> str:
+    near = _nearest(text, search)
+    head = f"search text {_quote(search)} not found in {rel!r}"
+    fix = "copy the block exactly as the file has it (read_file shows it) into search"
+    if near is None or near.ratio < 0.3:
+        return f"{head}, and nothing in it looks similar; check the path, then {fix}"
+    shown = [
+        f"  {near.line + i:>5} | {line[:160]}" for i, line in enumerate(near.lines[:_SHOWN_LINES])
+    ]
+    if len(near.lines) > _SHOWN_LINES:
+        shown.append(f"        ... ({len(near.lines) - _SHOWN_LINES} more lines)")
+    why = " (it differs only in whitespace or indentation)" if near.whitespace_only else ""
+    return (
+        f"{head}; the nearest match{why} is at line {near.line} "
+        f"({near.ratio:.0%} similar):\n" + "\n".join(shown) + f"\n{fix}"
+    )
+
+
+async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
+    """Replace the one occurrence of ``search`` in ``path`` with ``replace``."""
+    if not args.search:
+        raise SkillError(
+            f"edit_block on {args.path!r} needs a non-empty search text; "
+            "use write_file to write a whole file",
+            step_id=ctx.step_id,
+        )
+    target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
+    rel = workspace_relative(ctx.workspace, target) if target.exists() else args.path
+    original, text = read_text_file(target, rel, max_bytes=MAX_EDIT_BYTES, step_id=ctx.step_id)
+
+    newline = _newline_of(text)
+    search = _with_newline(args.search, newline)
+    replace = _with_newline(args.replace, newline)
+    found = _find_all(text, search)
+    if not found and search != args.search:
+        # A file with mixed line ends: the block may match only as given.
+        search, replace = args.search, args.replace
+        found = _find_all(text, search)
+    if not found:
+        raise SkillError(_not_found(rel, text, args.search), step_id=ctx.step_id)
+    if len(found) > 1:
+        lines = ", ".join(str(_line_at(text, at)) for at in found[:50])
+        more = f" and {len(found) - 50} more" if len(found) > 50 else ""
+        raise SkillError(
+            f"search text {_quote(args.search)} matches {len(found)} times in {rel!r} "
+            f"(at lines {lines}{more}); "
+            "it must match exactly once, so add surrounding lines to make it unique",
+            step_id=ctx.step_id,
+        )
+
+    at = found[0]
+    line = _line_at(text, at)
+    new_text = text[:at] + replace + text[at + len(search) :]
+    expected = new_text.encode("utf-8")
+    changed = expected != original
+    if changed:
+        if target.read_bytes() != original:
+            raise SkillError(
+                f"{rel!r} changed while it was being edited; run the step again",
+                step_id=ctx.step_id,
+                transient=True,
+            )
+        atomic_write(target, expected)
+        if target.read_bytes() != expected:
+            raise SkillError(
+                f"{rel!r} does not hold the edit after writing it (something else wrote the "
+                "file at the same time?); check the file and run the step again",
+                step_id=ctx.step_id,
+            )
+    removed = search.count("\n") + 1
+    added = replace.count("\n") + 1
+    what = f"replaced {removed} line(s) with {added}" if changed else "no change (same text)"
+    return SkillResult(
+        summary=f"edited {rel[:120]} at line {line}: {what}",
+        data={
+            "path": rel,
+            "line": line,
+            "changed": changed,
+            "newline": "crlf" if newline == "\r\n" else "lf",
+            "sha256": hashlib.sha256(expected).hexdigest(),
+        },
+        files_written=[rel] if changed else [],
+    )
+
+
+SKILL = Skill(
+    name="edit_block",
+    kind=SkillKind.WRITE,
+    args_model=EditBlockArgs,
+    fn=edit_block,
+    description="Replace one exact, unique block of text in a file (atomic, verified)",
+)

@@ -1,0 +1,112 @@
+"""The run_ruff skill: lint with ruff, report violations as stable findings."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.procs import run_program
+from phasegraph.skills.verify_common import (
+    clip,
+    finding_key,
+    missing_finding,
+    plural,
+    raw_output,
+    relativize,
+    require_tool,
+    split_targets,
+    tool_failure,
+    verify_env,
+)
+
+
+class RunRuffArgs(SkillArgs):
+    """Arguments of ``run_ruff``."""
+
+    #: Files or folders to lint, relative to the workspace; empty means the whole workspace.
+    paths: Annotated[list[str], PathArg()] = Field(default_factory=lambda: ["."])
+
+
+async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
+    """Run ``ruff check`` without touching the workspace (no cache, no fixes)."""
+    ruff = require_tool("ruff", ctx)
+    targets = split_targets(ctx, args.paths or ["."])
+    violations: list[dict[str, Any]] = []
+    run_facts: dict[str, object] = {}
+    if targets.present:
+        with tempfile.TemporaryDirectory(prefix="phasegraph-ruff-") as tmp:
+            report = Path(tmp) / "ruff.json"
+            # --no-fix: a project config saying `fix = true` must not edit the user's files.
+            argv = [ruff, "check", "--output-format", "json", "--output-file", str(report)]
+            argv += ["--no-cache", "--no-fix", "--force-exclude", "--", *targets.present]
+            proc = await run_program(
+                argv,
+                cwd=ctx.workspace,
+                timeout=ctx.timeout,
+                env=verify_env(ctx),
+                output_cap=ctx.output_cap,
+            )
+            if proc.timed_out or proc.returncode not in (0, 1):
+                raise tool_failure("ruff", proc, ctx)
+            text = report.read_text(encoding="utf-8") if report.exists() else ""
+        try:
+            items = json.loads(text)
+            if not isinstance(items, list):
+                raise TypeError("not a list")
+            violations = [_violation(ctx.workspace, item) for item in items]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            reason = f"could not read ruff's JSON report ({exc})"
+            raise tool_failure("ruff", proc, ctx, reason) from exc
+        run_facts = raw_output(proc)
+
+    findings = [finding_key(v["path"], v["code"], v["message"]) for v in violations]
+    findings += [missing_finding(path) for path in targets.missing]
+    data: dict[str, Any] = {"violations": violations, "missing": targets.missing, **run_facts}
+    summary = _summary(violations, targets.missing)
+    return SkillResult(ok=not findings, summary=summary, data=data, findings=findings)
+
+
+def _violation(workspace: Path, item: dict[str, Any]) -> dict[str, Any]:
+    location = item.get("location") or {}
+    end = item.get("end_location") or {}
+    return {
+        "path": relativize(workspace, str(item["filename"])),
+        "line": location.get("row"),
+        "column": location.get("column"),
+        "end_line": end.get("row"),
+        "end_column": end.get("column"),
+        "code": item.get("code") or item.get("name") or "invalid-syntax",
+        "rule": item.get("name"),
+        "message": str(item.get("message", "")),
+        "fixable": item.get("fix") is not None,
+        "url": item.get("url"),
+    }
+
+
+def _summary(violations: list[dict[str, Any]], missing: list[str]) -> str:
+    parts: list[str] = []
+    if violations:
+        files = {v["path"] for v in violations}
+        first = violations[0]
+        parts.append(
+            f"{plural(len(violations), 'problem')} in {plural(len(files), 'file')}, first "
+            f"{first['path']}:{first['line']} {first['code']} {first['message']}"
+        )
+    if missing:
+        parts.append(f"{plural(len(missing), 'path')} not found: {', '.join(missing)}")
+    return clip("ruff: " + ("; ".join(parts) if parts else "no problems"))
+
+
+SKILL = Skill(
+    name="run_ruff",
+    kind=SkillKind.VERIFY,
+    args_model=RunRuffArgs,
+    fn=run_ruff,
+    description="Lint files with ruff check; findings are path::CODE::message",
+    programs=("ruff",),
+)

@@ -1,0 +1,155 @@
+"""Plumbing the verify skills share: tool lookup, option-proof path arguments, stable keys."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from phasegraph.skills.base import SkillContext
+from phasegraph.skills.errors import SkillError
+from phasegraph.skills.procs import ProcResult, find_program
+from phasegraph.skills.workspace import resolve_in_workspace
+
+#: How much raw tool output a result keeps (the end of it, where the summaries are).
+OUTPUT_TAIL = 4000
+
+#: Longest summary line a skill returns.
+SUMMARY_MAX = 200
+
+# Messages such as ruff's "redefinition of unused `x` from line 3" or mypy's
+# "already defined on line 3" would make a finding change whenever an edit
+# shifts lines, so the numbers are masked in the stable key.
+_LINE_REF = re.compile(r"\b(lines?|columns?) \d+(?:\s*[-:]\s*\d+)?")
+_SPACE = re.compile(r"\s+")
+
+
+def require_tool(name: str, ctx: SkillContext) -> str:
+    """Path of the program ``name``, or a :class:`SkillError` saying how to install it."""
+    found = find_program(name)
+    if found is None:
+        raise SkillError(
+            f"{name} is not installed: install it where phasegraph runs "
+            f"(pip install {name}) or put it on PATH",
+            step_id=ctx.step_id or None,
+        )
+    return found
+
+
+def verify_env(ctx: SkillContext) -> dict[str, str]:
+    """The subprocess environment for a check: no bytecode written into the workspace."""
+    env = ctx.subprocess_env()
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def as_argument(rel: str) -> str:
+    """``rel`` as a command-line word no tool can read as an option (``-x`` -> ``./-x``)."""
+    return f"./{rel}" if rel.startswith("-") else rel
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The paths a check was asked to look at, split by whether they exist."""
+
+    #: Existing paths, already made safe to put on a command line.
+    present: list[str]
+    #: Workspace-relative paths that do not exist (yet): reported as findings, not run.
+    missing: list[str]
+
+
+def split_targets(ctx: SkillContext, paths: Sequence[str], *, node_ids: bool = False) -> Targets:
+    """Confine every path to the workspace and split them into present and missing.
+
+    A missing path is not an error: a check planned for a file the run creates
+    is also run on the untouched tree (the baseline), where the file does not
+    exist yet. With ``node_ids`` a path may carry a pytest ``::test`` suffix.
+    """
+    present: list[str] = []
+    missing: list[str] = []
+    for raw in paths:
+        file_part = raw.split("::", 1)[0] if node_ids else raw
+        target = resolve_in_workspace(ctx.workspace, file_part, step_id=ctx.step_id or None)
+        if target.exists():
+            present.append(as_argument(raw))
+        else:
+            missing.append(PurePosixPath(raw.replace("\\", "/")).as_posix())
+    return Targets(present=present, missing=missing)
+
+
+def relativize(workspace: Path, filename: str) -> str:
+    """A tool-reported file name as a POSIX path relative to the workspace.
+
+    Names outside the workspace come back unchanged (absolute), so they still
+    read sensibly in a finding.
+    """
+    path = Path(filename)
+    if not path.is_absolute():
+        return PurePosixPath(os.path.normpath(filename).replace(os.sep, "/")).as_posix()
+    candidates = (Path(os.path.normpath(path)), path.resolve())
+    for root in (workspace.absolute(), workspace.resolve()):
+        for candidate in candidates:
+            try:
+                return candidate.relative_to(root).as_posix()
+            except ValueError:
+                continue
+    return path.as_posix()
+
+
+def stable_message(message: str) -> str:
+    """``message`` on one line with line and column numbers masked."""
+    return _LINE_REF.sub(r"\1 N", _SPACE.sub(" ", message).strip())
+
+
+def finding_key(path: str, code: str, message: str) -> str:
+    """The stable key ``path::code::message`` the baseline comparison counts."""
+    return f"{path}::{code}::{stable_message(message)}"
+
+
+def missing_finding(path: str) -> str:
+    """The stable key for a path a check was asked to look at that does not exist."""
+    return finding_key(path, "not-found", "path does not exist")
+
+
+def tail(text: str, limit: int = OUTPUT_TAIL) -> str:
+    """The last ``limit`` characters of ``text``."""
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def clip(line: str, limit: int = SUMMARY_MAX) -> str:
+    """``line`` on one line, cut to ``limit`` characters."""
+    flat = _SPACE.sub(" ", line).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def tool_failure(tool: str, proc: ProcResult, ctx: SkillContext, why: str = "") -> SkillError:
+    """The error for a check whose tool itself could not run, with its output's end."""
+    if proc.timed_out:
+        return SkillError(
+            f"{tool} did not finish within {ctx.timeout:g}s and was stopped; "
+            "raise the step timeout or check fewer paths",
+            step_id=ctx.step_id or None,
+        )
+    output = tail((proc.stderr.strip() + "\n" + proc.stdout.strip()).strip(), 2000)
+    reason = why or f"{tool} failed with exit code {proc.returncode}"
+    return SkillError(
+        f"{reason}; its output ends with:\n{output or '(no output)'}",
+        step_id=ctx.step_id or None,
+    )
+
+
+def raw_output(proc: ProcResult) -> dict[str, object]:
+    """The run facts every verify result keeps in ``data``."""
+    return {
+        "argv": list(proc.argv),
+        "returncode": proc.returncode,
+        "stdout_tail": tail(proc.stdout),
+        "stderr_tail": tail(proc.stderr),
+        "output_truncated": proc.truncated,
+    }

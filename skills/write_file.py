@@ -1,0 +1,100 @@
+"""write_file: write a whole file (new or replaced) atomically and verify it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Annotated
+
+from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.errors import SkillError
+from phasegraph.skills.workspace import atomic_write, resolve_in_workspace, workspace_relative
+
+
+class WriteFileArgs(SkillArgs):
+    """Arguments of :func:`write_file`."""
+
+    path: Annotated[str, PathArg()]
+    #: The whole new content, written as UTF-8 exactly as given (no newline translation).
+    content: str
+    #: Create missing parent directories.
+    create_dirs: bool = True
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # No /proc: the only portable way is to set it and put it back at once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode() -> int:
+    """What ``open(path, "w")`` would give a new file; the temp file starts at 0600."""
+    return 0o666 & ~_umask()
+
+
+async def write_file(args: WriteFileArgs, ctx: SkillContext) -> SkillResult:
+    """Write ``content`` to ``path`` (UTF-8), creating or replacing it."""
+    target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
+    if target.is_dir():
+        raise SkillError(
+            f"{args.path!r} is a directory; give the path of a file", step_id=ctx.step_id
+        )
+    parent = target.parent
+    if not parent.is_dir():
+        if parent.exists():
+            raise SkillError(
+                f"cannot write {args.path!r}: {workspace_relative(ctx.workspace, parent)!r} "
+                "is a file, not a directory",
+                step_id=ctx.step_id,
+            )
+        if not args.create_dirs:
+            raise SkillError(
+                f"the folder of {args.path!r} does not exist; create it or set create_dirs: true",
+                step_id=ctx.step_id,
+            )
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise SkillError(
+                f"cannot create the folders of {args.path!r}: a file is in the way ({exc})",
+                step_id=ctx.step_id,
+            ) from exc
+    rel = workspace_relative(ctx.workspace, target)
+    created = not target.exists()
+    data = args.content.encode("utf-8")
+    atomic_write(target, data, mode=_new_file_mode() if created else None)
+    if target.read_bytes() != data:
+        raise SkillError(
+            f"{rel!r} does not hold the new content after writing it (something else wrote "
+            "the file at the same time?); check the file and run the step again",
+            step_id=ctx.step_id,
+        )
+    verb = "created" if created else "replaced"
+    return SkillResult(
+        summary=f"{verb} {rel[:150]} ({len(data)} bytes)",
+        data={
+            "path": rel,
+            "created": created,
+            "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+        files_written=[rel],
+    )
+
+
+SKILL = Skill(
+    name="write_file",
+    kind=SkillKind.WRITE,
+    args_model=WriteFileArgs,
+    fn=write_file,
+    description="Write a whole UTF-8 file, new or replaced, atomically and verified",
+)

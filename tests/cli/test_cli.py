@@ -1,0 +1,135 @@
+"""The command line as a user runs it: real processes, exit codes, JSON reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from testkit import git, require_program, snapshot
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+
+def phasegraph(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "phasegraph.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _programs() -> None:
+    for name in ("git", "rg", "ruff", "mypy"):
+        require_program(name)
+
+
+def test_demo_ends_with_a_commit(tmp_path: Path, no_git_identity: None) -> None:
+    repo = tmp_path / "demo"
+    out = phasegraph("demo", "--dir", str(repo), "--report", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "completed"
+    assert report["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "log", "-1", "--format=%s").strip() == "Rename load_config to read_config"
+    assert "load_config" not in (repo / "inventory" / "config.py").read_text()
+    assert git(repo, "status", "--porcelain") == ""
+    phases = [s["phase"] for s in report["steps"]]
+    assert phases == sorted(phases, key=["read", "write", "verify", "commit"].index)
+    assert "completed" in out.stdout
+
+
+def test_run_stops_with_exit_1_and_a_report(make_repo: MakeRepo, tmp_path: Path) -> None:
+    repo = make_repo({"a.py": "A = 1\n", "b.py": "B = 2\n"})
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "goal: two edits\n"
+        "steps:\n"
+        "  - {id: e1, skill: edit_block, args: {path: a.py, search: 'A = 1', replace: 'A = 2'}}\n"
+        "  - {id: e2, skill: edit_block,\n"
+        "     args: {path: b.py, search: 'nothing like it', replace: 'x'}}\n"
+        "  - {id: lint, skill: run_ruff}\n"
+        "  - {id: commit, skill: git_checkpoint, args: {message: m}}\n"
+    )
+    out = phasegraph(
+        "run", str(plan), "--workspace", str(repo), "--report", str(tmp_path / "r.json")
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "stopped"
+    assert report["commit"] is None
+    assert report["failed_step"] == "e2"
+    assert "nothing like it" in report["error"]
+    assert [(s["id"], s["skill"], s["phase"], s["status"]) for s in report["steps"]] == [
+        ("e1", "edit_block", "write", "done"),
+        ("e2", "edit_block", "write", "failed"),
+        ("lint", "run_ruff", "verify", "skipped"),
+        ("commit", "git_checkpoint", "commit", "skipped"),
+    ]
+    assert all(isinstance(s["summary"], str) for s in report["steps"])
+
+
+def test_bad_plan_exits_2_and_touches_nothing(make_repo: MakeRepo, tmp_path: Path) -> None:
+    repo = make_repo({"a.py": "A = 1\n"})
+    before = snapshot(repo)
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "goal": "g",
+                "steps": [
+                    {
+                        "id": "w",
+                        "skill": "write_file",
+                        "args": {"path": "../escape.py", "content": "x"},
+                    }
+                ],
+            }
+        )
+    )
+    out = phasegraph("run", str(plan), "--workspace", str(repo))
+    assert out.returncode == 2
+    assert "step 'w'" in out.stderr and "climbs out of the workspace" in out.stderr
+    assert snapshot(repo) == before
+    assert not (tmp_path / "escape.py").exists()
+
+
+def test_preflight_failures_exit_2(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("goal: g\nsteps:\n  - {id: c, skill: git_checkpoint, args: {message: m}}\n")
+    out = phasegraph("run", str(plan), "--workspace", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "is not a directory" in out.stderr
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    out = phasegraph("run", str(plan), "--workspace", str(plain))
+    assert out.returncode == 2 and "not a git repository" in out.stderr
+
+
+def test_validate_and_skills(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("goal: g\nsteps:\n  - {id: s, skill: rg_search, args: {pattern: x}}\n")
+    out = phasegraph("validate", str(good))
+    assert out.returncode == 0 and "valid plan of 1 steps" in out.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("goal: g\nsteps:\n  - {id: s, skill: rg_search, args: {}, after: [s]}\n")
+    out = phasegraph("validate", str(bad))
+    assert out.returncode == 2
+    assert "step 's': bad args for rg_search: pattern" in out.stderr
+    assert "step 's': depends on itself" in out.stderr
+    out = phasegraph("skills")
+    assert out.returncode == 0
+    for name in (
+        "rg_search",
+        "get_file_outline",
+        "fetch_url",
+        "edit_block",
+        "run_pytest",
+        "git_checkpoint",
+    ):
+        assert name in out.stdout

@@ -1,0 +1,314 @@
+"""Whole runs on real temporary git repos: the five phases and their guarantees."""
+
+from __future__ import annotations
+
+import http.server
+import itertools
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testkit import git, require_program, snapshot, write
+
+from phasegraph import Report, RunOptions, build_orchestrator, run_plan
+from phasegraph.graph.plan import parse_plan
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
+TESTS = "from lib import greet\n\n\ndef test_greet() -> None:\n    assert greet('x') == 'hello x'\n"
+PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['.']\n"
+
+
+@pytest.fixture(autouse=True)
+def _programs() -> None:
+    for name in ("git", "rg", "ruff", "mypy"):
+        require_program(name)
+
+
+async def run(
+    plan: dict[str, Any], repo: Path, **options: Any
+) -> tuple[Report, list[dict[str, Any]]]:
+    events: list[dict[str, Any]] = []
+    report = await run_plan(
+        build_orchestrator(),
+        parse_plan(plan),
+        repo,
+        options=RunOptions(**options),
+        on_event=events.append,
+    )
+    return report, events
+
+
+def intervals(events: list[dict[str, Any]], phase: str) -> dict[str, tuple[float, float]]:
+    """(started_at, ended_at) of each finished step of ``phase``, from the stream."""
+    return {
+        e["id"]: (e["started_at"], e["ended_at"])
+        for e in events
+        if e.get("event") == "step" and e["phase"] == phase and e["status"] in ("done", "failed")
+    }
+
+
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    delay = 0.4
+
+    def do_GET(self) -> None:
+        time.sleep(self.delay)
+        body = f"page {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_reads_run_in_parallel(make_repo: MakeRepo, slow_server: str) -> None:
+    repo = make_repo({"lib.py": LIB})
+    plan = {
+        "goal": "read four pages and search",
+        "steps": [
+            *(
+                {"id": f"page{n}", "skill": "fetch_url", "args": {"url": f"{slow_server}/{n}"}}
+                for n in range(4)
+            ),
+            {"id": "search", "skill": "rg_search", "args": {"pattern": "greet"}},
+        ],
+    }
+    report, events = await run(plan, repo)
+    assert report.status == "completed", report.error
+    spans = intervals(events, "read")
+    assert set(spans) == {"page0", "page1", "page2", "page3", "search"}
+    pages = [spans[f"page{n}"] for n in range(4)]
+    # Every page read started before any of them had finished: they overlapped.
+    assert max(start for start, _ in pages) < min(end for _, end in pages)
+
+
+async def test_a_read_waits_only_for_its_own_dependencies(make_repo: MakeRepo) -> None:
+    repo = make_repo({"lib.py": LIB})
+    plan = {
+        "goal": "dependent reads",
+        "steps": [
+            {"id": "first", "skill": "rg_search", "args": {"pattern": "greet"}},
+            {"id": "second", "skill": "read_file", "args": {"path": "lib.py"}, "after": ["first"]},
+        ],
+    }
+    report, events = await run(plan, repo)
+    assert report.status == "completed"
+    spans = intervals(events, "read")
+    assert spans["second"][0] >= spans["first"][1]
+
+
+def edit(step_id: str, path: str, search: str, replace: str) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "skill": "edit_block",
+        "args": {"path": path, "search": search, "replace": replace},
+    }
+
+
+def verifies() -> list[dict[str, Any]]:
+    return [
+        {"id": "ruff", "skill": "run_ruff"},
+        {"id": "mypy", "skill": "run_mypy"},
+        {"id": "pytest", "skill": "run_pytest"},
+    ]
+
+
+def commit() -> dict[str, Any]:
+    return {"id": "commit", "skill": "git_checkpoint", "args": {"message": "phasegraph change"}}
+
+
+async def test_full_run_writes_one_at_a_time_verifies_in_parallel_and_commits(
+    make_repo: MakeRepo,
+) -> None:
+    files = {f"m{n}.py": f"VALUE_{n} = {n}\n" for n in range(5)}
+    repo = make_repo({**files, "pyproject.toml": PYPROJECT})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    plan = {
+        "goal": "bump five values",
+        "steps": [
+            {"id": "find", "skill": "rg_search", "args": {"pattern": "VALUE_"}},
+            *(
+                edit(f"edit{n}", f"m{n}.py", f"VALUE_{n} = {n}", f"VALUE_{n} = {n + 100}")
+                for n in range(5)
+            ),
+            *verifies(),
+            commit(),
+        ],
+    }
+    report, events = await run(plan, repo)
+    assert report.status == "completed", report.error
+    writes = sorted(intervals(events, "write").values())
+    assert len(writes) == 5
+    for (_, end), (start, _) in itertools.pairwise(writes):
+        assert start >= end, "two writes overlapped"
+    checks = intervals(events, "verify")
+    assert set(checks) == {"ruff", "mypy", "pytest"}
+    assert min(s for s, _ in checks.values()) >= writes[-1][1], (
+        "a verify started before the last write"
+    )
+    assert max(s for s, _ in checks.values()) < min(e for _, e in checks.values()), (
+        "verifies did not overlap"
+    )
+    # The commit exists, holds exactly the five files, and its parent is the old HEAD.
+    assert report.commit == git(repo, "rev-parse", "HEAD").strip()
+    assert git(repo, "rev-parse", "HEAD~1").strip() == head
+    changed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(changed) == sorted(files)
+    assert (repo / "m3.py").read_text() == "VALUE_3 = 103\n"
+    assert [s.status for s in report.steps] == ["done"] * len(report.steps)
+
+
+async def test_a_failed_write_stops_everything_after_it(make_repo: MakeRepo) -> None:
+    repo = make_repo({"a.py": "A = 1\n", "b.py": "B = 2\n", "c.py": "C = 3\n"})
+    head = git(repo, "rev-parse", "HEAD").strip()
+    before = snapshot(repo)
+    plan = {
+        "goal": "three edits, the second impossible",
+        "steps": [
+            edit("e1", "a.py", "A = 1", "A = 10"),
+            {"id": "new", "skill": "write_file", "args": {"path": "pkg/new.py", "content": "N = 1\n"}},
+            edit("e2", "b.py", "B = 999", "B = 20"),
+            edit("e3", "c.py", "C = 3", "C = 30"),
+            *verifies(),
+            commit(),
+        ],
+    }
+    report, events = await run(plan, repo)
+    assert report.status == "stopped"
+    assert report.failed_step == "e2"
+    assert "B = 999" in (report.error or "")
+    status = {s.id: s.status for s in report.steps}
+    assert status == {
+        "e1": "done",
+        "new": "done",
+        "e2": "failed",
+        "e3": "skipped",
+        "ruff": "skipped",
+        "mypy": "skipped",
+        "pytest": "skipped",
+        "commit": "skipped",
+    }
+    assert not [
+        e
+        for e in events
+        if e.get("id") in ("e3", "ruff", "mypy", "pytest", "commit") and e["status"] == "running"
+    ]
+    assert (repo / "c.py").read_text() == "C = 3\n"
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+    assert report.written == ["a.py", "pkg/new.py"]
+    # The report's undo commands put back exactly the bytes from before the run.
+    for command in report.undo:
+        subprocess.run(command, shell=True, cwd=repo, check=True)
+    assert snapshot(repo) == before
+
+
+def gate_repo(make_repo: MakeRepo) -> Path:
+    return make_repo(
+        {
+            "pyproject.toml": PYPROJECT,
+            "lib.py": LIB + "\n\ndef add(a: int, b: int) -> int:\n    return a + b\n",
+            "test_lib.py": TESTS
+            + "\n\ndef test_add() -> None:\n    from lib import add\n    assert add(2, 2) == 4\n"
+            + "\n\ndef test_already_broken() -> None:\n    assert 1 == 2\n",
+        }
+    )
+
+
+async def test_a_test_the_run_breaks_blocks_the_commit(make_repo: MakeRepo) -> None:
+    repo = gate_repo(make_repo)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    plan = {
+        "goal": "break add",
+        "steps": [
+            edit("e", "lib.py", "return a + b", "return a - b"),
+            {"id": "pytest", "skill": "run_pytest"},
+            commit(),
+        ],
+    }
+    report, _ = await run(plan, repo)
+    assert report.status == "stopped"
+    assert report.failure_kind == "gate"
+    assert report.failed_step == "pytest"
+    assert "test_lib.py::test_add" in (report.error or "")
+    assert "test_already_broken" not in (report.error or "")
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+
+
+async def test_an_already_failing_test_does_not_block_unless_strict(make_repo: MakeRepo) -> None:
+    repo = gate_repo(make_repo)
+    plan = {
+        "goal": "harmless edit",
+        "steps": [
+            edit("e", "lib.py", "return 'hello ' + name", "return 'hello ' + name  # greet"),
+            {"id": "pytest", "skill": "run_pytest"},
+            commit(),
+        ],
+    }
+    report, _ = await run(plan, repo)
+    assert report.status == "completed", report.error
+    assert report.commit
+    assert report.preexisting == {"pytest": ["test_lib.py::test_already_broken"]}
+
+    strict_repo = gate_repo(make_repo)
+    before = git(strict_repo, "rev-parse", "HEAD").strip()
+    report, _ = await run(plan, strict_repo, strict=True)
+    assert report.status == "stopped"
+    assert report.failure_kind == "gate"
+    assert "test_already_broken" in (report.error or "")
+    assert git(strict_repo, "rev-parse", "HEAD").strip() == before
+
+
+async def test_the_users_uncommitted_work_is_never_overwritten_or_committed(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo({"a.py": "A = 1\n", "mine.py": "MINE = 1\n"})
+    write(repo, "mine.py", "MINE = 2  # work in progress\n")
+    write(repo, "notes.txt", "untracked notes\n")
+    plan = {"goal": "edit a", "steps": [edit("e", "a.py", "A = 1", "A = 2"), commit()]}
+    report, _ = await run(plan, repo)
+    assert report.status == "completed", report.error
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["a.py"]
+    assert git(repo, "status", "--porcelain").splitlines() == [" M mine.py", "?? notes.txt"]
+
+    before = snapshot(repo)
+    plan = {"goal": "edit mine", "steps": [edit("e", "mine.py", "MINE", "YOURS"), commit()]}
+    report, _ = await run(plan, repo)
+    assert report.status == "stopped" and report.failed_step == "e"
+    assert "uncommitted changes of yours" in (report.error or "")
+    assert snapshot(repo) == before
+
+
+async def test_input_and_preflight_failures_touch_nothing(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.py").write_text("A = 1\n")
+    before = snapshot(plain)
+    plan = {"goal": "commit outside git", "steps": [edit("e", "a.py", "A = 1", "A = 2"), commit()]}
+    report, events = await run(plan, plain)
+    assert report.status == "stopped" and report.failure_kind == "preflight"
+    assert "not a git repository" in (report.error or "")
+    assert snapshot(plain) == before
+    assert not [e for e in events if e.get("status") == "running"]
+
+    report, _ = await run({"goal": "g", "steps": [{"id": "x", "skill": "nope"}]}, plain)
+    assert report.failure_kind == "input" and "unknown skill 'nope'" in (report.error or "")
+    report, _ = await run({"goal": "g", "steps": []}, tmp_path / "missing")
+    assert report.failure_kind == "preflight" and "is not a directory" in (report.error or "")

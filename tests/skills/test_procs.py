@@ -1,0 +1,103 @@
+"""Subprocesses: no shell, captured output, caps, and timeouts that kill the whole group."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from testkit import require_program
+
+from phasegraph.skills.procs import find_program, run_program
+
+PY = sys.executable
+
+
+def test_find_program_looks_beside_the_running_python() -> None:
+    found = require_program("rg")
+    venv_rg = Path(sys.executable).parent / "rg"
+    if venv_rg.exists():
+        assert found == str(venv_rg)
+    assert find_program("no-such-program-phasegraph") is None
+
+
+async def test_run_program_captures_output_and_exit_code(tmp_path: Path) -> None:
+    code = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    result = await run_program([PY, "-c", code], cwd=tmp_path, timeout=30)
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "err\n")
+    assert not result.timed_out
+    assert not result.truncated
+
+
+async def test_run_program_uses_no_shell(tmp_path: Path) -> None:
+    text = "$HOME; echo injected `id` > pwned"
+    result = await run_program(
+        [PY, "-c", "import sys; print(sys.argv[1])", text], cwd=tmp_path, timeout=30
+    )
+    assert result.stdout == text + "\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_run_program_honours_cwd_env_and_stdin(tmp_path: Path) -> None:
+    code = "import os, sys; print(os.getcwd()); print(os.environ['PG_X']); print(sys.stdin.read())"
+    result = await run_program(
+        [PY, "-c", code],
+        cwd=tmp_path,
+        timeout=30,
+        env={**os.environ, "PG_X": "value"},
+        stdin=b"from stdin",
+    )
+    assert result.stdout.splitlines() == [str(tmp_path), "value", "from stdin"]
+
+
+async def test_run_program_caps_output_and_says_so(tmp_path: Path) -> None:
+    code = "import sys; sys.stdout.write('x' * 100_000)"
+    result = await run_program([PY, "-c", code], cwd=tmp_path, timeout=30, output_cap=1000)
+    assert result.truncated
+    assert result.stdout == "x" * 1000
+    assert result.returncode == 0
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A killed child whose new parent has not reaped it yet is a zombie: dead too.
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return False
+
+
+async def test_timeout_kills_the_process_and_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    code = (
+        "import pathlib, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "pathlib.Path(sys.argv[1]).write_text(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    started = time.monotonic()
+    try:
+        # If only the direct child died, the grandchild would hold the pipes open and
+        # run_program would hang: the outer wait_for turns that into a quick failure.
+        result = await asyncio.wait_for(
+            run_program([PY, "-c", code, str(pid_file)], cwd=tmp_path, timeout=1.5), 15
+        )
+        assert result.timed_out
+        assert time.monotonic() - started < 10
+        child = int(pid_file.read_text())
+        for _ in range(100):  # up to 5 s for the kill to land
+            if _gone(child):
+                break
+            await asyncio.sleep(0.05)
+        assert _gone(child), "the grandchild outlived the timeout: the group was not killed"
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -1,0 +1,59 @@
+"""Helpers the tests share: real git repos, program checks, byte snapshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from phasegraph.skills.procs import find_program
+
+GIT_ID = ["-c", "user.name=phasegraph tests", "-c", "user.email=tests@phasegraph.invalid"]
+
+
+def require_program(name: str) -> str:
+    """Path of ``name``; skip when missing, except under CI=true where it fails."""
+    found = find_program(name)
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required in CI but is not installed")
+    pytest.skip(f"{name} is not installed")
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in ``repo`` with a test identity; return stdout."""
+    require_program("git")
+    out = subprocess.run(
+        ["git", *GIT_ID, *args], cwd=repo, check=True, capture_output=True, text=True
+    )
+    return out.stdout
+
+
+def write(repo: Path, rel: str, text: str) -> Path:
+    path = repo / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def init_repo(repo: Path, files: dict[str, str]) -> Path:
+    """Make ``repo`` a real git repo holding ``files``, committed once."""
+    repo.mkdir(parents=True, exist_ok=True)
+    git(repo, "init", "-q", "-b", "main")
+    for rel, text in files.items():
+        write(repo, rel, text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (outside .git) with its bytes, for byte-exact comparisons."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
