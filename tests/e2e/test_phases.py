@@ -184,7 +184,11 @@ async def test_a_failed_write_stops_everything_after_it(make_repo: MakeRepo) -> 
         "goal": "three edits, the second impossible",
         "steps": [
             edit("e1", "a.py", "A = 1", "A = 10"),
-            {"id": "new", "skill": "write_file", "args": {"path": "pkg/new.py", "content": "N = 1\n"}},
+            {
+                "id": "new",
+                "skill": "write_file",
+                "args": {"path": "pkg/new.py", "content": "N = 1\n"},
+            },
             edit("e2", "b.py", "B = 999", "B = 20"),
             edit("e3", "c.py", "C = 3", "C = 30"),
             *verifies(),
