@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # soft_wrap: messages stay on one line when piped, so logs and tools can grep them.
     console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # Piped or logged: rich would fold the report at 80 columns.
+        console = Console(highlight=False, soft_wrap=True, width=160)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     registry = default_registry()
     try:

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.read_file import read_text_file
+from phasegraph.skills.read_file import count_lines, read_text_file
 from phasegraph.skills.workspace import atomic_write, resolve_in_workspace, workspace_relative
 
 #: Files larger than this are not edited in memory.
@@ -162,8 +162,8 @@ async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
                 "file at the same time?); check the file and run the step again",
                 step_id=ctx.step_id,
             )
-    removed = search.count("\n") + 1
-    added = replace.count("\n") + 1
+    removed = count_lines(search)
+    added = count_lines(replace)
     what = f"replaced {removed} line(s) with {added}" if changed else "no change (same text)"
     return SkillResult(
         summary=f"edited {rel[:120]} at line {line}: {what}",

@@ -46,7 +46,7 @@ async def test_replaces_the_block_and_reports_it(make_repo: MakeRepo) -> None:
     assert result.data["sha256"] == hashlib.sha256(new).hexdigest()
     assert result.data["line"] == 5
     assert result.data["changed"] is True
-    assert result.summary == "edited src/app.py at line 5: replaced 2 line(s) with 2"
+    assert result.summary == "edited src/app.py at line 5: replaced 1 line(s) with 1"
     assert git(repo, "status", "--porcelain") == " M src/app.py\n"
 
 
