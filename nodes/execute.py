@@ -117,7 +117,9 @@ async def run_step(
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(max(1, opts.retries)),
             wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_exception(lambda e: isinstance(e, SkillError) and e.transient),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, SkillError) and e.transient and not e.retried
+            ),
             reraise=True,
         ):
             with attempt:

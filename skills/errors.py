@@ -26,13 +26,21 @@ class SkillError(PhasegraphError):
 
     ``transient`` marks faults worth retrying (a network blip, a locked git
     index); permanent ones (a search text that is not in the file) are not.
+    ``retried`` says the skill already retried it itself, so the orchestrator
+    does not multiply the attempts.
     """
 
     def __init__(
-        self, message: str, *, step_id: str | None = None, transient: bool = False
+        self,
+        message: str,
+        *,
+        step_id: str | None = None,
+        transient: bool = False,
+        retried: bool = False,
     ) -> None:
         super().__init__(message, step_id=step_id)
         self.transient = transient
+        self.retried = retried
 
 
 class WorkspaceViolation(SkillError):

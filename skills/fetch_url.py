@@ -123,7 +123,9 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
             message = f"GET {args.url} failed {ATTEMPTS} times, last: {detail}; try again later"
         else:
             message = f"GET {args.url} failed: {detail}"
-        raise SkillError(message, step_id=ctx.step_id, transient=transient) from exc
+        raise SkillError(
+            message, step_id=ctx.step_id, transient=transient, retried=transient
+        ) from exc
 
     if b"\x00" in page.body:
         raise SkillError(

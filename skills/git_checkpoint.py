@@ -183,6 +183,7 @@ async def _git_retrying(ctx: SkillContext, *args: str) -> ProcResult:
             f"remove {lock} and run again",
             step_id=ctx.step_id or None,
             transient=True,
+            retried=True,
         ) from None
     raise AssertionError("unreachable: AsyncRetrying stops by raising")
 

@@ -90,7 +90,9 @@ async def run_program(
     except TimeoutError:
         timed_out = True
         _kill_group(proc.pid)
-        await proc.wait()
+        # A grandchild that left the group may hold the pipes open: do not wait for it forever.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 5)
         out, err = b"", b""
     except BaseException:
         _kill_group(proc.pid)

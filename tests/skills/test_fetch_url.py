@@ -136,6 +136,7 @@ async def test_exhausted_retries_raise_a_transient_error(tmp_path: Path) -> None
     with pytest.raises(SkillError, match=r"failed 3 times, last: .*503") as info:
         await fetch(f"{BASE}/down", tmp_path)
     assert info.value.transient is True
+    assert info.value.retried is True
     assert down.call_count == 3
     assert time.monotonic() - started < 5  # short backoff
 
@@ -143,6 +144,7 @@ async def test_exhausted_retries_raise_a_transient_error(tmp_path: Path) -> None
     with pytest.raises(SkillError, match="no route") as info:
         await fetch(f"{BASE}/unreachable", tmp_path)
     assert info.value.transient is True
+    assert info.value.retried is True
     assert unreachable.call_count == 3
 
 
@@ -232,4 +234,5 @@ async def test_a_stalled_server_times_out_as_transient(server: str, tmp_path: Pa
     with pytest.raises(SkillError) as info:
         await fetch(f"{server}/slow", tmp_path, timeout=0.5)
     assert info.value.transient is True
+    assert info.value.retried is False
     assert time.monotonic() - started < 2.5
