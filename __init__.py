@@ -10,10 +10,10 @@ The public API::
 """
 
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
-from phasegraph.graph.errors import GateFailed, PlanError, PreflightError
+from phasegraph.graph.errors import GateFailed, PlanError, PreflightError, RunPaused
 from phasegraph.graph.plan import Plan, RecipeRef, Step, check_plan, load_plan, validate_plan
 from phasegraph.graph.report import Report, StepReport
-from phasegraph.graph.run import run_plan
+from phasegraph.graph.run import resume_run, run_plan
 from phasegraph.graph.state import InputState, RunOptions, State
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import PhasegraphError, SkillError, WorkspaceViolation
@@ -31,6 +31,7 @@ __all__ = [
     "RecipeRef",
     "Report",
     "RunOptions",
+    "RunPaused",
     "Skill",
     "SkillArgs",
     "SkillContext",
@@ -46,6 +47,7 @@ __all__ = [
     "check_plan",
     "default_registry",
     "load_plan",
+    "resume_run",
     "run_plan",
     "validate_plan",
 ]

@@ -20,3 +20,15 @@ class PreflightError(PhasegraphError):
 
 class GateFailed(PhasegraphError):
     """The quality gate found failures the run introduced; nothing was committed."""
+
+
+class RunPaused(PhasegraphError):
+    """The run is waiting for an answer (e.g. approval of its writes); resume it to go on."""
+
+    def __init__(self, thread_id: str, value: object) -> None:
+        super().__init__(
+            f"run {thread_id} is paused waiting for an answer; resume it with "
+            f"resume_run(graph, {thread_id!r}, answer=...)"
+        )
+        self.thread_id = thread_id
+        self.value = value
