@@ -6,12 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from phasegraph.cli import info_cmd, run_cmd
+from phasegraph.cli import durable_cmd, info_cmd, run_cmd
 from phasegraph.cli.common import EXIT_BAD_INPUT, Env, consoles
 from phasegraph.graph.errors import PlanError, PreflightError
+from phasegraph.graph.lock import WorkspaceBusy
+from phasegraph.graph.undo import UndoError
 from phasegraph.skills.registry import default_registry
 
-COMMANDS = (run_cmd, info_cmd)
+COMMANDS = (run_cmd, durable_cmd, info_cmd)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = Env(out=out, err=err, registry=default_registry())
     try:
         code: int = args.handler(args, env)
-    except (PlanError, PreflightError) as exc:
+    except (PlanError, PreflightError, WorkspaceBusy, UndoError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         return EXIT_BAD_INPUT
     return code

@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import json
 import tempfile
+import uuid
 from pathlib import Path
 
+from langchain_core.runnables import RunnableConfig
+
 from phasegraph.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, Env
-from phasegraph.cli.progress import Progress
+from phasegraph.cli.session import database, event_sink, persisted_graph
 from phasegraph.cli.show import print_report
-from phasegraph.graph.builder import build_orchestrator
+from phasegraph.graph.errors import PreflightError
+from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.plan import Plan, check_plan, load_plan
 from phasegraph.graph.preflight import preflight
 from phasegraph.graph.recipes import expand_recipe
@@ -20,23 +24,34 @@ from phasegraph.graph.run import run_plan
 from phasegraph.graph.state import RunOptions
 
 
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--report", type=Path, help="write the JSON report to this file")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON event per line instead of a table"
+    )
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run a plan (YAML or JSON) on a workspace")
     run.add_argument("plan", type=Path, help="plan file")
     run.add_argument("--workspace", "-w", type=Path, required=True, help="repository to work on")
-    run.add_argument("--report", type=Path, help="write the JSON report to this file")
     run.add_argument("--thread", help="thread id for the run's checkpoints (default: new)")
     run.add_argument("--strict", action="store_true", help="any verify failure blocks the commit")
+    run.add_argument(
+        "--db",
+        help="checkpoint database: a SQLite path or postgresql:// URL "
+        "(default: .phasegraph/state.sqlite in the workspace)",
+    )
+    add_output_arguments(run)
     run.set_defaults(handler=run_command)
     demo = sub.add_parser("demo", help="run the full five phases on a bundled sample repo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repo (default: a temp dir)")
-    demo.add_argument("--report", type=Path, help="write the JSON report to this file")
-    demo.set_defaults(handler=demo_command)
+    add_output_arguments(demo)
+    demo.set_defaults(handler=demo_command, db=None, thread=None, strict=False)
 
 
 def run_command(args: argparse.Namespace, env: Env) -> int:
-    plan = load_plan(args.plan)
-    return execute(env, plan, args.workspace, args.report, args.thread, args.strict)
+    return execute(env, load_plan(args.plan), args.workspace, args)
 
 
 def demo_command(args: argparse.Namespace, env: Env) -> int:
@@ -45,43 +60,62 @@ def demo_command(args: argparse.Namespace, env: Env) -> int:
     where: Path | None = args.dir
     root = where or Path(tempfile.mkdtemp(prefix="phasegraph-demo-"))
     repo = prepare_sample_repo(root / "inventory" if where is None else root)
-    env.out.print(f"[bold]phasegraph demo[/]: sample repo at {repo}")
-    env.out.print(f"goal: {DEMO_PLAN['goal']}\n")
-    return execute(env, Plan.model_validate(DEMO_PLAN), repo, args.report, None)
+    if not args.json:
+        env.out.print(f"[bold]phasegraph demo[/]: sample repo at {repo}")
+        env.out.print(f"goal: {DEMO_PLAN['goal']}\n")
+    return execute(env, Plan.model_validate(DEMO_PLAN), repo, args)
 
 
-def execute(
-    env: Env,
-    plan: Plan,
-    workspace: Path,
-    report_file: Path | None,
-    thread: str | None,
-    strict: bool = False,
-) -> int:
-    """Validate and preflight (exit 2 on bad input, nothing touched), run, report."""
+def execute(env: Env, plan: Plan, workspace: Path, args: argparse.Namespace) -> int:
+    """Validate and preflight (exit 2 on bad input, nothing touched), then run durably.
+
+    Checkpoints go to the run database with durability "sync", so a killed run
+    can be resumed with ``phasegraph resume THREAD``.
+    """
     expanded = expand_recipe(plan)
     found = preflight(expanded, env.registry, workspace)
     check_plan(expanded, env.registry, workspace=found.workspace)
-    graph = build_orchestrator(env.registry)
-    with Progress(env.out) as progress:
-        report = asyncio.run(
-            run_plan(
-                graph,
-                plan,
-                found.workspace,
-                options=RunOptions(strict=strict),
-                thread_id=thread,
-                on_event=progress.on_event,
-            )
+    thread: str = args.thread or uuid.uuid4().hex[:12]
+    if args.json:
+        print(json.dumps({"event": "run", "thread": thread, "workspace": str(found.workspace)}))
+    else:
+        env.out.print(
+            f"thread [bold]{thread}[/] (if it is interrupted: "
+            f"phasegraph resume {thread} -w {found.workspace})"
         )
-    return finish(env, report, report_file)
+    db = database(args.db, found.workspace)
+
+    async def go() -> Report:
+        async with persisted_graph(env, db) as graph:
+            config: RunnableConfig = {"configurable": {"thread_id": thread}}
+            if (await graph.aget_state(config)).values:
+                raise PreflightError(
+                    f"thread {thread} already holds a run; resume it with `phasegraph resume "
+                    f"{thread}` or start a new run without --thread"
+                )
+            with event_sink(env, args.json) as on_event:
+                return await run_plan(
+                    graph,
+                    plan,
+                    found.workspace,
+                    options=RunOptions(strict=args.strict),
+                    thread_id=thread,
+                    on_event=on_event,
+                )
+
+    with workspace_lock(found.workspace, thread):
+        report = asyncio.run(go())
+    return finish(env, report, args)
 
 
-def finish(env: Env, report: Report, report_file: Path | None) -> int:
-    """Print the report, write it to ``report_file`` if asked, and give the exit code."""
-    print_report(env.out, report)
-    if report_file is not None:
-        report_file.write_text(json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
+def finish(env: Env, report: Report, args: argparse.Namespace) -> int:
+    """Show the report (a table, or a final JSON line), write ``--report``, give the exit code."""
+    if args.json:
+        print(json.dumps({"event": "report", **report.model_dump(mode="json")}), flush=True)
+    else:
+        print_report(env.out, report)
+    if args.report is not None:
+        args.report.write_text(json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
     return exit_code(report)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.plan import Plan
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo
+from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo, stash_create
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.registry import SkillRegistry
 
@@ -27,6 +27,7 @@ class Preflight:
     workspace: Path
     head: str | None = None
     dirty: list[str] = field(default_factory=list)
+    stash: str | None = None
 
 
 def preflight(
@@ -66,4 +67,6 @@ def preflight(
         )
     if not in_git:
         return Preflight(workspace=root)
-    return Preflight(workspace=root, head=head_sha(root), dirty=dirty_files(root))
+    dirty = dirty_files(root)
+    stash = stash_create(root) if dirty else None
+    return Preflight(workspace=root, head=head_sha(root), dirty=dirty, stash=stash)

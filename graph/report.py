@@ -24,6 +24,7 @@ class Report(BaseModel):
 
     status: Literal["completed", "stopped"]
     goal: str = ""
+    thread: str | None = Field(None, description="The run's thread id: resume, history, undo.")
     commit: str | None = None
     failed_step: str | None = None
     failure_kind: str | None = None

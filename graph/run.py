@@ -86,12 +86,12 @@ async def drive(
                 on_event(chunk)
             elif mode == "values" and not namespace and isinstance(chunk, dict):
                 final = chunk
+        thread = str(config["configurable"]["thread_id"])
         if "report" in final:
-            return Report.model_validate(final["report"])
+            return Report.model_validate({**final["report"], "thread": thread})
         pending = await _interrupts(graph, config)
         if not pending:
             raise RuntimeError("the run ended without a report; this is a phasegraph bug")
-        thread = str(config["configurable"]["thread_id"])
         if on_interrupt is None:
             raise RunPaused(thread, pending[0])
         inputs = Command(resume=on_interrupt(pending[0]))

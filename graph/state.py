@@ -91,6 +91,10 @@ class State(InputState, total=False):
     """Files this run wrote, workspace-relative, in order."""
     created: Annotated[list[str], add_unique]
     """Those of ``written`` that did not exist before the run."""
+    written_sha: Annotated[dict[str, str | None], merge_dicts]
+    """The sha256 each written file was left with (``None``: the run removed it)."""
+    stash: str | None
+    """``git stash create`` of the user's uncommitted changes at the start, for the record."""
     failure: Annotated[Failure | None, first_failure]
     """Set once, by the first failure; every route then goes to stop_and_report."""
     commit: str | None

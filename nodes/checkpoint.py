@@ -1,25 +1,61 @@
-"""The checkpoint node: a git commit of exactly the files the run wrote, confirmed."""
+"""The checkpoint node: a git commit of exactly the files the run wrote, confirmed, made once."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
 
+from phasegraph.graph.failpoints import failpoint
+from phasegraph.graph.journal import Journal
 from phasegraph.graph.state import RunOptions, State
-from phasegraph.nodes.execute import run_step
+from phasegraph.nodes.execute import emit, record, run_step
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.gitrepo import head_sha, run_git_sync
 from phasegraph.skills.registry import SkillRegistry
 
 
-def make_checkpoint(
-    registry: SkillRegistry,
-) -> StateNode:
+def commit_landed(workspace: Path, before: str | None, message: str) -> str | None:
+    """The sha of the commit an interrupted run made on top of ``before``, if it made one."""
+    head = head_sha(workspace)
+    if head is None or head == before:
+        return None
+    shown = run_git_sync(workspace, "log", "-1", "--format=%P%n%B", head)
+    parents, _, body = shown.stdout.partition("\n")
+    if parents.split() == ([before] if before else []) and body.strip() == message.strip():
+        return head
+    return None
+
+
+def make_checkpoint(registry: SkillRegistry) -> StateNode:
     async def checkpoint(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         update: dict[str, Any] = {"steps": {}}
+        workspace = Path(state["workspace"])
+        journal = Journal(runtime.store, state["run_id"])
         for step in steps_of(state, registry, SkillKind.COMMIT):
+            key = f"commit:{step['id']}"
+            entry = await journal.get(key)
+            message = str(step.get("args", {}).get("message", ""))
+            if entry is not None and (sha := commit_landed(workspace, entry["head"], message)):
+                now = time.time()
+                row = record(
+                    step,
+                    "commit",
+                    "done",
+                    f"committed {sha[:7]} before the interruption (not committed again)",
+                    started_at=now,
+                    ended_at=now,
+                )
+                emit(runtime, row)
+                update["steps"][step["id"]] = row
+                update["commit"] = sha
+                continue
+            await journal.put(key, {"head": head_sha(workspace)})
+            failpoint("before-commit")
             outcome = await run_step(
                 step,
                 registry=registry,
@@ -35,6 +71,7 @@ def make_checkpoint(
                 break
             if outcome.result is not None:
                 update["commit"] = outcome.result.data.get("sha")
+                failpoint("commit-landed")
         return update
 
     return checkpoint

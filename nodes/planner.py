@@ -67,6 +67,7 @@ def make_planner(registry: SkillRegistry) -> StateNode:
             "steps": rows,
             "head": found.head,
             "dirty": found.dirty,
+            "stash": found.stash,
         }
 
     return planner

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.state import RunOptions, State, StepTask, VerifyOutcome
 from phasegraph.nodes.execute import emit, options, record, run_step
 from phasegraph.nodes.plan_view import steps_of
@@ -45,6 +46,7 @@ def make_verify(
     async def verify(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         task = state
         step = task["step"]
+        failpoint(f"verify:{step['id']}")
         outcome = await run_step(
             step,
             registry=registry,

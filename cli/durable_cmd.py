@@ -1,0 +1,132 @@
+"""``phasegraph resume``, ``history`` and ``undo``: when things go wrong."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from rich.table import Table
+
+from phasegraph.cli.common import EXIT_OK, Env
+from phasegraph.cli.run_cmd import add_output_arguments, finish
+from phasegraph.cli.session import database, event_sink, persisted_graph
+from phasegraph.graph.errors import PreflightError
+from phasegraph.graph.lock import workspace_lock
+from phasegraph.graph.report import Report
+from phasegraph.graph.run import resume_run
+from phasegraph.graph.state import RunOptions
+from phasegraph.graph.undo import undo_run
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("thread", help="the run's thread id (printed when it started)")
+    parser.add_argument(
+        "--workspace", "-w", type=Path, default=Path(), help="the run's workspace (default: .)"
+    )
+    parser.add_argument("--db", help="checkpoint database, if the run used --db")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    resume = sub.add_parser("resume", help="continue a stopped, paused or killed run")
+    _common(resume)
+    add_output_arguments(resume)
+    resume.set_defaults(handler=resume_command)
+    history = sub.add_parser("history", help="list a run's checkpoints, newest first")
+    _common(history)
+    history.set_defaults(handler=history_command)
+    undo = sub.add_parser("undo", help="restore the files a run wrote and revert its commit")
+    _common(undo)
+    undo.add_argument("--force", action="store_true", help="undo even files changed since")
+    undo.set_defaults(handler=undo_command)
+
+
+def _config(thread: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread}}
+
+
+def _unknown(args: argparse.Namespace, db: str) -> PreflightError:
+    return PreflightError(
+        f"no run with thread {args.thread} in {db}; check the thread id and --workspace/--db"
+    )
+
+
+def resume_command(args: argparse.Namespace, env: Env) -> int:
+    workspace = args.workspace.resolve()
+    db = database(args.db, workspace)
+
+    async def go() -> Report:
+        async with persisted_graph(env, db) as graph:
+            snapshot = await graph.aget_state(_config(args.thread))
+            values: dict[str, Any] = dict(snapshot.values)
+            if not values:
+                raise _unknown(args, db)
+            if not snapshot.next and "report" in values:
+                # It had already finished: show its report again.
+                return Report.model_validate({**values["report"], "thread": args.thread})
+            with event_sink(env, args.json) as on_event:
+                return await resume_run(
+                    graph,
+                    args.thread,
+                    options=RunOptions(strict=bool(values.get("strict"))),
+                    on_event=on_event,
+                )
+
+    with workspace_lock(workspace, args.thread):
+        report = asyncio.run(go())
+    return finish(env, report, args)
+
+
+def history_command(args: argparse.Namespace, env: Env) -> int:
+    db = database(args.db, args.workspace.resolve())
+
+    async def go() -> Table:
+        table = Table("step", "checkpoint", "saved at", "next", "todo")
+        async with persisted_graph(env, db) as graph:
+            async for snap in graph.aget_state_history(_config(args.thread)):
+                counts = Counter(r["status"] for r in snap.values.get("steps", {}).values())
+                table.add_row(
+                    str(snap.metadata.get("step", "") if snap.metadata else ""),
+                    str(snap.config["configurable"].get("checkpoint_id", "")),
+                    _when(snap.created_at),
+                    ", ".join(snap.next) or "(end)",
+                    ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+                )
+        if not table.row_count:
+            raise _unknown(args, db)
+        return table
+
+    env.out.print(asyncio.run(go()))
+    return EXIT_OK
+
+
+def undo_command(args: argparse.Namespace, env: Env) -> int:
+    workspace = args.workspace.resolve()
+    db = database(args.db, workspace)
+
+    async def go() -> str:
+        async with persisted_graph(env, db) as graph:
+            values = dict((await graph.aget_state(_config(args.thread))).values)
+        if not values:
+            raise _unknown(args, db)
+        done = await undo_run(values, force=args.force)
+        parts = [
+            f"restored {', '.join(done.restored)}" if done.restored else "",
+            f"removed {', '.join(done.removed)}" if done.removed else "",
+            f"committed the revert as {done.commit}" if done.commit else "",
+        ]
+        return "; ".join(p for p in parts if p)
+
+    with workspace_lock(workspace, f"undo {args.thread}"):
+        env.out.print(f"[green]undone[/]: {asyncio.run(go())}")
+    return EXIT_OK
+
+
+def _when(created_at: str | None) -> str:
+    if not created_at:
+        return ""
+    return datetime.datetime.fromisoformat(created_at).strftime("%Y-%m-%d %H:%M:%S")

@@ -1,0 +1,64 @@
+"""The checkpointer factory: SQLite in the workspace by default, PostgreSQL on request."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+
+STATE_DIR = ".phasegraph"
+
+
+def state_dir(workspace: Path) -> Path:
+    """The run's own folder in the workspace; git ignores it and runs never commit it."""
+    path = workspace / STATE_DIR
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# phasegraph's run state: never committed\n*\n")
+    return path
+
+
+def default_db(workspace: Path) -> str:
+    return str(state_dir(workspace) / "state.sqlite")
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+@contextlib.asynccontextmanager
+async def open_persistence(
+    db: str,
+) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], BaseStore]]:
+    """A checkpointer and a store (for step outputs and the write journal) on ``db``.
+
+    ``db`` is a SQLite file path or a ``postgresql://`` URL. Both are set up
+    (tables created) before they are handed out.
+    """
+    if is_postgres(db):
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from langgraph.store.postgres.aio import AsyncPostgresStore
+
+        async with (
+            AsyncPostgresSaver.from_conn_string(db) as saver,
+            AsyncPostgresStore.from_conn_string(db) as pg_store,
+        ):
+            await saver.setup()
+            await pg_store.setup()
+            yield saver, pg_store
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from langgraph.store.sqlite.aio import AsyncSqliteStore
+
+    async with (
+        AsyncSqliteSaver.from_conn_string(db) as sqlite_saver,
+        AsyncSqliteStore.from_conn_string(db) as sqlite_store,
+    ):
+        await sqlite_saver.setup()
+        await sqlite_store.setup()
+        yield sqlite_saver, sqlite_store
