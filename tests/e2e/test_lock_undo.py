@@ -1,0 +1,137 @@
+"""One run per workspace, and undo back to the exact bytes from before a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from durable_helpers import FILES, PLAN, cli, commits, make, tree
+from testkit import git, require_program, snapshot, write
+
+WAITING_TEST = (
+    "import pathlib, time\n\n\ndef test_waits_while_held() -> None:\n"
+    "    for _ in range(600):\n"
+    "        if not pathlib.Path('hold').exists():\n            return\n"
+    "        time.sleep(0.1)\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def _programs() -> None:
+    for name in ("git", "rg", "ruff"):
+        require_program(name)
+
+
+def lock_holder(repo: Path) -> dict[str, object]:
+    try:
+        data = json.loads((repo / ".phasegraph" / "lock").read_text() or "{}")
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def test_a_second_run_is_refused_until_the_first_dies(tmp_path: Path) -> None:
+    repo, plan = make(tmp_path, {"test_wait.py": WAITING_TEST})
+    (repo / "hold").write_text("the first run's tests wait while this file exists\n")
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "phasegraph.cli.main",
+            "run",
+            str(plan),
+            "-w",
+            str(repo),
+            "--thread",
+            "first",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):  # until the first run holds the lock (bounded: 60 s)
+            if lock_holder(repo).get("thread") == "first":
+                break
+            time.sleep(0.1)
+        assert lock_holder(repo).get("thread") == "first"
+        second = cli("run", str(plan), "-w", str(repo), "--thread", "second")
+        assert second.returncode == 2
+        assert "another run is active" in second.stderr and "thread first" in second.stderr
+        assert git(repo, "log", "--format=%s").splitlines() == ["initial"]
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    (repo / "hold").unlink()
+    third = cli("run", str(plan), "-w", str(repo), "--thread", "third")
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert commits(repo) == ["Grow the constants", "initial"]
+
+
+def user_changes(repo: Path) -> None:
+    """Unrelated uncommitted work: a modified tracked file and an untracked one."""
+    write(repo, "test_calc.py", FILES["test_calc.py"] + "# the user's note\n")
+    write(repo, "notes.txt", "mine, not committed\n")
+
+
+def test_undo_after_a_completed_run_restores_the_exact_bytes(tmp_path: Path) -> None:
+    repo, plan = make(tmp_path)
+    user_changes(repo)
+    before, head_tree = snapshot(repo), git(repo, "rev-parse", "HEAD^{tree}").strip()
+    assert cli("run", str(plan), "-w", str(repo), "--thread", "t1").returncode == 0
+    assert commits(repo) == ["Grow the constants", "initial"]
+    out = cli("undo", "t1", "-w", str(repo))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert tree(repo) == before
+    assert commits(repo)[0] == 'Revert "Grow the constants"'
+    assert git(repo, "rev-parse", "HEAD^{tree}").strip() == head_tree
+    assert git(repo, "status", "--porcelain").splitlines() == [" M test_calc.py", "?? notes.txt"]
+
+
+def test_undo_after_a_stopped_run_restores_the_exact_bytes(tmp_path: Path) -> None:
+    repo, _ = make(tmp_path)
+    user_changes(repo)
+    stopped = {
+        "goal": "stops at the third write",
+        "steps": [
+            *PLAN["steps"][1:3],
+            PLAN["steps"][4],  # type: ignore[index]
+            {
+                "id": "bad",
+                "skill": "edit_block",
+                "args": {"path": "more.py", "search": "nope", "replace": "x"},
+            },
+            PLAN["steps"][-1],
+        ],  # type: ignore[index]
+    }
+    plan = tmp_path / "stopped.json"
+    plan.write_text(json.dumps(stopped))
+    before = snapshot(repo)
+    out = cli("run", str(plan), "-w", str(repo), "--thread", "t1")
+    assert out.returncode == 1
+    assert tree(repo) != before
+    undo = cli("undo", "t1", "-w", str(repo))
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert tree(repo) == before
+    assert not (repo / "pkg").exists()
+    assert commits(repo) == ["initial"]
+
+
+def test_undo_refuses_to_throw_away_later_changes(tmp_path: Path) -> None:
+    repo, plan = make(tmp_path)
+    assert cli("run", str(plan), "-w", str(repo), "--thread", "t1").returncode == 0
+    write(repo, "more.py", "C = 3 + 30  # edited after the run\n")
+    kept = snapshot(repo)
+    out = cli("undo", "t1", "-w", str(repo))
+    assert out.returncode == 2
+    assert "more.py changed after the run" in out.stderr and "--force" in out.stderr
+    assert snapshot(repo) == kept
+    assert cli("undo", "t1", "-w", str(repo), "--force").returncode == 0
+    assert (repo / "more.py").read_text() == FILES["more.py"]
+    again = cli("undo", "t1", "-w", str(repo))
+    assert again.returncode == 2 and "nothing to undo" in again.stderr
