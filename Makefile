@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint check clean
+.PHONY: setup system-deps demo test lint check clean
 
 $(BIN)/phasegraph: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(BIN)/phasegraph: pyproject.toml
 
 setup: $(BIN)/phasegraph
 
+system-deps:
+	bash .ci/system-deps
+
 demo: setup
 	$(BIN)/phasegraph demo
 
@@ -20,7 +23,7 @@ lint: setup
 	$(BIN)/ruff check .
 	bash .ci/mypy
 
-test: lint
+test: system-deps lint
 	$(BIN)/python -m pytest -q
 
 clean:
