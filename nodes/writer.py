@@ -1,34 +1,33 @@
-"""The writer subgraph: apply one write at a time, verify it on disk, stop at the first failure."""
+"""The writer subgraph: apply one write at a time, verify it on disk, stop at the first failure.
+
+Its own state is a cursor and a few scalars, so each write's checkpoint is the
+same small size however long the plan is; the write steps and their results
+live in the run's store, and the todo rows reach the graph state once, when
+the subgraph ends (the stream shows every write as it happens).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.journal import Hashes, Journal, hashes, landed
-from phasegraph.graph.state import Failure, RunOptions, State
+from phasegraph.graph.journal import Journal, hashes, landed
+from phasegraph.graph.state import Failure, RunOptions, State, StepRecord, first_failure
 from phasegraph.nodes.execute import emit, record, run_step
-from phasegraph.nodes.plan_view import status, steps_of
+from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind, SkillResult
 from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
-
-
-def next_write(state: State, registry: SkillRegistry) -> dict[str, Any] | None:
-    """The first write step, in plan order, that has not run yet."""
-    for step in steps_of(state, registry, SkillKind.WRITE):
-        if status(state, step["id"]) == "pending":
-            return step
-    return None
 
 
 def targets(step: dict[str, Any], registry: SkillRegistry) -> list[str]:
@@ -54,23 +53,58 @@ def read_back_problem(workspace: Path, result: SkillResult) -> str | None:
     return None
 
 
-def make_apply_write(registry: SkillRegistry) -> StateNode:
-    async def apply_write(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        step = next_write(state, registry)
-        if step is None:
-            return {}
+class WriterState(TypedDict, total=False):
+    """The writer subgraph's state: O(1) whatever the number of writes."""
+
+    workspace: str
+    run_id: str
+    count: int
+    cursor: int
+    dirty: list[str]
+    failure: Annotated[Failure | None, first_failure]
+
+
+class Writes:
+    """The run's write steps (put once, before the first write) and each one's outcome."""
+
+    def __init__(self, store: BaseStore | None, run_id: str) -> None:
+        self.journal = Journal(store, run_id)
+
+    async def put_step(self, index: int, step: dict[str, Any]) -> None:
+        await self.journal.put(f"write-step:{index}", step)
+
+    async def step(self, index: int) -> dict[str, Any]:
+        found = await self.journal.get(f"write-step:{index}")
+        if found is None:
+            raise LookupError(f"write step #{index} is missing from the run's store")
+        return found
+
+    async def put_outcome(self, index: int, outcome: dict[str, Any]) -> None:
+        await self.journal.put(f"write-outcome:{index}", outcome)
+
+    async def outcome(self, index: int) -> dict[str, Any] | None:
+        return await self.journal.get(f"write-outcome:{index}")
+
+
+def make_apply_write(registry: SkillRegistry) -> Any:
+    async def apply_write(state: WriterState, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        index = state.get("cursor", 0)
+        writes = Writes(runtime.store, state["run_id"])
+        step = await writes.step(index)
         workspace = Path(state["workspace"])
         files = target_files(step, registry, workspace)
-        theirs = sorted(set(files) & set(state.get("dirty", [])) - set(state.get("written", [])))
+        theirs = sorted(set(files) & set(state.get("dirty", [])))
         if theirs:
             # The user's own uncommitted work is never overwritten, nor committed by a run.
-            return refuse(
+            return await refuse(
+                writes,
+                index,
                 step,
                 runtime,
                 f"{', '.join(theirs)} has uncommitted changes of yours that this run would "
                 "overwrite or commit; commit or stash them first, then run again",
             )
-        journal = Journal(runtime.store, state["run_id"])
+        journal = writes.journal
         entry = await journal.get(step["id"])
         if entry is None:
             entry = {"before": hashes(workspace, files)}
@@ -78,9 +112,12 @@ def make_apply_write(registry: SkillRegistry) -> StateNode:
         else:  # this step began before the run was interrupted: did its write land?
             verdict = landed(entry, hashes(workspace, list(entry["before"])))
             if verdict == "landed":
-                return recognised(step, runtime, entry, state)
+                await writes.put_outcome(index, recognised(step, runtime, entry, workspace))
+                return {"cursor": index + 1}
             if verdict == "changed":
-                return refuse(
+                return await refuse(
+                    writes,
+                    index,
                     step,
                     runtime,
                     f"{', '.join(entry['before'])} changed since the interrupted run wrote it; "
@@ -95,14 +132,15 @@ def make_apply_write(registry: SkillRegistry) -> StateNode:
             runtime=runtime,
             check=lambda result: read_back_problem(workspace, result),
         )
-        update: dict[str, Any] = {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
+        done: dict[str, Any] = {"record": outcome.record, "failure": outcome.failure}
         if outcome.result is not None:
             written = outcome.result.files_written
             after = hashes(workspace, sorted(set(entry["before"]) | set(written)))
             await journal.put(step["id"], {**entry, "after": after})
-            failpoint(f"write-landed:{step['id']}")
-            update.update(written_update(written, entry["before"], after, state))
-        return update
+            done.update(written=written, before=entry["before"], after=after)
+        await writes.put_outcome(index, done)
+        failpoint(f"write-landed:{step['id']}")
+        return {"cursor": index + 1, "failure": outcome.failure}
 
     return apply_write
 
@@ -118,28 +156,18 @@ def target_files(step: dict[str, Any], registry: SkillRegistry, workspace: Path)
     return out
 
 
-def written_update(
-    written: list[str], before: Hashes, after: Hashes, state: State
+async def refuse(
+    writes: Writes, index: int, step: dict[str, Any], runtime: Runtime[RunOptions], message: str
 ) -> dict[str, Any]:
-    earlier = state.get("written", [])
-    return {
-        "written": written,
-        "created": [f for f in written if before.get(f) is None and f not in earlier],
-        "written_sha": {f: after.get(f) for f in written},
-    }
-
-
-def refuse(step: dict[str, Any], runtime: Runtime[RunOptions], message: str) -> dict[str, Any]:
     rec = record(step, "write", "failed", message)
     emit(runtime, rec)
-    return {
-        "steps": {step["id"]: rec},
-        "failure": Failure(step=step["id"], kind="skill", error=message),
-    }
+    failure = Failure(step=step["id"], kind="skill", error=message)
+    await writes.put_outcome(index, {"record": rec, "failure": failure})
+    return {"cursor": index + 1, "failure": failure}
 
 
 def recognised(
-    step: dict[str, Any], runtime: Runtime[RunOptions], entry: dict[str, Any], state: State
+    step: dict[str, Any], runtime: Runtime[RunOptions], entry: dict[str, Any], workspace: Path
 ) -> dict[str, Any]:
     """A write that landed before a crash: record it as done, without applying it again."""
     now = time.time()
@@ -152,23 +180,79 @@ def recognised(
         ended_at=now,
     )
     emit(runtime, rec)
-    after = entry.get("after") or hashes(Path(state["workspace"]), list(entry["before"]))
+    after = entry.get("after") or hashes(workspace, list(entry["before"]))
     written = [f for f, h in after.items() if h != entry["before"].get(f)] or list(after)
-    return {"steps": {step["id"]: rec}, **written_update(written, entry["before"], after, state)}
+    return {
+        "record": rec,
+        "failure": None,
+        "written": written,
+        "before": entry["before"],
+        "after": after,
+    }
 
 
-def route_write(state: State, registry: SkillRegistry) -> Literal["apply_write", "__end__"]:
-    if state.get("failure") or next_write(state, registry) is None:
+def route_write(state: WriterState) -> Literal["apply_write", "__end__"]:
+    if state.get("failure") or state.get("cursor", 0) >= state.get("count", 0):
         return "__end__"
     return "apply_write"
 
 
-def build_writer(registry: SkillRegistry) -> CompiledStateGraph[State, RunOptions, State, State]:
+def build_writer_graph(
+    registry: SkillRegistry,
+) -> CompiledStateGraph[WriterState, RunOptions, WriterState, WriterState]:
     """One ``apply_write`` per superstep, so each write is checkpointed before the next."""
-    builder = StateGraph(State, context_schema=RunOptions)
+    builder = StateGraph(WriterState, context_schema=RunOptions)
     builder.add_node("apply_write", make_apply_write(registry))
-    builder.add_conditional_edges(START, lambda s: route_write(s, registry), ["apply_write", END])
-    builder.add_conditional_edges(
-        "apply_write", lambda s: route_write(s, registry), ["apply_write", END]
-    )
+    builder.add_conditional_edges(START, route_write, ["apply_write", END])
+    builder.add_conditional_edges("apply_write", route_write, ["apply_write", END])
     return builder.compile(name="writer")
+
+
+def build_writer(registry: SkillRegistry) -> StateNode:
+    """The parent graph's ``writer`` node: hand the writes to the subgraph, collect the results."""
+    subgraph = build_writer_graph(registry)
+
+    async def writer(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        steps = steps_of(state, registry, SkillKind.WRITE)
+        writes = Writes(runtime.store, state["run_id"])
+        for index, step in enumerate(steps):
+            await writes.put_step(index, step)
+        final = await subgraph.ainvoke(
+            WriterState(
+                workspace=state["workspace"],
+                run_id=state["run_id"],
+                count=len(steps),
+                cursor=0,
+                dirty=list(state.get("dirty", [])),
+            ),
+            context=runtime.context,
+        )
+        return await collect(writes, len(steps), final)
+
+    return writer
+
+
+async def collect(writes: Writes, count: int, final: dict[str, Any]) -> dict[str, Any]:
+    """The todo rows and the written/created/hash lists, from every write's stored outcome."""
+    rows: dict[str, StepRecord] = {}
+    written: list[str] = []
+    created: list[str] = []
+    shas: dict[str, str | None] = {}
+    for index in range(count):
+        outcome = await writes.outcome(index)
+        if outcome is None:
+            break
+        rows[outcome["record"]["id"]] = outcome["record"]
+        for rel in outcome.get("written", []):
+            if rel not in written:
+                written.append(rel)
+                if outcome["before"].get(rel) is None:
+                    created.append(rel)
+            shas[rel] = outcome["after"].get(rel)
+    return {
+        "steps": rows,
+        "written": written,
+        "created": created,
+        "written_sha": shas,
+        "failure": final.get("failure"),
+    }
