@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup system-deps demo test lint check clean
+.PHONY: setup system-deps demo test lint bench clean
 
 $(BIN)/phasegraph: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: setup
 
 test: system-deps lint
 	$(BIN)/python -m pytest -q
+
+# The benchmarks: one JSON line per result (see the README's table).
+bench: setup
+	cd bench && for script in vs_react floor scale verify_parallel; do \
+		../$(BIN)/python $$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info

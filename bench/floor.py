@@ -42,7 +42,9 @@ def bare_fanout() -> Any:
     g = StateGraph(FanState)
     g.add_node("task", task)
     g.add_node("join", join)
-    g.add_conditional_edges(START, lambda s: [Send("task", {"k": k}) for k in range(s["n"])], ["task"])
+    g.add_conditional_edges(
+        START, lambda s: [Send("task", {"k": k}) for k in range(s["n"])], ["task"]
+    )
     g.add_edge("task", "join")
     g.add_edge("join", END)
     return g.compile()
@@ -63,7 +65,9 @@ def plan(kind: str, n: int) -> dict[str, Any]:
     if kind == "fanout":
         steps = [{"id": f"r{k}", "skill": "noop_read", "args": {"n": k}} for k in range(n)]
     else:
-        steps = [{"id": f"w{k}", "skill": "noop_write", "args": {"path": f"f{k}"}} for k in range(n)]
+        steps = [
+            {"id": f"w{k}", "skill": "noop_write", "args": {"path": f"f{k}"}} for k in range(n)
+        ]
     return {"goal": f"{kind} of {n} no-ops", "steps": steps}
 
 
@@ -74,12 +78,26 @@ async def main(argv: list[str]) -> None:
     for n in sizes(argv, [10, 100, 500]):
         for kind, bare in (("fanout", bare_fanout()), ("chain", bare_chain())):
             limit = {"recursion_limit": 10 * n + 100}
-            floor = await median_seconds(lambda b=bare: b.ainvoke({"n": n}, limit), reps)
-            ours = await median_seconds(
-                lambda k=kind: run_plan(graph, plan(k, n), workspace), reps
+
+            async def bare_run(b: Any = bare, size: int = n, cfg: Any = limit) -> Any:
+                return await b.ainvoke({"n": size}, cfg)
+
+            async def ours_run(k: str = kind, size: int = n) -> Any:
+                return await run_plan(graph, plan(k, size), workspace)
+
+            floor = await median_seconds(bare_run, reps)
+            ours = await median_seconds(ours_run, reps)
+            emit(
+                {
+                    "bench": "floor",
+                    "shape": kind,
+                    "n": n,
+                    "floor_s": round(floor, 4),
+                    "phasegraph_s": round(ours, 4),
+                    "ratio": round(ours / floor, 2),
+                    "target": 1.5,
+                }
             )
-            emit({"bench": "floor", "shape": kind, "n": n, "floor_s": round(floor, 4),
-                  "phasegraph_s": round(ours, 4), "ratio": round(ours / floor, 2), "target": 1.5})
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ growth can be read off: targets are last/first <= 1.2 and storage per step flat.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -48,13 +49,20 @@ async def one(n: int) -> dict[str, Any]:
     assert report.status == "completed", report.error
     order = [f"w{k}" for k in range(n)]
     # Time per write step, start to start: it includes the checkpoint saved between writes.
-    gaps = [starts[b] - starts[a] for a, b in zip(order, order[1:], strict=False)]
+    gaps = [starts[b] - starts[a] for a, b in itertools.pairwise(order)]
     tenth = max(1, len(gaps) // 10)
     first, last = statistics.median(gaps[:tenth]), statistics.median(gaps[-tenth:])
     size = db.stat().st_size
-    return {"bench": "scale", "steps": n, "first_10pct_s": round(first, 5),
-            "last_10pct_s": round(last, 5), "ratio": round(last / first, 2), "target": 1.2,
-            "db_bytes": size, "db_bytes_per_step": size // n}
+    return {
+        "bench": "scale",
+        "steps": n,
+        "first_10pct_s": round(first, 5),
+        "last_10pct_s": round(last, 5),
+        "ratio": round(last / first, 2),
+        "target": 1.2,
+        "db_bytes": size,
+        "db_bytes_per_step": size // n,
+    }
 
 
 async def main(argv: list[str]) -> None:

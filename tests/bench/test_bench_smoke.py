@@ -1,0 +1,49 @@
+"""Every bench script runs at its smallest size and prints its JSON lines, so none of them rots.
+
+No timing is asserted here: the figures live in the bench output and the README.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from testkit import require_program
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def run(script: str, *args: str) -> list[dict[str, object]]:
+    out = subprocess.run(
+        [sys.executable, script, *args], cwd=BENCH, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_vs_react_counts_calls_on_both_sides() -> None:
+    require_program("git")
+    [row] = run("vs_react.py", "--sizes", "2")
+    assert row["phasegraph"]["calls"] == 2
+    assert row["react"]["calls"] == 2 + 5 + 3 + 1 + 1  # one per tool call, plus the answer
+
+
+def test_floor_measures_both_shapes() -> None:
+    rows = run("floor.py", "--sizes", "2", "--repeats", "1")
+    assert {r["shape"] for r in rows} == {"fanout", "chain"}
+    assert all(r["floor_s"] > 0 and r["phasegraph_s"] > 0 for r in rows)
+
+
+def test_scale_reports_storage() -> None:
+    [row] = run("scale.py", "--sizes", "10")
+    assert row["steps"] == 10 and row["db_bytes"] > 0
+
+
+@pytest.mark.parametrize("program", ["ruff"])
+def test_verify_parallel_runs_real_checks(program: str) -> None:
+    require_program(program)
+    [row] = run("verify_parallel.py", "--smoke", "--repeats", "1")
+    assert row["checks"] == ["ruff"]
