@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from phasegraph.graph.state import State
+from phasegraph.skills.redact import redact_data
 
 
 class StepReport(BaseModel):
@@ -17,6 +18,30 @@ class StepReport(BaseModel):
     status: Literal["done", "failed", "skipped", "pending"]
     summary: str = ""
     duration: float | None = None
+
+
+class ModelCalls(BaseModel):
+    """Chat model calls and the tokens they used (from the model's usage metadata)."""
+
+    calls: int = 0
+    failed_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class Usage(BaseModel):
+    """What a run cost in model calls: per node (``planner``, ``consolidate``) and in total."""
+
+    by_node: dict[str, ModelCalls] = Field(default_factory=dict)
+    total: ModelCalls = Field(default_factory=ModelCalls)
+
+    @classmethod
+    def of(cls, state: State) -> Usage:
+        by_node = {k: ModelCalls.model_validate(v) for k, v in state.get("usage", {}).items()}
+        total = ModelCalls(
+            **{f: sum(getattr(u, f) for u in by_node.values()) for f in ModelCalls.model_fields}
+        )
+        return cls(by_node=by_node, total=total)
 
 
 class Report(BaseModel):
@@ -35,9 +60,16 @@ class Report(BaseModel):
         default_factory=dict, description="Findings that were there before the run (not blocking)."
     )
     undo: list[str] = Field(default_factory=list, description="Commands that undo the run.")
+    usage: Usage = Field(default_factory=Usage, description="Chat model calls and tokens.")
 
 
 def build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
+    """The report of a run in ``state``, with secrets (tokens, keys, passwords) redacted."""
+    report = _build_report(state, status)
+    return Report.model_validate(redact_data(report.model_dump(mode="json")))
+
+
+def _build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
     failure = state.get("failure")
     rows = state.get("steps", {})
     steps = []
@@ -67,7 +99,7 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     commit = state.get("commit")
     return Report(
         status=status,
-        goal=str(state.get("plan", {}).get("goal", "")),
+        goal=str(state.get("plan", {}).get("goal") or state.get("request", "")),
         commit=commit,
         failed_step=failure["step"] if failure else None,
         failure_kind=failure["kind"] if failure else None,
@@ -78,6 +110,7 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
             k: v["preexisting"] for k, v in state.get("verdicts", {}).items() if v["preexisting"]
         },
         undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
+        usage=Usage.of(state),
     )
 
 
@@ -107,4 +140,6 @@ def _quoted(files: list[str]) -> str:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    return report.model_dump(mode="json")
+    """The report as JSON-ready data, with secrets redacted."""
+    data: dict[str, Any] = redact_data(report.model_dump(mode="json"))
+    return data

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
-FailureKind = Literal["input", "preflight", "skill", "verify", "gate", "consolidate", "commit"]
+FailureKind = Literal[
+    "input", "preflight", "skill", "verify", "gate", "consolidate", "commit", "model", "rejected"
+]
 
 
 class StepRecord(TypedDict):
@@ -59,6 +61,17 @@ def first_failure(left: Failure | None, right: Failure | None) -> Failure | None
     return left if left is not None else right
 
 
+class ModelUsage(TypedDict):
+    """One node's chat model calls and the tokens they used (the model's usage metadata)."""
+
+    calls: int
+    """Calls the model answered."""
+    failed_calls: int
+    """Calls that raised (rate limits, timeouts, refused credentials...)."""
+    input_tokens: int
+    output_tokens: int
+
+
 class InputState(TypedDict, total=False):
     """What a caller gives a run."""
 
@@ -95,6 +108,12 @@ class State(InputState, total=False):
     """The sha256 each written file was left with (``None``: the run removed it)."""
     stash: str | None
     """``git stash create`` of the user's uncommitted changes at the start, for the record."""
+    consolidated: bool
+    """Set by consolidate: the plan in state is final, the DAG the writes will follow."""
+    usage: Annotated[dict[str, ModelUsage], merge_dicts]
+    """Chat model calls and tokens, per node (``planner``, ``consolidate``); each node
+    reports its own total once (the writer subgraph hands the state back whole, so an
+    adding reducer would count them twice)."""
     failure: Annotated[Failure | None, first_failure]
     """Set once, by the first failure; every route then goes to stop_and_report."""
     commit: str | None
@@ -121,4 +140,15 @@ class RunOptions:
     step_timeout: float = 600.0
     """Seconds a single step may take."""
     retries: int = 3
-    """Attempts for a step that fails with a transient fault."""
+    """Attempts for a step, or a chat model call, that fails with a transient fault."""
+    plan_attempts: int = 3
+    """Answers an LLM planner or consolidator may give until one passes validation."""
+    findings_budget: int = 48_000
+    """Characters of read output the LLM consolidator sees at most (the rest is cut, noted)."""
+    model_timeout: float = 300.0
+    """Seconds one chat model call may take."""
+    allow_hosts: tuple[str, ...] = ()
+    """Internal hosts fetch_url may reach (names, IPs or networks such as ``10.0.0.0/8``);
+    every other loopback, private or link-local address is refused."""
+    scrub_env: bool = True
+    """Subprocesses (checks, ripgrep) get the environment without secret-named variables."""

@@ -20,6 +20,7 @@ from phasegraph.graph.artifacts import put_output
 from phasegraph.graph.state import Failure, FailureKind, RunOptions, StepRecord, StepStatus
 from phasegraph.skills.base import SkillContext, SkillResult
 from phasegraph.skills.errors import SkillError
+from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
 
 SUMMARY_MAX = 200
@@ -49,7 +50,7 @@ def record(
         skill=step["skill"],
         phase=phase,
         status=status,
-        summary=short(summary),
+        summary=short(redact(summary)),
         started_at=started_at,
         ended_at=ended_at,
     )
@@ -58,7 +59,7 @@ def record(
 def emit(runtime: Runtime[RunOptions] | None, rec: StepRecord) -> None:
     """Stream one todo-list change (stream_mode="custom") for CLIs, notebooks and clients."""
     if runtime is not None:
-        runtime.stream_writer({"event": "step", "ts": time.time(), **rec})
+        runtime.stream_writer(redact_data({"event": "step", "ts": time.time(), **rec}))
 
 
 class StepOutcome:
@@ -97,6 +98,7 @@ async def run_step(
     emit(events_to, record(step, phase, "running", "", started_at=started))
 
     def failed(message: str) -> StepOutcome:
+        message = redact(message)
         rec = record(step, phase, "failed", message, started_at=started, ended_at=time.time())
         emit(events_to, rec)
         return StepOutcome(rec, None, Failure(step=step["id"], kind=failure_kind, error=message))
@@ -112,6 +114,8 @@ async def run_step(
         step_id=step["id"],
         timeout=opts.step_timeout,
         run_files=run_files,
+        allow_hosts=tuple(opts.allow_hosts),
+        scrub_env=opts.scrub_env,
     )
     try:
         async for attempt in AsyncRetrying(

@@ -11,6 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phasegraph.skills import redact
+
 
 class SkillKind(StrEnum):
     """The phase a skill runs in; the order of the members is the phase order."""
@@ -73,10 +75,21 @@ class SkillContext:
     run_files: tuple[str, ...] = ()
     #: Environment for subprocesses; ``None`` means the current one.
     env: Mapping[str, str] | None = None
+    #: Drop variables that look like secrets (tokens, keys, passwords) from that environment.
+    scrub_env: bool = True
+    #: Hosts (names, IP addresses or networks such as ``10.0.0.0/8``) fetch_url may reach
+    #: even though they are loopback, private or otherwise internal.
+    allow_hosts: tuple[str, ...] = ()
+    #: Seconds one fetch may take in all (redirects included); the step timeout also applies.
+    fetch_timeout: float = 60.0
+    #: Files larger than this are refused by the write skills rather than edited.
+    edit_max_bytes: int = 10_000_000
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def subprocess_env(self) -> dict[str, str]:
-        return dict(self.env if self.env is not None else os.environ)
+        """The environment a subprocess gets: ``env`` (or the current one), scrubbed of secrets."""
+        env = dict(self.env if self.env is not None else os.environ)
+        return redact.scrub_env(env) if self.scrub_env else env
 
 
 A = TypeVar("A", bound=BaseModel)

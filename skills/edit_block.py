@@ -5,16 +5,22 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.read_file import count_lines, read_text_file
-from phasegraph.skills.workspace import atomic_write, resolve_in_workspace, workspace_relative
+from phasegraph.skills.workspace import (
+    read_confined,
+    relative_name,
+    resolve_in_workspace,
+    write_confined,
+)
 
-#: Files larger than this are not edited in memory.
+#: Files larger than this are not edited in memory (``SkillContext.edit_max_bytes`` default).
 MAX_EDIT_BYTES = 10_000_000
 #: Lines of the nearest match shown in a "not found" error.
 _SHOWN_LINES = 12
@@ -28,6 +34,29 @@ class EditBlockArgs(SkillArgs):
     search: str = Field(min_length=1)
     #: What replaces it.
     replace: str
+
+    @field_validator("search", "replace")
+    @classmethod
+    def _text_only(cls, value: str) -> str:
+        return text_field(value)
+
+
+def text_field(value: str) -> str:
+    """``value`` if it can be written into a UTF-8 text file as it is, else a ValueError.
+
+    A NUL byte would turn the file binary, and a lone surrogate (``"\\ud800"`` in
+    JSON) has no UTF-8 form: both are refused when the plan is checked, not midway.
+    """
+    if "\x00" in value:
+        raise ValueError("the text contains a NUL byte, which would make the file binary")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"the text holds {value[exc.start]!r} at offset {exc.start}, "
+            "which has no UTF-8 form (a lone surrogate)"
+        ) from exc
+    return value
 
 
 def _newline_of(text: str) -> str:
@@ -120,8 +149,10 @@ async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
             step_id=ctx.step_id,
         )
     target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
-    rel = workspace_relative(ctx.workspace, target) if target.exists() else args.path
-    original, text = read_text_file(target, rel, max_bytes=MAX_EDIT_BYTES, step_id=ctx.step_id)
+    rel = relative_name(ctx.workspace, target)
+    original, text = read_text_file(
+        target, rel, max_bytes=ctx.edit_max_bytes, step_id=ctx.step_id, workspace=ctx.workspace
+    )
 
     newline = _newline_of(text)
     search = _with_newline(args.search, newline)
@@ -149,14 +180,14 @@ async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
     expected = new_text.encode("utf-8")
     changed = expected != original
     if changed:
-        if target.read_bytes() != original:
+        if _read_back(ctx, target, rel, len(original)) != original:
             raise SkillError(
                 f"{rel!r} changed while it was being edited; run the step again",
                 step_id=ctx.step_id,
                 transient=True,
             )
-        atomic_write(target, expected)
-        if target.read_bytes() != expected:
+        write_confined(ctx.workspace, target, expected, rel=rel, step_id=ctx.step_id)
+        if _read_back(ctx, target, rel, len(expected)) != expected:
             raise SkillError(
                 f"{rel!r} does not hold the edit after writing it (something else wrote the "
                 "file at the same time?); check the file and run the step again",
@@ -176,6 +207,14 @@ async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
         },
         files_written=[rel] if changed else [],
     )
+
+
+def _read_back(ctx: SkillContext, target: Path, rel: str, size: int) -> bytes:
+    """The file's bytes now (one past ``size`` at most), read without following symlinks."""
+    try:
+        return read_confined(ctx.workspace, target, rel=rel, max_bytes=size, step_id=ctx.step_id)
+    except FileNotFoundError:
+        return b""
 
 
 SKILL = Skill(

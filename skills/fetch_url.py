@@ -1,4 +1,4 @@
-"""fetch_url: GET a web page as text, with redirects, a size cap and retries for blips."""
+"""fetch_url: GET a public web page as text, with redirects, size and time caps, and retries."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from phasegraph.skills.errors import SkillError
 from phasegraph.skills.net import (
     ATTEMPTS,
     MAX_REDIRECTS,
+    AllowList,
     TransientHTTPStatus,
     URLRefused,
     check_url,
@@ -21,6 +22,41 @@ from phasegraph.skills.net import (
     make_client,
     retrying,
 )
+
+#: Content types passed on besides ``text/*``: the structured text formats.
+TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/javascript",
+        "application/ecmascript",
+        "application/x-javascript",
+        "application/yaml",
+        "application/x-yaml",
+        "application/toml",
+        "application/x-ndjson",
+        "application/graphql",
+        "application/x-sh",
+        "application/x-python",
+    }
+)
+
+
+def is_text_type(content_type: str) -> bool:
+    """Whether a response of ``content_type`` is text fetch_url passes on.
+
+    ``text/*``, JSON, XML (and their ``+json``/``+xml`` kinds), JavaScript,
+    YAML and TOML are; images, archives, PDFs and ``octet-stream`` are not. A
+    response with no content type is judged by its bytes instead.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        return True
+    return (
+        media.startswith("text/")
+        or media in TEXT_TYPES
+        or media.endswith(("+json", "+xml", "+yaml"))
+    )
 
 
 class FetchUrlArgs(SkillArgs):
@@ -52,6 +88,13 @@ async def _get(client: httpx.AsyncClient, url: str, max_bytes: int) -> _Page:
             raise SkillError(
                 f"GET {url}{via} answered {response.status_code} {response.reason_phrase}; "
                 "check the URL, this is not retried"
+            )
+        content_type = response.headers.get("content-type", "")
+        if not is_text_type(content_type):
+            # Refused on the headers: the body of an image or an archive is never read.
+            raise SkillError(
+                f"GET {url} returned binary content ({content_type}); "
+                "fetch_url only returns text pages (text/*, JSON, XML, JavaScript, YAML)"
             )
         chunks: list[bytes] = []
         size = 0
@@ -87,22 +130,28 @@ def _encoding(declared: str | None) -> str:
 
 
 async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
-    """GET ``args.url`` and return its body as text (capped at ``ctx.fetch_max_bytes``)."""
+    """GET ``args.url`` and return its body as text (capped at ``ctx.fetch_max_bytes``).
+
+    Only public addresses are reached, at every hop, unless ``ctx.allow_hosts``
+    names the host; the whole fetch takes at most ``ctx.fetch_timeout`` seconds.
+    """
     try:
-        check_url(args.url)
+        check_url(args.url, AllowList.of(ctx.allow_hosts))
     except URLRefused as exc:
         raise SkillError(str(exc), step_id=ctx.step_id) from exc
+    limit = min(ctx.timeout, ctx.fetch_timeout)
     try:
-        async with asyncio.timeout(ctx.timeout), make_client(timeout=ctx.timeout) as client:
+        async with (
+            asyncio.timeout(limit),
+            make_client(timeout=limit, allow_hosts=ctx.allow_hosts) as client,
+        ):
             async for attempt in retrying():
                 with attempt:
                     page = await _get(client, args.url, ctx.fetch_max_bytes)
     except SkillError as exc:
         raise SkillError(exc.message, step_id=ctx.step_id) from exc
     except URLRefused as exc:
-        raise SkillError(
-            f"GET {args.url} was redirected to a refused URL: {exc}", step_id=ctx.step_id
-        ) from exc
+        raise SkillError(f"GET {args.url} was refused: {exc}", step_id=ctx.step_id) from exc
     except httpx.TooManyRedirects as exc:
         raise SkillError(
             f"GET {args.url} redirected more than {MAX_REDIRECTS} times; "
@@ -111,7 +160,7 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
         ) from exc
     except TimeoutError as exc:
         raise SkillError(
-            f"GET {args.url} did not finish within {ctx.timeout:g} s; "
+            f"GET {args.url} did not finish within {limit:g} s; "
             "the server is slow or the page is large, try again later",
             step_id=ctx.step_id,
             transient=True,

@@ -11,7 +11,7 @@ import tree_sitter_python
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.read_file import read_text_file
-from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
+from phasegraph.skills.workspace import relative_name, resolve_in_workspace
 
 #: File suffixes outlined as Python (stubs included).
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -87,8 +87,10 @@ async def get_file_outline(args: GetFileOutlineArgs, ctx: SkillContext) -> Skill
             "use read_file or rg_search for other files",
             step_id=ctx.step_id,
         )
-    rel = workspace_relative(ctx.workspace, target) if target.exists() else args.path
-    data, _ = read_text_file(target, rel, max_bytes=MAX_OUTLINE_BYTES, step_id=ctx.step_id)
+    rel = relative_name(ctx.workspace, target)
+    data, _ = read_text_file(
+        target, rel, max_bytes=MAX_OUTLINE_BYTES, step_id=ctx.step_id, workspace=ctx.workspace
+    )
     tree = _parser().parse(data)
     symbols: list[dict[str, Any]] = []
     _outline(tree.root_node, "", "module", symbols)

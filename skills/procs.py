@@ -48,7 +48,9 @@ async def run_program(
 ) -> ProcResult:
     """Run ``argv`` (no shell) in ``cwd``; kill its whole process group on timeout.
 
-    Output beyond ``output_cap`` bytes per stream is dropped and flagged.
+    The program runs in a session of its own; when it ends (or times out), what
+    it left running in its process group is killed too. Output beyond
+    ``output_cap`` bytes per stream is dropped and flagged.
     """
     proc = await asyncio.create_subprocess_exec(
         *argv,
@@ -97,6 +99,9 @@ async def run_program(
     except BaseException:
         _kill_group(proc.pid)
         raise
+    # Whatever the program started in its group and left running (a server a test forgot,
+    # a background job) stops with it: nothing a step launched outlives the step.
+    _kill_group(proc.pid)
     return ProcResult(
         argv=tuple(argv),
         returncode=proc.returncode if proc.returncode is not None else -1,

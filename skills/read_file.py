@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
+from phasegraph.skills.workspace import open_confined, relative_name, resolve_in_workspace
 
 
 class ReadFileArgs(SkillArgs):
@@ -21,24 +22,35 @@ class ReadFileArgs(SkillArgs):
     max_bytes: int = Field(default=1_000_000, ge=1)
 
 
-def read_text_file(path: Path, rel: str, *, max_bytes: int, step_id: str) -> tuple[bytes, str]:
+def read_text_file(
+    path: Path, rel: str, *, max_bytes: int, step_id: str, workspace: Path | None = None
+) -> tuple[bytes, str]:
     """Bytes and text of a UTF-8 file, or a :class:`SkillError` saying why it cannot be read.
 
-    Shared with the write skills, which must refuse the same files.
+    Shared with the write skills, which must refuse the same files. With
+    ``workspace``, the file is opened through :func:`open_confined`: a symlink
+    swapped in after the path was checked is refused, not followed.
     """
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise SkillError(f"{rel!r} does not exist; check the path", step_id=step_id)
-    if not path.is_file():
-        raise SkillError(f"{rel!r} is not a regular file (a directory?)", step_id=step_id)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise SkillError(
-            f"{rel!r} is {size} bytes, over the {max_bytes}-byte cap; raise max_bytes "
-            "or search it with rg_search instead",
-            step_id=step_id,
-        )
-    with path.open("rb") as handle:
-        # Read one byte past the cap: the file may have grown since stat().
+    if workspace is None:
+        if not path.is_file():
+            raise SkillError(f"{rel!r} is not a regular file (a directory?)", step_id=step_id)
+        fd = os.open(path, os.O_RDONLY)
+    else:
+        try:
+            fd = open_confined(workspace, path, rel=rel, step_id=step_id)
+        except FileNotFoundError as exc:
+            raise SkillError(f"{rel!r} does not exist; check the path", step_id=step_id) from exc
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise SkillError(
+                f"{rel!r} is {size} bytes, over the {max_bytes}-byte cap; raise max_bytes "
+                "or search it with rg_search instead",
+                step_id=step_id,
+            )
+        # Read one byte past the cap: the file may have grown since fstat().
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise SkillError(
@@ -71,8 +83,10 @@ def count_lines(text: str) -> int:
 async def read_file(args: ReadFileArgs, ctx: SkillContext) -> SkillResult:
     """Read a UTF-8 text file: its text, line count and SHA-256."""
     target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
-    data, text = read_text_file(target, args.path, max_bytes=args.max_bytes, step_id=ctx.step_id)
-    rel = workspace_relative(ctx.workspace, target)
+    data, text = read_text_file(
+        target, args.path, max_bytes=args.max_bytes, step_id=ctx.step_id, workspace=ctx.workspace
+    )
+    rel = relative_name(ctx.workspace, target)
     lines = count_lines(text)
     return SkillResult(
         summary=f"read {rel[:150]}: {lines} lines, {len(data)} bytes",

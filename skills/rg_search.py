@@ -86,14 +86,14 @@ async def rg_search(args: RgSearchArgs, ctx: SkillContext) -> SkillResult:
     argv = [rg, "--json", "--no-config", "--sort", "path", "--max-count", per_file]
     if args.fixed_strings:
         argv.append("--fixed-strings")
+    # Values from a plan go in the --option=value form, so none can pose as an option
+    # ("--pre=sh" as a glob stays a glob), and the path comes after "--".
     if args.glob is not None:
-        argv += ["--glob", args.glob]
+        argv.append(f"--glob={args.glob}")
     # Later globs win in ripgrep, so these come last: a user glob cannot re-include them.
-    for name in PROTECTED:
-        argv += ["--glob", f"!{name}"]
-    # -e keeps a pattern such as "-foo" from being read as an option; "--" does the same
-    # for the path.
-    argv += ["-e", args.pattern, "--", workspace_relative(ctx.workspace, target)]
+    # A glob without a slash matches at any depth, so nested .git folders are out too.
+    argv += [f"--glob=!{name}" for name in PROTECTED]
+    argv += [f"--regexp={args.pattern}", "--", workspace_relative(ctx.workspace, target)]
 
     proc = await run_program(
         argv,

@@ -23,12 +23,142 @@ from phasegraph.skills.verify_common import (
     tool_failure,
     verify_env,
 )
+from phasegraph.skills.workspace import static_path_problem
 
-#: pytest options a plan may not pass: they write or delete files (``--basetemp``
-#: empties its folder) or send output over the network.
-DENIED_OPTIONS = frozenset(
-    {"--basetemp", "--junitxml", "--junit-xml", "--debug", "--log-file", "--pastebin"}
+#: pytest options a plan may pass that take no value (short ones combine: ``-xq``, ``-vv``).
+FLAG_OPTIONS = frozenset(
+    {
+        "-x",
+        "--exitfirst",
+        "-q",
+        "--quiet",
+        "-v",
+        "--verbose",
+        "-l",
+        "--showlocals",
+        "-s",
+        "--runxfail",
+        "--strict-markers",
+        "--strict-config",
+        "--no-header",
+        "--no-summary",
+        "--disable-warnings",
+        "--disable-pytest-warnings",
+        "--setup-show",
+        "--full-trace",
+        "--co",
+        "--collect-only",
+    }
 )
+#: pytest options a plan may pass with one value (``-k EXPR``, ``-kEXPR``, ``--tb=short``).
+VALUE_OPTIONS = frozenset(
+    {
+        "-k",
+        "-m",
+        "-r",
+        "-W",
+        "--pythonwarnings",
+        "--maxfail",
+        "--tb",
+        "--durations",
+        "--durations-min",
+        "--capture",
+        "--deselect",
+        "-n",
+        "--numprocesses",
+        "--timeout",
+    }
+)
+#: Options named in the refusal because a plan might well try them: they write or delete
+#: files (``--basetemp`` empties its folder), load code or send output over the network.
+DENIED_OPTIONS = frozenset(
+    {
+        "--basetemp",
+        "--junitxml",
+        "--junit-xml",
+        "--debug",
+        "--log-file",
+        "--pastebin",
+        "-p",
+        "-c",
+        "--config-file",
+        "--rootdir",
+        "-o",
+        "--override-ini",
+        "--confcutdir",
+    }
+)
+_SHORT_FLAGS = frozenset(o[1] for o in FLAG_OPTIONS if len(o) == 2)
+
+
+def check_pytest_args(args: list[str]) -> list[str]:
+    """``args`` if every one is an allowed pytest option or its value, else a ValueError.
+
+    Only the options in :data:`FLAG_OPTIONS` and :data:`VALUE_OPTIONS` pass: a
+    plan cannot load plugins, point pytest at other configuration or folders,
+    or make it write files. Test paths go in ``paths``, where the workspace
+    check applies, so a bare word is refused here; so is a value starting with
+    ``-``, which pytest could read as another option.
+    """
+    wanted: str | None = None  # the option whose value comes next
+    for arg in args:
+        if "\x00" in arg:
+            raise ValueError(f"pytest argument {arg!r} contains a NUL byte")
+        if wanted is not None:
+            _check_value(wanted, arg)
+            wanted = None
+        elif arg.startswith("--"):
+            name, has_value, value = arg.partition("=")
+            if name in FLAG_OPTIONS and not has_value:
+                continue
+            if name not in VALUE_OPTIONS:
+                raise ValueError(_not_allowed(name))
+            if has_value:
+                _check_value(name, value)
+            else:
+                wanted = name
+        elif arg.startswith("-") and len(arg) > 1:
+            name = arg[:2]
+            if name in VALUE_OPTIONS:
+                if len(arg) > 2:
+                    _check_value(name, arg[2:].removeprefix("="))
+                else:
+                    wanted = name
+            elif not all(flag in _SHORT_FLAGS for flag in arg[1:]):
+                bad = next(f"-{flag}" for flag in arg[1:] if flag not in _SHORT_FLAGS)
+                raise ValueError(_not_allowed(bad))
+        else:
+            raise ValueError(
+                f"pytest argument {arg!r} is not an option; give test paths in `paths`, "
+                "where they are checked against the workspace"
+            )
+    if wanted is not None:
+        raise ValueError(f"pytest option {wanted} needs a value after it")
+    return args
+
+
+def _check_value(option: str, value: str) -> None:
+    if value.startswith("-"):
+        raise ValueError(
+            f"the value {value!r} of pytest option {option} starts with '-', so pytest could "
+            f"read it as an option; write it as {option}=... without the leading '-'"
+        )
+    if option == "--deselect":
+        problem = static_path_problem(value.split("::", 1)[0])
+        if problem:
+            raise ValueError(f"--deselect {value!r}: {problem}")
+
+
+def _not_allowed(name: str) -> str:
+    if name in DENIED_OPTIONS:
+        return (
+            f"pytest option {name} is not allowed: it writes files, loads code or "
+            "configuration from elsewhere, or sends output elsewhere, and a check must "
+            "leave the workspace untouched"
+        )
+    allowed = ", ".join(sorted(FLAG_OPTIONS | VALUE_OPTIONS))
+    return f"pytest option {name} is not one a plan may pass (allowed: {allowed})"
+
 
 _PLUGIN = "_phasegraph_pytest_report"
 _REPORT_ENV = "PHASEGRAPH_PYTEST_REPORT"
@@ -110,15 +240,7 @@ class RunPytestArgs(SkillArgs):
     @field_validator("args")
     @classmethod
     def _safe_args(cls, value: list[str]) -> list[str]:
-        for arg in value:
-            if "\x00" in arg:
-                raise ValueError(f"pytest argument {arg!r} contains a NUL byte")
-            if arg.split("=", 1)[0] in DENIED_OPTIONS:
-                raise ValueError(
-                    f"pytest option {arg.split('=', 1)[0]} is not allowed: it writes files "
-                    "or sends output elsewhere, and a check must leave the workspace untouched"
-                )
-        return value
+        return check_pytest_args(value)
 
 
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:

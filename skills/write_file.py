@@ -7,9 +7,18 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+from pydantic import field_validator
+
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.edit_block import text_field
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.workspace import atomic_write, resolve_in_workspace, workspace_relative
+from phasegraph.skills.read_file import read_text_file
+from phasegraph.skills.workspace import (
+    read_confined,
+    relative_name,
+    resolve_in_workspace,
+    write_confined,
+)
 
 
 class WriteFileArgs(SkillArgs):
@@ -20,6 +29,11 @@ class WriteFileArgs(SkillArgs):
     content: str
     #: Create missing parent directories.
     create_dirs: bool = True
+
+    @field_validator("content")
+    @classmethod
+    def _text_only(cls, value: str) -> str:
+        return text_field(value)
 
 
 def _umask() -> int:
@@ -52,7 +66,7 @@ async def write_file(args: WriteFileArgs, ctx: SkillContext) -> SkillResult:
     if not parent.is_dir():
         if parent.exists():
             raise SkillError(
-                f"cannot write {args.path!r}: {workspace_relative(ctx.workspace, parent)!r} "
+                f"cannot write {args.path!r}: {relative_name(ctx.workspace, parent)!r} "
                 "is a file, not a directory",
                 step_id=ctx.step_id,
             )
@@ -61,18 +75,36 @@ async def write_file(args: WriteFileArgs, ctx: SkillContext) -> SkillResult:
                 f"the folder of {args.path!r} does not exist; create it or set create_dirs: true",
                 step_id=ctx.step_id,
             )
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError) as exc:
-            raise SkillError(
-                f"cannot create the folders of {args.path!r}: a file is in the way ({exc})",
-                step_id=ctx.step_id,
-            ) from exc
-    rel = workspace_relative(ctx.workspace, target)
-    created = not target.exists()
+    rel = relative_name(ctx.workspace, target)
     data = args.content.encode("utf-8")
-    atomic_write(target, data, mode=_new_file_mode() if created else None)
-    if target.read_bytes() != data:
+    if len(data) > ctx.edit_max_bytes:
+        raise SkillError(
+            f"the content for {rel!r} is {len(data)} bytes, over the "
+            f"{ctx.edit_max_bytes}-byte cap for writes",
+            step_id=ctx.step_id,
+        )
+    created = not target.exists()
+    if not created:
+        # The file it replaces must be one the skills may edit: text, under the cap.
+        read_text_file(
+            target, rel, max_bytes=ctx.edit_max_bytes, step_id=ctx.step_id, workspace=ctx.workspace
+        )
+    write_confined(
+        ctx.workspace,
+        target,
+        data,
+        rel=rel,
+        mode=_new_file_mode() if created else None,
+        create_dirs=args.create_dirs,
+        step_id=ctx.step_id,
+    )
+    try:
+        back = read_confined(
+            ctx.workspace, target, rel=rel, max_bytes=len(data), step_id=ctx.step_id
+        )
+    except FileNotFoundError:
+        back = None
+    if back != data:
         raise SkillError(
             f"{rel!r} does not hold the new content after writing it (something else wrote "
             "the file at the same time?); check the file and run the step again",

@@ -78,7 +78,7 @@ async def test_more_than_five_redirects_is_a_permanent_error(tmp_path: Path) -> 
 @respx.mock
 async def test_a_redirect_to_another_scheme_is_refused(tmp_path: Path) -> None:
     respx.get(f"{BASE}/sneaky").respond(302, headers={"location": "file:///etc/passwd"})
-    with pytest.raises(SkillError, match=r"refused URL.*only http:// and https://"):
+    with pytest.raises(SkillError, match=r"was refused: .*only http:// and https://"):
         await fetch(f"{BASE}/sneaky", tmp_path)
 
 
@@ -166,6 +166,8 @@ def test_policy_helpers() -> None:
 
 
 # A real server on the loopback interface, for streaming behaviour respx cannot show.
+# Loopback is an internal address, so these fetches allow-list it, as a user would.
+LOOPBACK = ("127.0.0.1",)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -212,27 +214,27 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 async def test_large_bodies_stop_at_the_cap(server: str, tmp_path: Path) -> None:
-    out = await fetch(f"{server}/big", tmp_path, fetch_max_bytes=1000)
+    out = await fetch(f"{server}/big", tmp_path, fetch_max_bytes=1000, allow_hosts=LOOPBACK)
     assert out["truncated"] is True
     assert out["text"] == "a" * 1000
     assert out["summary"].endswith("1000 bytes of text/plain (truncated at the size cap)")
 
 
 async def test_a_body_exactly_at_the_cap_is_whole(server: str, tmp_path: Path) -> None:
-    out = await fetch(f"{server}/exact", tmp_path, fetch_max_bytes=1000)
+    out = await fetch(f"{server}/exact", tmp_path, fetch_max_bytes=1000, allow_hosts=LOOPBACK)
     assert out["truncated"] is False
     assert out["text"] == "b" * 1000
 
 
 async def test_a_real_404_is_reported(server: str, tmp_path: Path) -> None:
     with pytest.raises(SkillError, match="404"):
-        await fetch(f"{server}/missing", tmp_path)
+        await fetch(f"{server}/missing", tmp_path, allow_hosts=LOOPBACK)
 
 
 async def test_a_stalled_server_times_out_as_transient(server: str, tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(SkillError) as info:
-        await fetch(f"{server}/slow", tmp_path, timeout=0.5)
+        await fetch(f"{server}/slow", tmp_path, timeout=0.5, allow_hosts=LOOPBACK)
     assert info.value.transient is True
     assert info.value.retried is False
     assert time.monotonic() - started < 2.5

@@ -10,9 +10,12 @@ from testkit import snapshot
 from phasegraph.skills.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.workspace import (
     atomic_write,
+    read_confined,
+    relative_name,
     resolve_in_workspace,
     static_path_problem,
     workspace_relative,
+    write_confined,
 )
 
 
@@ -124,3 +127,46 @@ def test_atomic_write_never_leaves_a_partial_file(ws: Path) -> None:
     atomic_write(target, b"b" * 1_000_000)
     assert target.read_bytes() == b"b" * 1_000_000
     assert sorted(p.name for p in ws.iterdir()) == [".git", "big.bin", "src"]
+
+
+def test_write_confined_replaces_keeps_mode_and_leaves_no_temp_file(ws: Path) -> None:
+    target = ws / "src" / "a.py"
+    target.chmod(0o750)
+    write_confined(ws, resolve_in_workspace(ws, "src/a.py"), b"y = 2\n", rel="src/a.py")
+    assert target.read_bytes() == b"y = 2\n"
+    assert target.stat().st_mode & 0o7777 == 0o750
+    assert sorted(p.name for p in (ws / "src").iterdir()) == ["a.py"]
+
+
+def test_write_confined_creates_folders_only_when_asked(ws: Path) -> None:
+    target = resolve_in_workspace(ws, "new/deep/b.txt")
+    with pytest.raises(SkillError, match=r"the folder of 'new/deep/b\.txt' does not exist"):
+        write_confined(ws, target, b"b", rel="new/deep/b.txt")
+    assert not (ws / "new").exists()
+    write_confined(ws, target, b"b", rel="new/deep/b.txt", create_dirs=True, mode=0o640)
+    assert (ws / "new" / "deep" / "b.txt").read_bytes() == b"b"
+    assert (ws / "new" / "deep" / "b.txt").stat().st_mode & 0o7777 == 0o640
+
+
+def test_write_confined_refuses_a_folder_and_a_file_in_the_way(ws: Path) -> None:
+    before = snapshot(ws)
+    with pytest.raises(SkillError, match="'src' is a directory"):
+        write_confined(ws, resolve_in_workspace(ws, "src"), b"x", rel="src")
+    with pytest.raises(SkillError, match="a file is in the way"):
+        write_confined(
+            ws, resolve_in_workspace(ws, "src/a.py/x"), b"x", rel="src/a.py/x", create_dirs=True
+        )
+    assert snapshot(ws) == before
+
+
+def test_read_confined_reads_at_most_one_byte_past_the_cap(ws: Path) -> None:
+    target = resolve_in_workspace(ws, "src/a.py")
+    assert read_confined(ws, target, rel="src/a.py", max_bytes=2) == b"x ="
+    assert read_confined(ws, target, rel="src/a.py", max_bytes=100) == b"x = 1\n"
+    with pytest.raises(FileNotFoundError):
+        read_confined(ws, resolve_in_workspace(ws, "nope"), rel="nope", max_bytes=10)
+
+
+def test_relative_name_does_not_resolve_again(ws: Path) -> None:
+    target = resolve_in_workspace(ws, "src/a.py")
+    assert relative_name(ws, target) == "src/a.py"
