@@ -12,9 +12,11 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from rich.table import Table
 
+from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_OK, Env
+from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.run_cmd import add_output_arguments, finish
-from phasegraph.cli.session import database, event_sink, persisted_graph
+from phasegraph.cli.session import database, persisted_graph
 from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.report import Report
@@ -35,6 +37,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume = sub.add_parser("resume", help="continue a stopped, paused or killed run")
     _common(resume)
     add_output_arguments(resume)
+    # A run resumes with the graph it started with: the same model and approval settings.
+    add_llm_arguments(resume, request=False)
     resume.set_defaults(handler=resume_command)
     history = sub.add_parser("history", help="list a run's checkpoints, newest first")
     _common(history)
@@ -59,8 +63,10 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
     workspace = args.workspace.resolve()
     db = database(args.db, workspace)
 
+    model = model_from_args(args)
+
     async def go() -> Report:
-        async with persisted_graph(env, db) as graph:
+        async with persisted_graph(env, db, model=model, approve=args.approve) as graph:
             snapshot = await graph.aget_state(_config(args.thread))
             values: dict[str, Any] = dict(snapshot.values)
             if not values:
@@ -68,12 +74,13 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
             if not snapshot.next and "report" in values:
                 # It had already finished: show its report again.
                 return Report.model_validate({**values["report"], "thread": args.thread})
-            with event_sink(env, args.json) as on_event:
+            with events_and_approval(env, args.json, args.approve) as (on_event, on_interrupt):
                 return await resume_run(
                     graph,
                     args.thread,
                     options=RunOptions(strict=bool(values.get("strict"))),
                     on_event=on_event,
+                    on_interrupt=on_interrupt,
                 )
 
     with workspace_lock(workspace, args.thread):

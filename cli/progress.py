@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console, Group
@@ -38,6 +40,18 @@ class Progress:
         if self.live is not None:
             self.live.update(self.table())
             self.live.__exit__(None, None, None)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing the table while a prompt waits for an answer."""
+        if self.live is None:
+            yield
+            return
+        self.live.stop()
+        try:
+            yield
+        finally:
+            self.live.start()
 
     def on_event(self, event: dict[str, Any]) -> None:
         if event.get("event") != "step":

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from langchain_core.runnables import RunnableConfig
 
+from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, Env
-from phasegraph.cli.session import database, event_sink, persisted_graph
+from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
+from phasegraph.cli.session import database, persisted_graph
 from phasegraph.cli.show import print_report
 from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.lock import workspace_lock
@@ -20,7 +22,7 @@ from phasegraph.graph.plan import Plan, check_plan, load_plan
 from phasegraph.graph.preflight import preflight
 from phasegraph.graph.recipes import expand_recipe
 from phasegraph.graph.report import Report
-from phasegraph.graph.run import run_plan
+from phasegraph.graph.run import run_plan, run_request
 from phasegraph.graph.state import RunOptions
 
 
@@ -32,8 +34,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = sub.add_parser("run", help="run a plan (YAML or JSON) on a workspace")
-    run.add_argument("plan", type=Path, help="plan file")
+    run = sub.add_parser("run", help="run a plan (YAML or JSON), or a --request, on a workspace")
+    run.add_argument("plan", type=Path, nargs="?", help="plan file (or give --request)")
     run.add_argument("--workspace", "-w", type=Path, required=True, help="repository to work on")
     run.add_argument("--thread", help="thread id for the run's checkpoints (default: new)")
     run.add_argument("--strict", action="store_true", help="any verify failure blocks the commit")
@@ -43,15 +45,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: .phasegraph/state.sqlite in the workspace)",
     )
     add_output_arguments(run)
+    add_llm_arguments(run)
     run.set_defaults(handler=run_command)
     demo = sub.add_parser("demo", help="run the full five phases on a bundled sample repo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repo (default: a temp dir)")
     add_output_arguments(demo)
-    demo.set_defaults(handler=demo_command, db=None, thread=None, strict=False)
+    demo.set_defaults(
+        handler=demo_command, db=None, thread=None, strict=False, request=None, approve=False
+    )
 
 
 def run_command(args: argparse.Namespace, env: Env) -> int:
-    return execute(env, load_plan(args.plan), args.workspace, args)
+    if (args.plan is None) == (args.request is None):
+        env.err.print('[bold red]error:[/] give a plan file or --request "..." (not both)')
+        return EXIT_BAD_INPUT
+    plan = load_plan(args.plan) if args.plan is not None else None
+    return execute(env, plan, args.workspace, args)
 
 
 def demo_command(args: argparse.Namespace, env: Env) -> int:
@@ -66,15 +75,19 @@ def demo_command(args: argparse.Namespace, env: Env) -> int:
     return execute(env, Plan.model_validate(DEMO_PLAN), repo, args)
 
 
-def execute(env: Env, plan: Plan, workspace: Path, args: argparse.Namespace) -> int:
+def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespace) -> int:
     """Validate and preflight (exit 2 on bad input, nothing touched), then run durably.
 
     Checkpoints go to the run database with durability "sync", so a killed run
     can be resumed with ``phasegraph resume THREAD``.
     """
-    expanded = expand_recipe(plan)
-    found = preflight(expanded, env.registry, workspace)
-    check_plan(expanded, env.registry, workspace=found.workspace)
+    model = model_from_args(args)
+    if plan is not None:
+        expanded = expand_recipe(plan)
+        found = preflight(expanded, env.registry, workspace)
+        check_plan(expanded, env.registry, workspace=found.workspace)
+    else:  # the model plans once the run has started; the workspace is checked now
+        found = preflight(Plan(goal=args.request), env.registry, workspace)
     thread: str = args.thread or uuid.uuid4().hex[:12]
     if args.json:
         print(json.dumps({"event": "run", "thread": thread, "workspace": str(found.workspace)}))
@@ -86,14 +99,24 @@ def execute(env: Env, plan: Plan, workspace: Path, args: argparse.Namespace) -> 
     db = database(args.db, found.workspace)
 
     async def go() -> Report:
-        async with persisted_graph(env, db) as graph:
+        async with persisted_graph(env, db, model=model, approve=args.approve) as graph:
             config: RunnableConfig = {"configurable": {"thread_id": thread}}
             if (await graph.aget_state(config)).values:
                 raise PreflightError(
                     f"thread {thread} already holds a run; resume it with `phasegraph resume "
                     f"{thread}` or start a new run without --thread"
                 )
-            with event_sink(env, args.json) as on_event:
+            with events_and_approval(env, args.json, args.approve) as (on_event, on_interrupt):
+                if plan is None:
+                    return await run_request(
+                        graph,
+                        args.request,
+                        found.workspace,
+                        options=RunOptions(strict=args.strict),
+                        thread_id=thread,
+                        on_event=on_event,
+                        on_interrupt=on_interrupt,
+                    )
                 return await run_plan(
                     graph,
                     plan,
@@ -101,6 +124,7 @@ def execute(env: Env, plan: Plan, workspace: Path, args: argparse.Namespace) -> 
                     options=RunOptions(strict=args.strict),
                     thread_id=thread,
                     on_event=on_event,
+                    on_interrupt=on_interrupt,
                 )
 
     with workspace_lock(found.workspace, thread):

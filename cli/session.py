@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
+
 from phasegraph.cli.common import Env
 from phasegraph.cli.progress import Progress
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
@@ -23,10 +25,14 @@ def database(db: str | None, workspace: Path) -> str:
 
 
 @contextlib.asynccontextmanager
-async def persisted_graph(env: Env, db: str) -> AsyncIterator[Orchestrator]:
+async def persisted_graph(
+    env: Env, db: str, *, model: BaseChatModel | None = None, approve: bool = False
+) -> AsyncIterator[Orchestrator]:
     """The orchestrator compiled with a durable checkpointer and store on ``db``."""
     async with open_persistence(db) as (saver, store):
-        yield build_orchestrator(env.registry, checkpointer=saver, store=store)
+        yield build_orchestrator(
+            env.registry, checkpointer=saver, store=store, model=model, approve_writes=approve
+        )
 
 
 @contextlib.contextmanager

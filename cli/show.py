@@ -32,5 +32,13 @@ def print_report(console: Console, report: Report) -> None:
         console.print(
             f"[yellow]pre-existing in {step_id}[/] (not blocking): {len(items)} finding(s)"
         )
+    total = report.usage.total
+    if total.calls or total.failed_calls:
+        nodes = ", ".join(f"{name} {u.calls}" for name, u in report.usage.by_node.items())
+        failed = f", {total.failed_calls} failed" if total.failed_calls else ""
+        console.print(
+            f"model: {total.calls} call(s) ({nodes}{failed}), "
+            f"{total.input_tokens:,} input + {total.output_tokens:,} output tokens"
+        )
     if report.undo:
         console.print("to undo: " + " && ".join(report.undo))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -12,6 +14,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph.types import Send
 
 from phasegraph.graph.state import InputState, RunOptions, State
+from phasegraph.nodes.approve import make_approve
 from phasegraph.nodes.checkpoint import make_checkpoint, route_checkpoint
 from phasegraph.nodes.consolidate import Consolidator, make_consolidate, recipe_consolidator
 from phasegraph.nodes.gate import gate, route_gate
@@ -33,8 +36,13 @@ def build_orchestrator(
     checkpointer: BaseCheckpointSaver[Any] | bool | None = None,
     store: BaseStore | None = None,
     consolidator: Consolidator = recipe_consolidator,
+    model: BaseChatModel | None = None,
+    planner_model: BaseChatModel | None = None,
+    consolidator_model: BaseChatModel | None = None,
+    approve_writes: bool = False,
     read_concurrency: int = 8,
     name: str = "phasegraph",
+    served: bool = False,
 ) -> Orchestrator:
     """Build the compiled orchestrator graph.
 
@@ -42,23 +50,43 @@ def build_orchestrator(
         registry: the skills plans may use (default: the built-ins).
         checkpointer: where state is kept between steps (``None``: none, or the
             parent's when used as a subgraph).
-        store: where large step outputs are kept (default: an in-memory store;
-            ``False``-y stores from a server are used as given).
+        store: where large step outputs and the write journal are kept (default: an
+            in-memory store).
         consolidator: turns read findings into write steps (default: the plan's recipe).
+        model: a chat model (any langchain-core ``BaseChatModel``) that plans requests and
+            turns findings into writes: the default of the two below.
+        planner_model: the model that turns a ``request`` into the plan (one call, plus one
+            per rejected plan).
+        consolidator_model: the model that turns the reads' findings into the writes, for
+            plans with reads and no recipe (one call, plus one per rejected answer).
+        approve_writes: pause (LangGraph ``interrupt``) once the plan is final, before the
+            first write, until a person approves every write; without a ``checkpointer``
+            the pause is kept in memory.
         read_concurrency: at most this many reads/checks run at once.
+        served: for LangGraph's server, which brings its own checkpointer and store
+            and refuses a graph that compiles in either: neither is compiled in.
 
     Invoke it with ``{"plan": {...}, "workspace": "/path"}`` and optionally
     ``context=RunOptions(strict=True)``; stream with ``stream_mode="custom"``
     for per-step events.
     """
     skills = registry if registry is not None else default_registry()
+    planner_model = planner_model or model
+    consolidator_model = consolidator_model or model
+    to_writes = "approve" if approve_writes else "writer"
+    if approve_writes and checkpointer is None and not served:
+        checkpointer = InMemorySaver()  # a pause needs somewhere to wait
 
-    def route_planner(state: State) -> list[Send] | str:
+    def route_reads(state: State) -> list[Send] | str:
+        """Reads (and baselines) still to run; then consolidate; once it has, the writes."""
         if state.get("failure"):
             return "stop_and_report"
-        return dispatch_reads(state, skills, bool(state.get("strict")))
+        sends = dispatch_reads(state, skills, bool(state.get("strict")))
+        if isinstance(sends, list):
+            return sends
+        return to_writes if state.get("consolidated") else "consolidate"
 
-    def route_consolidate(state: State) -> Literal["writer", "stop_and_report"]:
+    def route_approve(state: State) -> Literal["writer", "stop_and_report"]:
         return "stop_and_report" if state.get("failure") else "writer"
 
     def route_writer(state: State) -> list[Send] | str:
@@ -70,11 +98,13 @@ def build_orchestrator(
         return route_gate(state, commits=bool(steps_of(state, skills, SkillKind.COMMIT)))
 
     builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
-    builder.add_node("planner", make_planner(skills))
+    builder.add_node("planner", make_planner(skills, planner_model))
     builder.add_node("read", make_read(skills))
     builder.add_node("baseline", make_baseline(skills))
     builder.add_node("reads_done", reads_done)
-    builder.add_node("consolidate", make_consolidate(skills, consolidator))
+    builder.add_node("consolidate", make_consolidate(skills, consolidator, consolidator_model))
+    if approve_writes:
+        builder.add_node("approve", make_approve(skills))
     builder.add_node("writer", build_writer(skills))
     builder.add_node("verify", make_verify(skills))
     builder.add_node("gate", gate)
@@ -83,12 +113,15 @@ def build_orchestrator(
     builder.add_node("stop_and_report", stop_and_report)
 
     builder.add_edge(START, "planner")
-    after_reads = ["read", "baseline", "consolidate", "stop_and_report"]
-    builder.add_conditional_edges("planner", route_planner, after_reads)
+    after_reads = ["read", "baseline", "consolidate", to_writes, "stop_and_report"]
+    builder.add_conditional_edges("planner", route_reads, after_reads)
     builder.add_edge("read", "reads_done")
     builder.add_edge("baseline", "reads_done")
-    builder.add_conditional_edges("reads_done", route_planner, after_reads)
-    builder.add_conditional_edges("consolidate", route_consolidate, ["writer", "stop_and_report"])
+    builder.add_conditional_edges("reads_done", route_reads, after_reads)
+    # Verify steps the consolidator added get their baseline (via reads_done) before any write.
+    builder.add_conditional_edges("consolidate", route_reads, after_reads)
+    if approve_writes:
+        builder.add_conditional_edges("approve", route_approve, ["writer", "stop_and_report"])
     builder.add_conditional_edges("writer", route_writer, ["verify", "gate", "stop_and_report"])
     builder.add_edge("verify", "gate")
     builder.add_conditional_edges(
@@ -98,9 +131,9 @@ def build_orchestrator(
     builder.add_edge("report", END)
     builder.add_edge("stop_and_report", END)
 
-    graph = builder.compile(
-        checkpointer=checkpointer,
-        store=store if store is not None else InMemoryStore(),
-        name=name,
-    )
+    if served:
+        checkpointer, store = None, None
+    elif store is None:
+        store = InMemoryStore()
+    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
     return graph.with_config(max_concurrency=max(1, read_concurrency))

@@ -43,6 +43,25 @@ async def run_plan(
     return await drive(graph, inputs, _config(thread_id), options, on_event, on_interrupt)
 
 
+async def run_request(
+    graph: Orchestrator,
+    request: str,
+    workspace: str | Path,
+    *,
+    options: RunOptions | None = None,
+    thread_id: str | None = None,
+    on_event: EventHandler | None = None,
+    on_interrupt: InterruptHandler | None = None,
+) -> Report:
+    """Like :func:`run_plan`, for a request in plain words: the graph's model plans it.
+
+    ``graph`` comes from ``build_orchestrator(model=...)``; the report's
+    ``usage`` counts the model calls and tokens each node spent.
+    """
+    inputs = InputState(request=request, workspace=str(workspace))
+    return await drive(graph, inputs, _config(thread_id), options, on_event, on_interrupt)
+
+
 async def resume_run(
     graph: Orchestrator,
     thread_id: str,

@@ -6,13 +6,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.artifacts import get_output
 from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.state import Failure, RunOptions, State
-from phasegraph.nodes.execute import emit
+from phasegraph.nodes.execute import emit, options
+from phasegraph.nodes.llm_consolidate import ADDABLE, writes_from_findings
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import pending_rows
 from phasegraph.nodes.types import StateNode
@@ -20,7 +22,8 @@ from phasegraph.recipes import RECIPES
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry
 
-#: Writes come from the plan itself, a recipe, or (later) an LLM: the same contract for all.
+#: Writes come from the plan itself, a recipe, or an LLM: the same contract for all. A
+#: consolidator returns the steps to add: writes, and any verify or commit steps still missing.
 Consolidator = Callable[[Plan, dict[str, dict[str, Any]], Path], Awaitable[list[Step]]]
 
 
@@ -45,33 +48,65 @@ def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan
 
 
 def make_consolidate(
-    registry: SkillRegistry, consolidator: Consolidator = recipe_consolidator
+    registry: SkillRegistry,
+    consolidator: Consolidator = recipe_consolidator,
+    model: BaseChatModel | None = None,
 ) -> StateNode:
+    """The consolidate node: after the reads, add the steps that do the work.
+
+    With ``model``, a plan that has reads and no recipe gets its steps from the
+    model (one call, repaired until valid); otherwise ``consolidator`` gives them.
+    Added verify steps without a baseline get one before the first write.
+    """
+
     async def consolidate(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         plan = Plan.model_validate(state["plan"])
         workspace = Path(state["workspace"])
         outputs: dict[str, dict[str, Any]] = {}
-        for step in steps_of(state, registry, SkillKind.READ):
+        reads = steps_of(state, registry, SkillKind.READ)
+        for step in reads:
             found = await get_output(runtime.store, state["run_id"], step["id"])
             if found is not None:
                 outputs[step["id"]] = found
+        usage: dict[str, Any] = {}
         try:
-            writes = await consolidator(plan, outputs, workspace)
+            if model is not None and plan.recipe is None and reads:
+                made = await writes_from_findings(
+                    model,
+                    registry,
+                    plan,
+                    outputs,
+                    workspace,
+                    state.get("request"),
+                    options(runtime),
+                )
+                usage = {"usage": {"consolidate": made.usage}}
+                if made.failure is not None:
+                    return {"failure": made.failure, **usage}
+                added = made.steps
+            else:
+                added = await consolidator(plan, outputs, workspace)
             bad = [
-                w.id
-                for w in writes
-                if (s := registry.get(w.skill)) is None or s.kind is not SkillKind.WRITE
+                w.id for w in added if (s := registry.get(w.skill)) is None or s.kind not in ADDABLE
             ]
             if bad:
                 raise PlanError(
-                    [f"step {b!r}: the consolidator may only add write steps" for b in bad]
+                    [
+                        f"step {b!r}: a consolidator adds write, verify and commit steps only"
+                        for b in bad
+                    ]
                 )
-            final = check_plan(with_writes(plan, writes, registry), registry, workspace=workspace)
+            final = check_plan(with_writes(plan, added, registry), registry, workspace=workspace)
         except PlanError as exc:
-            return {"failure": Failure(step=None, kind="consolidate", error=str(exc))}
-        new_rows = pending_rows(final.model_copy(update={"steps": writes}), registry)
+            return {"failure": Failure(step=None, kind="consolidate", error=str(exc)), **usage}
+        new_rows = pending_rows(final.model_copy(update={"steps": added}), registry)
         for row in new_rows.values():
             emit(runtime, row)
-        return {"plan": final.model_dump(mode="json"), "steps": new_rows}
+        return {
+            "plan": final.model_dump(mode="json"),
+            "steps": new_rows,
+            "consolidated": True,
+            **usage,
+        }
 
     return consolidate

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.errors import PlanError, PreflightError
@@ -13,6 +14,7 @@ from phasegraph.graph.preflight import preflight
 from phasegraph.graph.recipes import expand_recipe
 from phasegraph.graph.state import Failure, RunOptions, State
 from phasegraph.nodes.execute import emit, options, record
+from phasegraph.nodes.llm_planner import plan_from_request
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.registry import SkillRegistry
 
@@ -25,37 +27,55 @@ def pending_rows(plan: Plan, registry: SkillRegistry) -> dict[str, Any]:
     return rows
 
 
-def make_planner(registry: SkillRegistry) -> StateNode:
-    """A planner node that accepts a given plan or a built-in recipe.
+def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) -> StateNode:
+    """A planner node that accepts a given plan, a built-in recipe or (with ``model``) a request.
 
     Any planner (the LLM one too) keeps this contract: it returns ``plan`` (the
     validated plan as a mapping), ``steps`` (a pending row per step), ``run_id``,
-    ``head`` and ``dirty`` — or a ``failure`` of kind "input" or "preflight".
+    ``head`` and ``dirty`` — or a ``failure`` of kind "input" or "preflight"
+    ("model" when the model cannot be reached). A given plan wins over a request.
     """
 
     async def planner(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         run_id = state.get("run_id") or uuid.uuid4().hex
-        if "plan" not in state:
+        workspace = state.get("workspace", "")
+        raw_plan: object = state.get("plan")
+        usage: dict[str, Any] = {}
+        if raw_plan is None and model is not None and state.get("request"):
+            try:  # a workspace that is not there costs no model call
+                root = preflight(Plan(goal="request"), registry, workspace).workspace
+            except PreflightError as exc:
+                return {
+                    "run_id": run_id,
+                    "failure": Failure(step=None, kind="preflight", error=str(exc)),
+                }
+            drafted = await plan_from_request(
+                model, registry, state["request"], root, options(runtime)
+            )
+            usage = {"usage": {"planner": drafted.usage}}
+            if drafted.failure is not None:
+                return {"run_id": run_id, "failure": drafted.failure, **usage}
+            raw_plan = drafted.plan
+        if raw_plan is None:
+            hint = "" if model is not None else ", or a request with build_orchestrator(model=...)"
             return {
                 "run_id": run_id,
                 "failure": Failure(
                     step=None,
                     kind="input",
-                    error="no plan given: pass a plan mapping (goal + steps, or a recipe)",
+                    error=f"no plan given: pass a plan mapping (goal + steps, or a recipe){hint}",
                 ),
             }
-        workspace = state.get("workspace", "")
         try:
-            plan = expand_recipe(parse_plan(state["plan"]))
+            plan = expand_recipe(parse_plan(raw_plan))
             found = preflight(plan, registry, workspace)
             check_plan(plan, registry, workspace=found.workspace)
         except PlanError as exc:
-            return {"run_id": run_id, "failure": Failure(step=None, kind="input", error=str(exc))}
+            failure = Failure(step=None, kind="input", error=str(exc))
+            return {"run_id": run_id, "failure": failure, **usage}
         except PreflightError as exc:
-            return {
-                "run_id": run_id,
-                "failure": Failure(step=None, kind="preflight", error=str(exc)),
-            }
+            failure = Failure(step=None, kind="preflight", error=str(exc))
+            return {"run_id": run_id, "failure": failure, **usage}
         rows = pending_rows(plan, registry)
         for row in rows.values():
             emit(runtime, row)
@@ -68,6 +88,7 @@ def make_planner(registry: SkillRegistry) -> StateNode:
             "head": found.head,
             "dirty": found.dirty,
             "stash": found.stash,
+            **usage,
         }
 
     return planner

@@ -1,0 +1,300 @@
+"""The LLM consolidator: the reads' findings become the writes, in one model call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from phasegraph.graph.errors import PlanError, PreflightError
+from phasegraph.graph.plan import Plan, Step, validate_plan
+from phasegraph.graph.preflight import preflight
+from phasegraph.graph.state import Failure, ModelUsage, RunOptions
+from phasegraph.nodes.llm import ModelError, ask_until_valid, problems_of, schema_of
+from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
+from phasegraph.prompts import load_prompt
+from phasegraph.skills.base import SkillKind
+from phasegraph.skills.errors import WorkspaceViolation
+from phasegraph.skills.redact import fence_untrusted
+from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.workspace import resolve_in_workspace
+
+#: What a consolidator may add: the reads are over by then.
+ADDABLE = frozenset({SkillKind.WRITE, SkillKind.VERIFY, SkillKind.COMMIT})
+
+
+class WritesDraft(BaseModel):
+    """The steps that do the work, after the reads: writes, and any missing verifies and commit."""
+
+    model_config = ConfigDict(title="writes")
+
+    steps: list[Step] = Field(description="The new steps; writes run in this order.")
+    unable: str | None = Field(
+        None, description="Why the findings show the goal cannot be done; null when it can."
+    )
+
+
+@dataclass(frozen=True)
+class Consolidated:
+    """What the model made of the findings: the steps to add, or the failure that stops the run."""
+
+    steps: list[Step]
+    failure: Failure | None
+    usage: ModelUsage
+
+
+@dataclass(frozen=True)
+class Findings:
+    """The reads' outputs as the model sees them, and what was cut to fit the budget."""
+
+    text: str
+    cut: list[str]
+
+
+def render_output(output: Mapping[str, Any]) -> str:
+    """One read's stored output as text: multi-line strings verbatim, so blocks can be copied."""
+    parts = [f"summary: {output.get('summary', '')}"]
+    data = output.get("data") or {}
+    for key, value in data.items():
+        if isinstance(value, str) and "\n" in value:
+            parts.append(f"{key}:\n{value}")
+        elif isinstance(value, list) and value:
+            parts.append(f"{key}:")
+            parts += [f"  {json.dumps(item, ensure_ascii=False)}" for item in value]
+        else:
+            parts.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    findings = output.get("findings") or []
+    if findings:
+        parts.append("findings:")
+        parts += [f"  {f}" for f in findings]
+    return "\n".join(parts)
+
+
+def allot(sizes: list[int], budget: int) -> list[int]:
+    """Characters each of ``sizes`` may keep: a fair share, and what small ones leave over."""
+    out = [0] * len(sizes)
+    left, remaining = len(sizes), max(0, budget)
+    for i in sorted(range(len(sizes)), key=lambda n: sizes[n]):
+        out[i] = min(sizes[i], remaining // left)
+        remaining -= out[i]
+        left -= 1
+    return out
+
+
+def render_findings(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], budget: int) -> Findings:
+    """Every read's output, fenced as untrusted data, trimmed to ``budget`` characters in all."""
+    reads = [s for s in plan.steps if s.id in outputs]
+    bodies = [render_output(outputs[s.id]) for s in reads]
+    keep = allot([len(b) for b in bodies], budget)
+    blocks, cut = [], []
+    for step, body, limit in zip(reads, bodies, keep, strict=True):
+        shown = body
+        if limit < len(body):
+            shown = body[:limit]
+            if "\n" in shown:
+                shown = shown[: shown.rindex("\n") + 1]
+            cut.append(
+                f"read {step.id!r} ({step.skill}): {len(shown):,} of {len(body):,} characters "
+                "shown, the rest cut"
+            )
+            shown += f"[… {len(body) - len(shown):,} more characters cut to fit the budget]\n"
+        args = json.dumps(step.args, ensure_ascii=False)
+        blocks.append(
+            f"### read {step.id!r}: {step.skill} {args}\n\n"
+            + fence_untrusted(shown, f"read step {step.id} ({step.skill})")
+        )
+    return Findings("\n\n".join(blocks) or "(no read produced output)", cut)
+
+
+def check_edits(plan: Plan, registry: SkillRegistry, workspace: Path) -> list[str]:
+    """Problems the writes would hit, found before any of them runs.
+
+    Applies the plan's edit_block and write_file steps, in order, to copies of
+    the files in memory: each search must occur exactly once in the file as the
+    earlier writes leave it. Files other write skills touch are not followed.
+    """
+    problems: list[str] = []
+    files: dict[str, str | None] = {}  # path -> text as the writes leave it (None: unknown)
+
+    def text_of(rel: str) -> str | None:
+        if rel not in files:
+            try:
+                path = resolve_in_workspace(workspace, rel)
+                files[rel] = (
+                    path.read_text(encoding="utf-8").replace("\r\n", "\n")
+                    if path.is_file()
+                    else None
+                )
+            except (OSError, UnicodeDecodeError, WorkspaceViolation):
+                files[rel] = None
+        return files[rel]
+
+    for step in plan.steps:
+        skill = registry.get(step.skill)
+        if skill is None or skill.kind is not SkillKind.WRITE:
+            continue
+        rel = step.args.get("path")
+        if not isinstance(rel, str):
+            continue
+        if step.skill == "write_file":
+            content = step.args.get("content")
+            files[rel] = content.replace("\r\n", "\n") if isinstance(content, str) else None
+        elif step.skill == "edit_block":
+            search, replace = step.args.get("search"), step.args.get("replace")
+            if not isinstance(search, str) or not isinstance(replace, str) or not search:
+                continue
+            text = text_of(rel)
+            if text is None:
+                if not (workspace / rel).exists():
+                    problems.append(f"step {step.id!r}: {rel} does not exist; use write_file")
+                continue
+            search, replace = search.replace("\r\n", "\n"), replace.replace("\r\n", "\n")
+            found = _count(text, search)
+            if found == 1:
+                files[rel] = text.replace(search, replace, 1)
+                continue
+            earlier = " as the earlier writes leave it" if _edited_before(plan, step, rel) else ""
+            if found == 0:
+                problems.append(
+                    f"step {step.id!r}: the search text is not in {rel}{earlier}; copy it "
+                    "exactly (indentation, blank lines, quotes) from the file as the reads show it"
+                )
+            else:
+                problems.append(
+                    f"step {step.id!r}: the search text occurs {found} times in {rel}{earlier}; "
+                    "add neighbouring lines until it occurs exactly once"
+                )
+        else:
+            for name in skill.path_fields():
+                value = step.args.get(name)
+                for path in value if isinstance(value, list) else [value]:
+                    if isinstance(path, str):
+                        files[path] = None
+    return problems
+
+
+def _count(text: str, needle: str) -> int:
+    """Occurrences of ``needle``, overlapping ones included (as edit_block counts them)."""
+    count, at = 0, text.find(needle)
+    while at != -1:
+        count += 1
+        at = text.find(needle, at + 1)
+    return count
+
+
+def _edited_before(plan: Plan, step: Step, rel: str) -> bool:
+    for other in plan.steps:
+        if other.id == step.id:
+            return False
+        if other.args.get("path") == rel and other.skill in ("edit_block", "write_file"):
+            return True
+    return False
+
+
+async def writes_from_findings(
+    model: BaseChatModel,
+    registry: SkillRegistry,
+    plan: Plan,
+    outputs: Mapping[str, Mapping[str, Any]],
+    workspace: Path,
+    request: str | None,
+    opts: RunOptions,
+) -> Consolidated:
+    """Ask ``model`` for the steps after the reads; invalid ones go back with their problems.
+
+    Besides the plan checks, every edit_block is tried in memory against the
+    files as the earlier writes leave them, so a search text that is missing or
+    not unique is sent back for a repair instead of stopping the run mid-way.
+    """
+    # Imported here: the consolidate node imports this module.
+    from phasegraph.nodes.consolidate import with_writes
+
+    how = asking(opts)
+    skills, _ = skill_catalogue(registry, ADDABLE)
+    findings = render_findings(plan, outputs, opts.findings_budget)
+    system = load_prompt("consolidator", skills=skills)
+    task = load_prompt(
+        "consolidate_task",
+        goal=plan.goal,
+        request=f"Request: {request}\n" if request and request.strip() != plan.goal else "",
+        plan="\n".join(
+            json.dumps(s.model_dump(mode="json"), ensure_ascii=False) for s in plan.steps
+        ),
+        findings=findings.text,
+        cut=(
+            "\nCut to fit the findings budget (RunOptions.findings_budget):\n"
+            + "\n".join(f"- {c}" for c in findings.cut)
+            + "\n"
+            if findings.cut
+            else ""
+        ),
+    )
+
+    def validate(data: dict[str, Any]) -> list[Step] | str:
+        raw_steps, unable = draft_parts(data, "answer")
+        if unable and not raw_steps:
+            return unable
+        added: list[Step] = []
+        problems: list[str] = []
+        for n, raw in enumerate(raw_steps, start=1):
+            try:
+                added.append(Step.model_validate(raw))
+            except ValidationError as exc:
+                ident = raw.get("id") if isinstance(raw, dict) else None
+                problems += problems_of(exc, f"step {ident!r}" if ident else f"step #{n}")
+        for step in added:
+            skill = registry.get(step.skill)
+            if skill is not None and skill.kind not in ADDABLE:
+                problems.append(
+                    f"step {step.id!r}: {step.skill} is a {skill.kind.value} skill; the reads "
+                    "are over, so give only write, verify and commit steps"
+                )
+        if problems:
+            raise PlanError(problems)
+        final = with_writes(plan, added, registry)
+        problems = validate_plan(final, registry, workspace=workspace)
+        kinds = [k for s in final.steps if (k := _kind(s, registry)) is not None]
+        if SkillKind.COMMIT in kinds and SkillKind.WRITE not in kinds:
+            problems.append(
+                "the plan commits but has no write step: give the writes, or say why in 'unable'"
+            )
+        if not problems:
+            problems = check_edits(final, registry, workspace)
+        if not problems:
+            try:
+                preflight(final, registry, workspace)
+            except PreflightError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise PlanError(problems)
+        return added
+
+    messages = [SystemMessage(content=system), HumanMessage(content=task)]
+    try:
+        result = await ask_until_valid(model, messages, schema_of(WritesDraft), validate, how)
+    except ModelError as exc:
+        return Consolidated([], Failure(step=None, kind="model", error=str(exc)), how.meter.usage())
+    except PlanError as exc:
+        error = (
+            f"the model's writes were still invalid after {how.attempts} attempt(s) "
+            "(RunOptions.plan_attempts); nothing was written. The last problems:\n"
+            + "\n".join(f"  - {p}" for p in exc.problems)
+        )
+        failure = Failure(step=None, kind="consolidate", error=error)
+        return Consolidated([], failure, how.meter.usage())
+    if isinstance(result, str):
+        error = f"the model found the goal cannot be done: {result}; nothing was written"
+        failure = Failure(step=None, kind="consolidate", error=error)
+        return Consolidated([], failure, how.meter.usage())
+    return Consolidated(result, None, how.meter.usage())
+
+
+def _kind(step: Step, registry: SkillRegistry) -> SkillKind | None:
+    skill = registry.get(step.skill)
+    return skill.kind if skill else None

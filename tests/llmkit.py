@@ -1,0 +1,89 @@
+"""Helpers for LLM tests: fake chat models that record what they were asked, and
+OpenAI-compatible chat completion responses for respx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+
+BASE_URL = "http://llm.test/v1"
+
+
+class Recorder(BaseCallbackHandler):
+    """Keeps the messages of every chat model call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[BaseMessage]] = []
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kwargs: Any
+    ) -> None:
+        self.calls.append(messages[0])
+
+    def text(self, call: int) -> str:
+        return "\n".join(str(m.content) for m in self.calls[call])
+
+
+def reply(
+    data: dict[str, Any] | str, input_tokens: int = 100, output_tokens: int = 10
+) -> AIMessage:
+    content = data if isinstance(data, str) else json.dumps(data)
+    return AIMessage(
+        content=content,
+        usage_metadata={
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        },
+    )
+
+
+def fake_model(*replies: AIMessage | dict[str, Any]) -> tuple[GenericFakeChatModel, Recorder]:
+    """A fake chat model (no tool calling: it answers JSON in words) giving ``replies`` in turn."""
+    recorder = Recorder()
+    messages = [r if isinstance(r, AIMessage) else reply(r) for r in replies]
+    return GenericFakeChatModel(messages=iter(messages), callbacks=[recorder]), recorder
+
+
+def completion(
+    data: dict[str, Any] | str, prompt_tokens: int = 100, completion_tokens: int = 10
+) -> httpx.Response:
+    """An OpenAI chat completion whose message content is ``data`` (as JSON)."""
+    content = data if isinstance(data, str) else json.dumps(data)
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "test-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        },
+    )
+
+
+def api_error(status: int, message: str = "error") -> httpx.Response:
+    return httpx.Response(
+        status, json={"error": {"message": message, "type": "test_error", "code": str(status)}}
+    )
+
+
+def sent_messages(request: httpx.Request) -> list[dict[str, Any]]:
+    """The chat messages an intercepted request carried."""
+    return list(json.loads(request.content)["messages"])
