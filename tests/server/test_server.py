@@ -1,0 +1,259 @@
+"""The orchestrator served by ``langgraph dev`` from langgraph.json, driven with langgraph_sdk."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from testkit import git, require_program, write
+
+from phasegraph.demo import DEMO_PLAN, prepare_sample_repo
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 180.0
+GRAPH = "phasegraph"
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def served_config(dest: Path) -> Path:
+    """The project's langgraph.json, its paths made absolute so the server can run elsewhere.
+
+    ``langgraph dev`` keeps its in-memory state in ``.langgraph_api/`` under its working
+    directory; running it from a temporary one keeps the source tree clean.
+    """
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str((ROOT / d).resolve()) for d in config["dependencies"]]
+    config["graphs"] = {
+        name: f"{(ROOT / spec.split(':')[0]).resolve()}:{spec.split(':')[1]}"
+        for name, spec in config["graphs"].items()
+    }
+    path = dest / "langgraph.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_the_served_graphs_leave_persistence_to_the_server() -> None:
+    from phasegraph.graph.server import approval_graph, graph
+
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    assert set(config["graphs"]) == {"phasegraph", "phasegraph_approval"}
+    for served in (graph, approval_graph):
+        assert served.checkpointer is None
+        assert served.store is None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``langgraph dev`` on a free 127.0.0.1 port, as the README runs it; stopped afterwards."""
+    langgraph = require_program("langgraph")
+    require_program("git")
+    home = tmp_path_factory.mktemp("server")
+    port = free_port()
+    log = (home / "server.log").open("w")
+    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_NO_VERSION_CHECK": "true"}
+    argv = [langgraph, "dev", "--no-reload", "--no-browser", "--allow-blocking"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--config", str(served_config(home))]
+    proc = subprocess.Popen(
+        argv, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"langgraph dev exited ({proc.returncode}):\n{tail(home)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"langgraph dev was not ready in {READY_TIMEOUT:g}s:\n{tail(home)}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def tail(home: Path, lines: int = 40) -> str:
+    return "\n".join((home / "server.log").read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+async def client(server: str) -> AsyncIterator[LangGraphClient]:
+    # api_key=None: never send a key from the environment, the local server needs none.
+    lg = get_client(url=server, api_key=None)
+    try:
+        yield lg
+    finally:
+        await lg.aclose()
+
+
+async def stream_run(
+    client: LangGraphClient, thread_id: str, graph: str = GRAPH, **kwargs: Any
+) -> list[Any]:
+    """Every streamed part of one run, in order."""
+    parts = []
+    async for part in client.runs.stream(
+        thread_id,
+        graph,
+        stream_mode=["custom", "values"],
+        stream_subgraphs=True,
+        **kwargs,
+    ):
+        assert part.event != "error", part.data
+        parts.append(part)
+    return parts
+
+
+def step_events(parts: list[Any]) -> list[dict[str, Any]]:
+    return [
+        p.data
+        for p in parts
+        if p.event.startswith("custom")
+        and isinstance(p.data, dict)
+        and p.data.get("event") == "step"
+    ]
+
+
+async def test_a_served_run_streams_its_todo_list_and_ends_in_a_committed_report(
+    client: LangGraphClient, tmp_path: Path
+) -> None:
+    repo = prepare_sample_repo(tmp_path / "repo")
+    thread = await client.threads.create()
+
+    parts = await stream_run(
+        client,
+        thread["thread_id"],
+        input={"plan": DEMO_PLAN, "workspace": str(repo)},
+        context={"strict": False},
+    )
+
+    events = step_events(parts)
+    phases = {e["phase"] for e in events if e["status"] == "done"}
+    assert phases == {"read", "write", "verify", "commit"}
+    # The writer subgraph's events come through too, under its own namespace.
+    assert any(p.event.startswith("custom|writer") for p in parts)
+    state = await client.threads.get_state(thread["thread_id"])
+    report = state["values"]["report"]
+    assert report["status"] == "completed", report["error"]
+    assert report["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert "read_config" in (repo / "inventory" / "config.py").read_text()
+
+
+async def test_a_run_paused_before_its_writes_resumes_on_the_same_thread(
+    client: LangGraphClient, tmp_path: Path
+) -> None:
+    repo = prepare_sample_repo(tmp_path / "repo")
+    before = (repo / "inventory" / "config.py").read_text()
+    thread = await client.threads.create()
+
+    await stream_run(
+        client,
+        thread["thread_id"],
+        input={"plan": DEMO_PLAN, "workspace": str(repo)},
+        interrupt_before=["writer"],
+    )
+
+    paused = await client.threads.get_state(thread["thread_id"])
+    assert paused["next"] == ["writer"]
+    todo = paused["values"]["steps"]
+    assert {r["status"] for r in todo.values() if r["phase"] == "read"} == {"done"}
+    assert {r["status"] for r in todo.values() if r["phase"] == "write"} == {"pending"}
+    assert (repo / "inventory" / "config.py").read_text() == before
+    assert "report" not in paused["values"]
+
+    parts = await stream_run(client, thread["thread_id"], input=None)
+
+    assert {e["phase"] for e in step_events(parts)} >= {"write", "verify", "commit"}
+    final = await client.threads.get_state(thread["thread_id"])
+    assert final["next"] == []
+    assert final["values"]["report"]["status"] == "completed"
+    assert final["values"]["report"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
+
+
+async def test_a_run_paused_for_approval_resumes_with_the_answer(
+    client: LangGraphClient, tmp_path: Path
+) -> None:
+    repo = prepare_sample_repo(tmp_path / "repo")
+    thread = await client.threads.create()
+    approval = "phasegraph_approval"
+
+    await stream_run(
+        client,
+        thread["thread_id"],
+        graph=approval,
+        input={"plan": DEMO_PLAN, "workspace": str(repo)},
+    )
+
+    paused = await client.threads.get_state(thread["thread_id"])
+    (asked,) = [i["value"] for i in paused["interrupts"]]
+    assert asked["kind"] == "approve_writes"
+    assert {w["paths"][0] for w in asked["writes"]} >= {"inventory/config.py"}
+    assert git(repo, "status", "--porcelain") == ""
+
+    await stream_run(
+        client, thread["thread_id"], graph=approval, command={"resume": {"approve": True}}
+    )
+
+    final = await client.threads.get_state(thread["thread_id"])
+    assert final["values"]["report"]["status"] == "completed"
+    assert final["values"]["report"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
+
+
+async def test_run_options_travel_in_the_run_context(
+    client: LangGraphClient, make_repo: MakeRepo
+) -> None:
+    # An unused import is already there: only a strict run lets it block the commit.
+    repo = make_repo({"lib.py": "import os\n\nVALUE = 1\n"})
+    write(repo, "pyproject.toml", "[tool.ruff]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "ruff config")
+    plan = {
+        "goal": "bump",
+        "steps": [
+            {
+                "id": "bump",
+                "skill": "edit_block",
+                "args": {"path": "lib.py", "search": "VALUE = 1", "replace": "VALUE = 2"},
+            },
+            {"id": "lint", "skill": "run_ruff"},
+            {"id": "commit", "skill": "git_checkpoint", "args": {"message": "bump"}},
+        ],
+    }
+    require_program("ruff")
+    strict = await client.threads.create()
+    values = await client.runs.wait(
+        strict["thread_id"],
+        GRAPH,
+        input={"plan": plan, "workspace": str(repo)},
+        context={"strict": True},
+    )
+    assert isinstance(values, dict)
+    assert (values["report"]["status"], values["report"]["failure_kind"]) == ("stopped", "gate")
+    assert "F401" in values["report"]["error"]
+    assert git(repo, "rev-list", "--count", "HEAD").strip() == "2"
