@@ -10,18 +10,28 @@ The public API::
 """
 
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
+from phasegraph.graph.diagram import plan_mermaid
 from phasegraph.graph.errors import GateFailed, PlanError, PreflightError, RunPaused
 from phasegraph.graph.plan import Plan, RecipeRef, Step, check_plan, load_plan, validate_plan
-from phasegraph.graph.report import Report, StepReport
-from phasegraph.graph.run import resume_run, run_plan
+from phasegraph.graph.report import ModelCalls, Report, StepReport, Usage
+from phasegraph.graph.run import resume_run, run_plan, run_request
 from phasegraph.graph.state import InputState, RunOptions, State
+from phasegraph.graph.tool import as_tool
+from phasegraph.skills.adapters import (
+    register_tools,
+    skill_as_tool,
+    skill_from_tool,
+    skills_as_tools,
+)
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import PhasegraphError, SkillError, WorkspaceViolation
+from phasegraph.skills.mcp import load_mcp_skills
 from phasegraph.skills.registry import SkillRegistry, default_registry
 
 __all__ = [
     "GateFailed",
     "InputState",
+    "ModelCalls",
     "Orchestrator",
     "PathArg",
     "PhasegraphError",
@@ -42,12 +52,21 @@ __all__ = [
     "State",
     "Step",
     "StepReport",
+    "Usage",
     "WorkspaceViolation",
+    "as_tool",
     "build_orchestrator",
     "check_plan",
     "default_registry",
+    "load_mcp_skills",
     "load_plan",
+    "plan_mermaid",
+    "register_tools",
     "resume_run",
     "run_plan",
+    "run_request",
+    "skill_as_tool",
+    "skill_from_tool",
+    "skills_as_tools",
     "validate_plan",
 ]

@@ -133,3 +133,32 @@ def test_validate_and_skills(tmp_path: Path) -> None:
         "git_checkpoint",
     ):
         assert name in out.stdout
+
+
+def test_plan_show_prints_the_dag_as_text_and_mermaid(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "goal: show me\n"
+        "steps:\n"
+        "  - {id: find, skill: rg_search, args: {pattern: x}}\n"
+        "  - {id: edit, skill: edit_block, args: {path: a.py, search: x, replace: y}}\n"
+        "  - {id: lint, skill: run_ruff}\n"
+        "  - {id: commit, skill: git_checkpoint, args: {message: m}, after: [lint]}\n"
+    )
+    out = phasegraph("plan", "show", str(plan))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    order = [
+        next(n for n, line in enumerate(lines) if step in line)
+        for step in ("find", "edit", "lint", "commit")
+    ]
+    assert order == sorted(order)
+    assert "read (in parallel)" in out.stdout and "write (one at a time" in out.stdout
+    mermaid = phasegraph("plan", "show", str(plan), "--mermaid")
+    assert mermaid.returncode == 0
+    assert mermaid.stdout.startswith("flowchart")
+    assert "-.->" in mermaid.stdout  # the explicit 'after' edge lint -> commit
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("goal: g\nsteps:\n  - {id: a, skill: nope}\n")
+    out = phasegraph("plan", "show", str(bad))
+    assert out.returncode == 2 and "unknown skill 'nope'" in out.stderr
