@@ -15,13 +15,12 @@ from rich.table import Table
 from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
-from phasegraph.cli.run_cmd import add_output_arguments, finish
+from phasegraph.cli.run_cmd import add_fetch_arguments, add_output_arguments, finish, options_from
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.report import Report
 from phasegraph.graph.run import resume_run
-from phasegraph.graph.state import RunOptions
 from phasegraph.graph.undo import undo_run
 
 
@@ -37,6 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume = sub.add_parser("resume", help="continue a stopped, paused or killed run")
     _common(resume)
     add_output_arguments(resume)
+    add_fetch_arguments(resume)
     # A run resumes with the graph it started with: the same model and approval settings.
     add_llm_arguments(resume, request=False)
     resume.set_defaults(handler=resume_command)
@@ -78,7 +78,7 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
                 return await resume_run(
                     graph,
                     args.thread,
-                    options=RunOptions(strict=bool(values.get("strict"))),
+                    options=options_from(args, bool(values.get("strict"))),
                     on_event=on_event,
                     on_interrupt=on_interrupt,
                 )

@@ -26,6 +26,20 @@ from phasegraph.graph.run import run_plan, run_request
 from phasegraph.graph.state import RunOptions
 
 
+def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="let fetch_url reach this host even if it resolves to a private or local address",
+    )
+
+
+def options_from(args: argparse.Namespace, strict: bool) -> RunOptions:
+    return RunOptions(strict=strict, allow_hosts=tuple(args.allow_host))
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, help="write the JSON report to this file")
     parser.add_argument(
@@ -45,13 +59,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: .phasegraph/state.sqlite in the workspace)",
     )
     add_output_arguments(run)
+    add_fetch_arguments(run)
     add_llm_arguments(run)
     run.set_defaults(handler=run_command)
     demo = sub.add_parser("demo", help="run the full five phases on a bundled sample repo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repo (default: a temp dir)")
     add_output_arguments(demo)
     demo.set_defaults(
-        handler=demo_command, db=None, thread=None, strict=False, request=None, approve=False
+        handler=demo_command,
+        db=None,
+        thread=None,
+        strict=False,
+        request=None,
+        approve=False,
+        allow_host=[],
     )
 
 
@@ -112,7 +133,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                         graph,
                         args.request,
                         found.workspace,
-                        options=RunOptions(strict=args.strict),
+                        options=options_from(args, args.strict),
                         thread_id=thread,
                         on_event=on_event,
                         on_interrupt=on_interrupt,
@@ -121,7 +142,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                     graph,
                     plan,
                     found.workspace,
-                    options=RunOptions(strict=args.strict),
+                    options=options_from(args, args.strict),
                     thread_id=thread,
                     on_event=on_event,
                     on_interrupt=on_interrupt,
