@@ -70,3 +70,12 @@ def preflight(
     dirty = dirty_files(root)
     stash = stash_create(root) if dirty else None
     return Preflight(workspace=root, head=head_sha(root), dirty=dirty, stash=stash)
+
+
+def preflight_problems(plan: Plan, registry: SkillRegistry, workspace: str | Path) -> list[str]:
+    """:func:`preflight` as a list of problems (empty when it passes), for repair loops."""
+    try:
+        preflight(plan, registry, workspace)
+    except PreflightError as exc:
+        return [str(exc)]
+    return []

@@ -12,9 +12,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from phasegraph.graph.errors import PlanError, PreflightError
+from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, validate_plan
-from phasegraph.graph.preflight import preflight
+from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage, RunOptions
 from phasegraph.nodes.llm import ModelError, ask_until_valid, problems_of, schema_of
 from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
@@ -267,10 +267,7 @@ async def writes_from_findings(
         if not problems:
             problems = check_edits(final, registry, workspace)
         if not problems:
-            try:
-                preflight(final, registry, workspace)
-            except PreflightError as exc:
-                problems.append(str(exc))
+            problems = preflight_problems(final, registry, workspace)
         if problems:
             raise PlanError(problems)
         return added

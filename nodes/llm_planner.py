@@ -13,9 +13,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from phasegraph.graph.errors import PlanError, PreflightError
+from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, parse_plan, validate_plan
-from phasegraph.graph.preflight import preflight
+from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage, RunOptions
 from phasegraph.nodes.llm import Asking, ModelError, ask_until_valid, schema_of
 from phasegraph.prompts import load_prompt
@@ -201,10 +201,7 @@ async def plan_from_request(
         if not plan.steps:
             problems.append("plan: it has no steps; give the steps, or say why in 'unable'")
         if not problems:
-            try:
-                preflight(plan, registry, workspace)
-            except PreflightError as exc:
-                problems.append(str(exc))
+            problems = preflight_problems(plan, registry, workspace)
         if problems:
             raise PlanError(problems)
         return plan

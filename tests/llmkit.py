@@ -13,6 +13,26 @@ from langchain_core.messages import AIMessage, BaseMessage
 
 BASE_URL = "http://llm.test/v1"
 
+#: The sample task the LLM tests share: a greeting module, a plan that reads it and
+#: commits, and the consolidator's writes for it.
+LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
+PLAN = {
+    "goal": "Greet with hi",
+    "steps": [
+        {"id": "read-lib", "skill": "read_file", "args": {"path": "lib.py"}},
+        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Greet with hi"}},
+    ],
+}
+WRITES = {
+    "steps": [
+        {
+            "id": "edit",
+            "skill": "edit_block",
+            "args": {"path": "lib.py", "search": "'hello '", "replace": "'hi '"},
+        }
+    ]
+}
+
 
 class Recorder(BaseCallbackHandler):
     """Keeps the messages of every chat model call."""

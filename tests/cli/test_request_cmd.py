@@ -16,29 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llmkit import LIB, PLAN, WRITES
 from testkit import git, require_program, snapshot
 
 from phasegraph.cli.main import main, parser
 
 MakeRepo = Callable[[dict[str, str]], Path]
-
-LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
-PLAN = {
-    "goal": "Greet with hi",
-    "steps": [
-        {"id": "read-lib", "skill": "read_file", "args": {"path": "lib.py"}},
-        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Greet with hi"}},
-    ],
-}
-WRITES = {
-    "steps": [
-        {
-            "id": "edit",
-            "skill": "edit_block",
-            "args": {"path": "lib.py", "search": "'hello '", "replace": "'hi '"},
-        }
-    ]
-}
 
 
 class Endpoint:

@@ -7,21 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmkit import fake_model
+from llmkit import LIB, PLAN, fake_model
 from testkit import git, require_program, snapshot
 
 from phasegraph import RunPaused, build_orchestrator, resume_run, run_plan, run_request
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
-LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
-PLAN = {
-    "goal": "Greet with hi",
-    "steps": [
-        {"id": "read-lib", "skill": "read_file", "args": {"path": "lib.py"}},
-        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Greet with hi"}},
-    ],
-}
 EDIT = {
     "id": "edit",
     "skill": "edit_block",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmkit import fake_model
+from llmkit import LIB, fake_model
 from testkit import require_program, snapshot
 
 from phasegraph import RunOptions, build_orchestrator, run_plan, run_request
@@ -17,7 +17,6 @@ from phasegraph.skills.registry import default_registry
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
-LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
 READ_PLAN = {
     "goal": "Greet with hi",
     "steps": [{"id": "read-lib", "skill": "read_file", "args": {"path": "lib.py"}}],

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmkit import fake_model, reply
+from llmkit import LIB, PLAN, WRITES, fake_model, reply
 from testkit import require_program, snapshot
 
 from phasegraph import (
@@ -23,24 +23,6 @@ from phasegraph import (
 from phasegraph.nodes.llm_planner import describe_skill, skill_catalogue
 
 MakeRepo = Callable[[dict[str, str]], Path]
-
-LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
-PLAN = {
-    "goal": "Greet with hi",
-    "steps": [
-        {"id": "read-lib", "skill": "read_file", "args": {"path": "lib.py"}},
-        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Greet with hi"}},
-    ],
-}
-WRITES = {
-    "steps": [
-        {
-            "id": "edit",
-            "skill": "edit_block",
-            "args": {"path": "lib.py", "search": "'hello '", "replace": "'hi '"},
-        }
-    ]
-}
 
 
 @pytest.fixture(autouse=True)
