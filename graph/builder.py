@@ -114,7 +114,8 @@ def build_orchestrator(
 
     builder.add_edge(START, "planner")
     after_reads = ["read", "baseline", "consolidate", to_writes, "stop_and_report"]
-    builder.add_conditional_edges("planner", route_reads, after_reads)
+    # Before consolidate has run, the route never leads to the writes: the drawing says so too.
+    builder.add_conditional_edges("planner", route_reads, after_reads[:3] + after_reads[4:])
     builder.add_edge("read", "reads_done")
     builder.add_edge("baseline", "reads_done")
     builder.add_conditional_edges("reads_done", route_reads, after_reads)

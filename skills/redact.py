@@ -102,9 +102,27 @@ def is_secret_name(name: str) -> bool:
     return any(w.endswith(_SECRET_SUFFIXES) or w in _SECRET_WORDS for w in words)
 
 
+_ENV_CACHE: dict[tuple[tuple[object, object], ...], list[tuple[str, str]]] = {}
+
+
 def secret_values(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
-    """``(name, value)`` of every secret-named variable worth hiding, longest value first."""
-    source = os.environ if env is None else env
+    """``(name, value)`` of every secret-named variable worth hiding, longest value first.
+
+    For the process environment the answer is cached against a snapshot of its raw
+    items (cheap to take, no decoding), so a variable set or changed later still counts.
+    """
+    if env is None:
+        raw: Any = getattr(os.environ, "_data", os.environ)
+        snapshot = tuple(raw.items())
+        cached = _ENV_CACHE.get(snapshot)
+        if cached is None:
+            _ENV_CACHE.clear()
+            cached = _ENV_CACHE[snapshot] = _secret_values(os.environ)
+        return cached
+    return _secret_values(env)
+
+
+def _secret_values(source: Mapping[str, str]) -> list[tuple[str, str]]:
     found = [
         (name, value)
         for name, value in source.items()
