@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testkit import git, require_program, snapshot
+from testkit import git, require_program, snapshot, text_server
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -165,28 +165,10 @@ def test_plan_show_prints_the_dag_as_text_and_mermaid(tmp_path: Path) -> None:
 
 
 def test_fetching_a_local_address_needs_allow_host(tmp_path: Path) -> None:
-    import http.server
-    import threading
-
-    class Page(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"hello from the intranet"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
+    with text_server("hello from the intranet") as url:
         plan = tmp_path / "plan.yaml"
         plan.write_text(
-            f"goal: g\nsteps:\n  - {{id: page, skill: fetch_url, args: {{url: '{url}'}}}}\n"
+            f"goal: g\nsteps:\n  - {{id: page, skill: fetch_url, args: {{url: '{url}/'}}}}\n"
         )
         ws = tmp_path / "ws"
         ws.mkdir()
@@ -196,6 +178,3 @@ def test_fetching_a_local_address_needs_allow_host(tmp_path: Path) -> None:
         assert report["failed_step"] == "page" and "127.0.0.1" in report["error"]
         allowed = phasegraph("run", str(plan), "-w", str(ws), "--allow-host", "127.0.0.1")
         assert allowed.returncode == 0, allowed.stdout + allowed.stderr
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import http.server
 import itertools
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, require_program, snapshot, write
+from testkit import git, require_program, snapshot, text_server, write
 
 from phasegraph import Report, RunOptions, build_orchestrator, run_plan
 from phasegraph.graph.plan import parse_plan
@@ -53,30 +50,10 @@ def intervals(events: list[dict[str, Any]], phase: str) -> dict[str, tuple[float
     }
 
 
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    delay = 0.4
-
-    def do_GET(self) -> None:
-        time.sleep(self.delay)
-        body = f"page {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def slow_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with text_server(delay=0.4) as url:
+        yield url
 
 
 async def test_reads_run_in_parallel(make_repo: MakeRepo, slow_server: str) -> None:
