@@ -317,3 +317,12 @@ def problems_of(exc: ValidationError, where: str) -> list[str]:
         loc = ".".join(str(p) for p in err.get("loc", ()))
         out.append(f"{where}{': ' + loc if loc else ''}: {err.get('msg', 'invalid')}")
     return out
+
+
+def still_invalid(what: str, attempts: int, problems: list[str], outcome: str = "") -> str:
+    """The error for a model answer that stayed invalid through every repair attempt."""
+    listed = "\n".join(f"  - {p}" for p in problems)
+    return (
+        f"the model's {what} still invalid after {attempts} attempt(s) "
+        f"(RunOptions.plan_attempts){outcome}; the last problems:\n{listed}"
+    )

@@ -16,7 +16,13 @@ from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage, RunOptions
-from phasegraph.nodes.llm import ModelError, ask_until_valid, problems_of, schema_of
+from phasegraph.nodes.llm import (
+    ModelError,
+    ask_until_valid,
+    problems_of,
+    schema_of,
+    still_invalid,
+)
 from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import SkillKind
@@ -278,11 +284,7 @@ async def writes_from_findings(
     except ModelError as exc:
         return Consolidated([], Failure(step=None, kind="model", error=str(exc)), how.meter.usage())
     except PlanError as exc:
-        error = (
-            f"the model's writes were still invalid after {how.attempts} attempt(s) "
-            "(RunOptions.plan_attempts); nothing was written. The last problems:\n"
-            + "\n".join(f"  - {p}" for p in exc.problems)
-        )
+        error = still_invalid("writes were", how.attempts, exc.problems, "; nothing was written")
         failure = Failure(step=None, kind="consolidate", error=error)
         return Consolidated([], failure, how.meter.usage())
     if isinstance(result, str):

@@ -17,7 +17,7 @@ from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, parse_plan, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage, RunOptions
-from phasegraph.nodes.llm import Asking, ModelError, ask_until_valid, schema_of
+from phasegraph.nodes.llm import Asking, ModelError, ask_until_valid, schema_of, still_invalid
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import Skill, SkillKind
 from phasegraph.skills.gitrepo import is_git_repo, run_git_sync
@@ -212,11 +212,7 @@ async def plan_from_request(
     except ModelError as exc:
         return Drafted(None, Failure(step=None, kind="model", error=str(exc)), how.meter.usage())
     except PlanError as exc:
-        error = (
-            f"the model's plan was still invalid after {how.attempts} attempt(s) "
-            "(RunOptions.plan_attempts); the last problems:\n"
-            + "\n".join(f"  - {p}" for p in exc.problems)
-        )
+        error = still_invalid("plan was", how.attempts, exc.problems)
         return Drafted(None, Failure(step=None, kind="input", error=error), how.meter.usage())
     if isinstance(result, str):
         error = f"the model could not plan the request: {result}"
