@@ -10,9 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from phasegraph import Report, RunOptions, build_orchestrator, run_plan
+from phasegraph.graph.plan import parse_plan
 from phasegraph.skills.procs import find_program
 
 GIT_ID = ["-c", "user.name=phasegraph tests", "-c", "user.email=tests@phasegraph.invalid"]
@@ -89,3 +92,18 @@ def text_server(body: str = "page {path}", delay: float = 0.0) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+async def run_collecting(
+    plan: dict[str, Any], workspace: Path, **options: Any
+) -> tuple[Report, list[dict[str, Any]]]:
+    """Run ``plan`` with the default orchestrator; the report and every stream event."""
+    events: list[dict[str, Any]] = []
+    report = await run_plan(
+        build_orchestrator(),
+        parse_plan(plan),
+        workspace,
+        options=RunOptions(**options),
+        on_event=events.append,
+    )
+    return report, events

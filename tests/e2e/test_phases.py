@@ -9,10 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, require_program, snapshot, text_server, write
-
-from phasegraph import Report, RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
+from testkit import git, require_program, run_collecting, snapshot, text_server, write
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -25,20 +22,6 @@ PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['.']\n"
 def _programs() -> None:
     for name in ("git", "rg", "ruff", "mypy"):
         require_program(name)
-
-
-async def run(
-    plan: dict[str, Any], repo: Path, **options: Any
-) -> tuple[Report, list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-    report = await run_plan(
-        build_orchestrator(),
-        parse_plan(plan),
-        repo,
-        options=RunOptions(**options),
-        on_event=events.append,
-    )
-    return report, events
 
 
 def intervals(events: list[dict[str, Any]], phase: str) -> dict[str, tuple[float, float]]:
@@ -69,7 +52,7 @@ async def test_reads_run_in_parallel(make_repo: MakeRepo, slow_server: str) -> N
         ],
     }
     # The test server is on loopback, which fetch_url reaches only when allow-listed.
-    report, events = await run(plan, repo, allow_hosts=("127.0.0.1",))
+    report, events = await run_collecting(plan, repo, allow_hosts=("127.0.0.1",))
     assert report.status == "completed", report.error
     spans = intervals(events, "read")
     assert set(spans) == {"page0", "page1", "page2", "page3", "search"}
@@ -87,7 +70,7 @@ async def test_a_read_waits_only_for_its_own_dependencies(make_repo: MakeRepo) -
             {"id": "second", "skill": "read_file", "args": {"path": "lib.py"}, "after": ["first"]},
         ],
     }
-    report, events = await run(plan, repo)
+    report, events = await run_collecting(plan, repo)
     assert report.status == "completed"
     spans = intervals(events, "read")
     assert spans["second"][0] >= spans["first"][1]
@@ -131,7 +114,7 @@ async def test_full_run_writes_one_at_a_time_verifies_in_parallel_and_commits(
             commit(),
         ],
     }
-    report, events = await run(plan, repo)
+    report, events = await run_collecting(plan, repo)
     assert report.status == "completed", report.error
     writes = sorted(intervals(events, "write").values())
     assert len(writes) == 5
@@ -173,7 +156,7 @@ async def test_a_failed_write_stops_everything_after_it(make_repo: MakeRepo) -> 
             commit(),
         ],
     }
-    report, events = await run(plan, repo)
+    report, events = await run_collecting(plan, repo)
     assert report.status == "stopped"
     assert report.failed_step == "e2"
     assert "B = 999" in (report.error or "")
@@ -225,7 +208,7 @@ async def test_a_test_the_run_breaks_blocks_the_commit(make_repo: MakeRepo) -> N
             commit(),
         ],
     }
-    report, _ = await run(plan, repo)
+    report, _ = await run_collecting(plan, repo)
     assert report.status == "stopped"
     assert report.failure_kind == "gate"
     assert report.failed_step == "pytest"
@@ -244,14 +227,14 @@ async def test_an_already_failing_test_does_not_block_unless_strict(make_repo: M
             commit(),
         ],
     }
-    report, _ = await run(plan, repo)
+    report, _ = await run_collecting(plan, repo)
     assert report.status == "completed", report.error
     assert report.commit
     assert report.preexisting == {"pytest": ["test_lib.py::test_already_broken"]}
 
     strict_repo = gate_repo(make_repo)
     before = git(strict_repo, "rev-parse", "HEAD").strip()
-    report, _ = await run(plan, strict_repo, strict=True)
+    report, _ = await run_collecting(plan, strict_repo, strict=True)
     assert report.status == "stopped"
     assert report.failure_kind == "gate"
     assert "test_already_broken" in (report.error or "")
@@ -265,14 +248,14 @@ async def test_the_users_uncommitted_work_is_never_overwritten_or_committed(
     write(repo, "mine.py", "MINE = 2  # work in progress\n")
     write(repo, "notes.txt", "untracked notes\n")
     plan = {"goal": "edit a", "steps": [edit("e", "a.py", "A = 1", "A = 2"), commit()]}
-    report, _ = await run(plan, repo)
+    report, _ = await run_collecting(plan, repo)
     assert report.status == "completed", report.error
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["a.py"]
     assert git(repo, "status", "--porcelain").splitlines() == [" M mine.py", "?? notes.txt"]
 
     before = snapshot(repo)
     plan = {"goal": "edit mine", "steps": [edit("e", "mine.py", "MINE", "YOURS"), commit()]}
-    report, _ = await run(plan, repo)
+    report, _ = await run_collecting(plan, repo)
     assert report.status == "stopped" and report.failed_step == "e"
     assert "uncommitted changes of yours" in (report.error or "")
     assert snapshot(repo) == before
@@ -284,13 +267,13 @@ async def test_input_and_preflight_failures_touch_nothing(tmp_path: Path) -> Non
     (plain / "a.py").write_text("A = 1\n")
     before = snapshot(plain)
     plan = {"goal": "commit outside git", "steps": [edit("e", "a.py", "A = 1", "A = 2"), commit()]}
-    report, events = await run(plan, plain)
+    report, events = await run_collecting(plan, plain)
     assert report.status == "stopped" and report.failure_kind == "preflight"
     assert "not a git repository" in (report.error or "")
     assert snapshot(plain) == before
     assert not [e for e in events if e.get("status") == "running"]
 
-    report, _ = await run({"goal": "g", "steps": [{"id": "x", "skill": "nope"}]}, plain)
+    report, _ = await run_collecting({"goal": "g", "steps": [{"id": "x", "skill": "nope"}]}, plain)
     assert report.failure_kind == "input" and "unknown skill 'nope'" in (report.error or "")
-    report, _ = await run({"goal": "g", "steps": []}, tmp_path / "missing")
+    report, _ = await run_collecting({"goal": "g", "steps": []}, tmp_path / "missing")
     assert report.failure_kind == "preflight" and "is not a directory" in (report.error or "")

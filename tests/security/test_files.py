@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from security.sandbox import LIB, SECRET, Sandbox
+from testkit import run_collecting
 
-from phasegraph import RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.edit_block import SKILL as EDIT_BLOCK
 from phasegraph.skills.errors import SkillError, WorkspaceViolation
@@ -284,14 +283,7 @@ async def test_a_hostile_plan_is_refused_before_any_step_runs(
             {"id": "evil", "skill": "write_file", "args": {"path": path, "content": "PWNED"}},
         ],
     }
-    events: list[dict[str, Any]] = []
-    report = await run_plan(
-        build_orchestrator(),
-        parse_plan(plan),
-        sandbox.ws,
-        options=RunOptions(),
-        on_event=events.append,
-    )
+    report, events = await run_collecting(plan, sandbox.ws)
     assert report.status == "stopped"
     assert report.failure_kind == "input"
     assert report.error is not None

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from security.sandbox import Sandbox
+from testkit import run_collecting
 
-from phasegraph import RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
 from phasegraph.graph.report import to_dict
 from phasegraph.skills.redact import REDACTED, fence_untrusted, redact, scrub_env
 
@@ -40,14 +38,7 @@ async def test_secrets_are_redacted_from_reports_and_stream_events(
             }
         ],
     }
-    events: list[dict[str, Any]] = []
-    report = await run_plan(
-        build_orchestrator(),
-        parse_plan(plan),
-        sandbox.ws,
-        options=RunOptions(),
-        on_event=events.append,
-    )
+    report, events = await run_collecting(plan, sandbox.ws)
     assert report.status == "stopped"
     assert report.error is not None
     assert "not found in 'lib.py'" in report.error
