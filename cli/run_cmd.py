@@ -37,7 +37,12 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace, strict: bool) -> RunOptions:
-    return RunOptions(strict=strict, allow_hosts=tuple(args.allow_host))
+    python: Path | None = getattr(args, "python", None)
+    return RunOptions(
+        strict=strict,
+        allow_hosts=tuple(args.allow_host),
+        python=str(python.expanduser().absolute()) if python is not None else None,
+    )
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +58,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("--workspace", "-w", type=Path, required=True, help="repository to work on")
     run.add_argument("--thread", help="thread id for the run's checkpoints (default: new)")
     run.add_argument("--strict", action="store_true", help="any verify failure blocks the commit")
+    run.add_argument(
+        "--python",
+        type=Path,
+        metavar="PATH",
+        help="the project's Python interpreter (or virtualenv folder) the checks run with "
+        "(default: the workspace's .venv/venv, an active virtualenv in it, a uv or poetry "
+        "environment, else phasegraph's own)",
+    )
     run.add_argument(
         "--db",
         help="checkpoint database: a SQLite path or postgresql:// URL "
@@ -73,6 +86,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         request=None,
         approve=False,
         allow_host=[],
+        python=None,
     )
 
 
@@ -103,20 +117,23 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     can be resumed with ``phasegraph resume THREAD``.
     """
     model = model_from_args(args)
+    options = options_from(args, args.strict)
     if plan is not None:
         expanded = expand_recipe(plan)
-        found = preflight(expanded, env.registry, workspace)
+        found = preflight(expanded, env.registry, workspace, python=options.python)
         check_plan(expanded, env.registry, workspace=found.workspace)
     else:  # the model plans once the run has started; the workspace is checked now
-        found = preflight(Plan(goal=args.request), env.registry, workspace)
+        found = preflight(Plan(goal=args.request), env.registry, workspace, python=options.python)
     thread: str = args.thread or uuid.uuid4().hex[:12]
     if args.json:
-        print(json.dumps({"event": "run", "thread": thread, "workspace": str(found.workspace)}))
+        event = {"event": "run", "thread": thread, "workspace": str(found.workspace)}
+        print(json.dumps({**event, "python": found.python.python, "source": found.python.source}))
     else:
         env.out.print(
             f"thread [bold]{thread}[/] (if it is interrupted: "
             f"phasegraph resume {thread} -w {found.workspace})"
         )
+        env.out.print(f"checks run with {found.python.describe()}", highlight=False)
     db = database(args.db, found.workspace)
 
     async def go() -> Report:
@@ -133,7 +150,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                         graph,
                         args.request,
                         found.workspace,
-                        options=options_from(args, args.strict),
+                        options=options,
                         thread_id=thread,
                         on_event=on_event,
                         on_interrupt=on_interrupt,
@@ -142,7 +159,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                     graph,
                     plan,
                     found.workspace,
-                    options=options_from(args, args.strict),
+                    options=options,
                     thread_id=thread,
                     on_event=on_event,
                     on_interrupt=on_interrupt,

@@ -11,7 +11,13 @@ from phasegraph.graph.report import Report
 
 def print_report(console: Console, report: Report) -> None:
     table = Table("", "phase", "step", "status", "summary", title=report.goal or None)
-    for step in report.steps:
+    first_verify = next((n for n, s in enumerate(report.steps) if s.phase == "verify"), None)
+    steps = list(report.steps)
+    if report.baselines:  # the untouched tree's checks, where the run took them: before writes
+        at = first_verify if first_verify is not None else len(steps)
+        writes = next((n for n, s in enumerate(steps) if s.phase == "write"), at)
+        steps[min(at, writes) : min(at, writes)] = report.baselines
+    for step in steps:
         table.add_row(
             ICONS.get(step.status, "?"),
             step.phase,
@@ -28,6 +34,12 @@ def print_report(console: Console, report: Report) -> None:
         console.print(f"[bold red]stopped{where}[/] ({report.failure_kind}): {report.error}")
         if report.written:
             console.print(f"already written: {', '.join(report.written)}")
+    for step_id, found in report.new_findings.items():
+        console.print(f"[bold red]new in {step_id}[/] ({len(found)}):")
+        for item in found[:10]:
+            console.print(f"  {item.finding}", highlight=False, markup=False)
+            for line in item.detail.splitlines():
+                console.print(f"      {line}", highlight=False, markup=False)
     for step_id, items in report.preexisting.items():
         console.print(
             f"[yellow]pre-existing in {step_id}[/] (not blocking): {len(items)} finding(s)"
@@ -39,6 +51,12 @@ def print_report(console: Console, report: Report) -> None:
         console.print(
             f"model: {total.calls} call(s) ({nodes}{failed}), "
             f"{total.input_tokens:,} input + {total.output_tokens:,} output tokens"
+        )
+    if report.interpreter.python:
+        where = report.interpreter.source
+        version = f"Python {report.interpreter.version}, " if report.interpreter.version else ""
+        console.print(
+            f"checks ran with {report.interpreter.python} ({version}{where})", highlight=False
         )
     if report.undo:
         console.print("to undo: " + " && ".join(report.undo))

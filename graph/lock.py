@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from phasegraph.graph.persistence import state_dir
 from phasegraph.skills.errors import PhasegraphError
+from phasegraph.skills.workspace import state_dir
 
 
 class WorkspaceBusy(PhasegraphError):

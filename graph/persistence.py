@@ -10,17 +10,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 
-STATE_DIR = ".phasegraph"
-
-
-def state_dir(workspace: Path) -> Path:
-    """The run's own folder in the workspace; git ignores it and runs never commit it."""
-    path = workspace / STATE_DIR
-    path.mkdir(exist_ok=True)
-    ignore = path / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# phasegraph's run state: never committed\n*\n")
-    return path
+from phasegraph.skills.workspace import state_dir
 
 
 def default_db(workspace: Path) -> str:

@@ -47,6 +47,11 @@ class Plan(BaseModel):
     goal: str = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
     recipe: RecipeRef | None = None
+    python: str | None = Field(
+        None,
+        description="The project's interpreter (or virtualenv folder) the checks run with, "
+        "relative to the workspace or absolute; default: found in the workspace.",
+    )
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.plan import Plan
+from phasegraph.graph.state import Environment
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo, stash_create
 from phasegraph.skills.procs import find_program
+from phasegraph.skills.pyenv import PythonEnv, PythonEnvError, find_python_env, own_env, probe
 from phasegraph.skills.registry import SkillRegistry
 
 INSTALL_HINTS = {
@@ -20,6 +23,10 @@ INSTALL_HINTS = {
 }
 
 
+#: Skills that run the project's code, and the module each needs in its interpreter.
+NEEDS_MODULE = {"run_pytest": "pytest"}
+
+
 @dataclass(frozen=True)
 class Preflight:
     """What preflight learned about the workspace."""
@@ -28,6 +35,14 @@ class Preflight:
     head: str | None = None
     dirty: list[str] = field(default_factory=list)
     stash: str | None = None
+    python: PythonEnv = field(default_factory=own_env)
+    python_version: str = ""
+
+    def environment(self) -> Environment:
+        """The interpreter the checks use, as the run's state and report carry it."""
+        return Environment(
+            python=self.python.python, source=self.python.source, version=self.python_version
+        )
 
 
 def preflight(
@@ -36,11 +51,15 @@ def preflight(
     workspace: str | Path,
     *,
     extra_programs: tuple[str, ...] = (),
+    python: str | None = None,
 ) -> Preflight:
-    """Check the workspace and the programs ``plan`` needs; raise :class:`PreflightError`.
+    """Check the workspace, the interpreter and the programs ``plan`` needs, and try its
+    writes in memory; raise :class:`PreflightError` listing every problem.
 
-    In a git repository, also record HEAD and the user's uncommitted files,
-    which the run then refuses to write to: they are never overwritten nor committed.
+    ``python`` (``RunOptions.python``) wins over the plan's own ``python``; without
+    either, the workspace's environment is looked for (:func:`find_python_env`). In a git
+    repository, also record HEAD and the user's uncommitted files, which the run then
+    refuses to write to: they are never overwritten nor committed.
     """
     root = Path(workspace).expanduser()
     if not root.is_dir():
@@ -48,6 +67,7 @@ def preflight(
             f"workspace {str(root)!r} is not a directory; pass --workspace with an existing folder"
         )
     root = root.resolve()
+    env, version = _interpreter(plan, registry, root, python or plan.python)
     skills = [registry.get(s.skill) for s in plan.steps]
     commits = any(s is not None and s.kind is SkillKind.COMMIT for s in skills)
     programs = {p for s in skills if s is not None for p in s.programs} | set(extra_programs)
@@ -65,11 +85,49 @@ def preflight(
             f"the plan commits, but {root} is not a git repository; run `git init` there "
             "or remove the git_checkpoint step"
         )
-    if not in_git:
-        return Preflight(workspace=root)
-    dirty = dirty_files(root)
-    stash = stash_create(root) if dirty else None
-    return Preflight(workspace=root, head=head_sha(root), dirty=dirty, stash=stash)
+    found = Preflight(workspace=root, python=env, python_version=version)
+    if in_git:
+        dirty = dirty_files(root)
+        found = replace(
+            found,
+            head=head_sha(root),
+            dirty=dirty,
+            stash=stash_create(root) if dirty else None,
+        )
+    problems = dry_run_writes(plan, registry, root, found.dirty)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise PreflightError(
+            f"the plan's writes would fail ({len(problems)} problem(s)); nothing was run:\n{lines}"
+        )
+    return found
+
+
+def _interpreter(
+    plan: Plan, registry: SkillRegistry, root: Path, python: str | None
+) -> tuple[PythonEnv, str]:
+    """The project's interpreter and its version, checked to have what the plan's checks need."""
+    try:
+        env = find_python_env(root, python)
+        needed = sorted({NEEDS_MODULE[s.skill] for s in plan.steps if s.skill in NEEDS_MODULE})
+        if not needed and not any(_runs_python(registry, s.skill) for s in plan.steps):
+            return env, ""
+        found = probe(env)
+    except PythonEnvError as exc:
+        raise PreflightError(str(exc)) from exc
+    lacking = [m for m in needed if not found.has(m)]
+    if lacking:
+        raise PreflightError(
+            f"the plan's checks need {', '.join(lacking)}, which {env.describe()} does not "
+            f"have; install it there ({env.python} -m pip install {' '.join(lacking)}) "
+            "or pass --python with the project's interpreter"
+        )
+    return env, found.version
+
+
+def _runs_python(registry: SkillRegistry, name: str) -> bool:
+    skill = registry.get(name)
+    return skill is not None and skill.kind is SkillKind.VERIFY
 
 
 def preflight_problems(plan: Plan, registry: SkillRegistry, workspace: str | Path) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from phasegraph.graph.state import State
+from phasegraph.graph.state import Failure, State, StepRecord, baseline_key
 from phasegraph.skills.redact import redact_data
 
 
@@ -44,6 +44,25 @@ class Usage(BaseModel):
         return cls(by_node=by_node, total=total)
 
 
+class Interpreter(BaseModel):
+    """The Python interpreter the run's checks used, and how it was found."""
+
+    python: str = ""
+    source: str = Field(
+        "",
+        description="--python, .venv, venv, VIRTUAL_ENV, uv, poetry, or phasegraph (its own: "
+        "no project environment was found).",
+    )
+    version: str = ""
+
+
+class NewFinding(BaseModel):
+    """A finding the run introduced, with what it means (a failing test's assertion)."""
+
+    finding: str
+    detail: str = ""
+
+
 class Report(BaseModel):
     """The JSON a run leaves behind (``phasegraph run --report FILE``)."""
 
@@ -55,6 +74,17 @@ class Report(BaseModel):
     failure_kind: str | None = None
     error: str | None = None
     steps: list[StepReport] = Field(default_factory=list)
+    baselines: list[StepReport] = Field(
+        default_factory=list,
+        description="Each verify step's run on the untouched tree (phase 'baseline').",
+    )
+    interpreter: Interpreter = Field(
+        default_factory=Interpreter, description="The interpreter the checks ran with."
+    )
+    new_findings: dict[str, list[NewFinding]] = Field(
+        default_factory=dict,
+        description="Per verify step, the findings the run introduced (these block the commit).",
+    )
     written: list[str] = Field(default_factory=list)
     preexisting: dict[str, list[str]] = Field(
         default_factory=dict, description="Findings that were there before the run (not blocking)."
@@ -72,29 +102,17 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
 def _build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
     failure = state.get("failure")
     rows = state.get("steps", {})
-    steps = []
-    for step in state.get("plan", {}).get("steps", []):
-        row = rows.get(step["id"])
-        if row is None:
-            continue
-        st = row["status"]
-        if st == "running":  # a report is final: a step that never finished did not happen
-            st = "failed" if failure and failure.get("step") == step["id"] else "skipped"
-        elif st == "pending" and status == "stopped":
-            st = "skipped"
-        duration = None
-        if row["started_at"] is not None and row["ended_at"] is not None:
-            duration = round(row["ended_at"] - row["started_at"], 3)
-        steps.append(
-            StepReport(
-                id=row["id"],
-                skill=row["skill"],
-                phase=row["phase"],
-                status=st,
-                summary=row["summary"],
-                duration=duration,
-            )
-        )
+    plan_steps = state.get("plan", {}).get("steps", [])
+    steps = [
+        _step_report(row, failure, status)
+        for step in plan_steps
+        if (row := rows.get(step["id"])) is not None
+    ]
+    baselines = [
+        _step_report(row, None, status)
+        for step in plan_steps
+        if (row := rows.get(baseline_key(step["id"]))) is not None
+    ]
     written = list(state.get("written", []))
     commit = state.get("commit")
     return Report(
@@ -105,12 +123,40 @@ def _build_report(state: State, status: Literal["completed", "stopped"]) -> Repo
         failure_kind=failure["kind"] if failure else None,
         error=failure["error"] if failure else None,
         steps=steps,
+        baselines=baselines,
+        interpreter=Interpreter.model_validate(state.get("environment") or {}),
+        new_findings={
+            k: [NewFinding(finding=f, detail=v.get("details", {}).get(f, "")) for f in found]
+            for k, v in state.get("verdicts", {}).items()
+            if (found := v["introduced"])
+        },
         written=written,
         preexisting={
             k: v["preexisting"] for k, v in state.get("verdicts", {}).items() if v["preexisting"]
         },
         undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
         usage=Usage.of(state),
+    )
+
+
+def _step_report(
+    row: StepRecord, failure: Failure | None, status: Literal["completed", "stopped"]
+) -> StepReport:
+    st = row["status"]
+    if st == "running":  # a report is final: a step that never finished did not happen
+        st = "failed" if failure and failure.get("step") == row["id"] else "skipped"
+    elif st == "pending" and status == "stopped":
+        st = "skipped"
+    duration = None
+    if row["started_at"] is not None and row["ended_at"] is not None:
+        duration = round(row["ended_at"] - row["started_at"], 3)
+    return StepReport(
+        id=row["id"],
+        skill=row["skill"],
+        phase=row["phase"],
+        status=st,
+        summary=row["summary"],
+        duration=duration,
     )
 
 

@@ -31,12 +31,27 @@ class Failure(TypedDict):
     error: str
 
 
-class VerifyOutcome(TypedDict):
+class VerifyOutcome(TypedDict, total=False):
     """A verify step's findings, split against the untouched tree's baseline."""
 
     introduced: list[str]
     preexisting: list[str]
     blocking: bool
+    details: dict[str, str]
+    """What the first introduced findings mean (a failing test's assertion), by finding."""
+
+
+class Environment(TypedDict, total=False):
+    """The interpreter the run's checks use (see :class:`phasegraph.skills.pyenv.PythonEnv`)."""
+
+    python: str
+    source: str
+    version: str
+
+
+def baseline_key(step_id: str) -> str:
+    """The todo-list key of a verify step's baseline row (``:`` never occurs in a step id)."""
+    return f"baseline:{step_id}"
 
 
 def merge_records(
@@ -94,6 +109,8 @@ class State(InputState, total=False):
     """The todo list: every step's status and one-line summary."""
     head: str | None
     """HEAD at the start of the run (None outside git)."""
+    environment: Environment
+    """The project's interpreter that checks run with, and where it was found."""
     dirty: list[str]
     """The user's uncommitted files at the start: a committing run never touches them."""
     baseline: Annotated[dict[str, list[str]], merge_dicts]
@@ -129,6 +146,7 @@ class StepTask(TypedDict):
     run_id: str
     step: dict[str, Any]
     baseline: list[str]
+    environment: Environment
 
 
 @dataclass(frozen=True)
@@ -152,3 +170,7 @@ class RunOptions:
     every other loopback, private or link-local address is refused."""
     scrub_env: bool = True
     """Subprocesses (checks, ripgrep) get the environment without secret-named variables."""
+    python: str | None = None
+    """The project's Python interpreter (or virtualenv folder) checks run with; by default
+    the workspace's ``.venv``/``venv``, an active virtualenv inside it, a uv or poetry
+    environment, else phasegraph's own (said in the report). Wins over a plan's ``python``."""

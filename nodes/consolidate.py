@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.artifacts import get_output
+from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.state import Failure, RunOptions, State
@@ -97,6 +98,10 @@ def make_consolidate(
                     ]
                 )
             final = check_plan(with_writes(plan, added, registry), registry, workspace=workspace)
+            # Every write is tried in memory first: a bad one stops the run before any lands.
+            problems = dry_run_writes(final, registry, workspace, state.get("dirty", []))
+            if added and problems:
+                raise PlanError(problems)
         except PlanError as exc:
             return {"failure": Failure(step=None, kind="consolidate", error=str(exc)), **usage}
         new_rows = pending_rows(final.model_copy(update={"steps": added}), registry)

@@ -20,6 +20,7 @@ from phasegraph.graph.artifacts import put_output
 from phasegraph.graph.state import Failure, FailureKind, RunOptions, StepRecord, StepStatus
 from phasegraph.skills.base import SkillContext, SkillResult
 from phasegraph.skills.errors import SkillError
+from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
 
@@ -84,23 +85,25 @@ async def run_step(
     run_files: tuple[str, ...] = (),
     store_output: bool = True,
     check: Callable[[SkillResult], str | None] | None = None,
-    events: bool = True,
+    phase: str | None = None,
+    python_env: PythonEnv | None = None,
 ) -> StepOutcome:
     """Run ``step`` through its skill with retries; emit running/done/failed events.
 
-    ``check`` may veto a result (returning why), which fails the step.
+    ``check`` may veto a result (returning why), which fails the step. ``phase`` names the
+    row's phase when it is not the skill's kind (a verify's ``baseline`` run);
+    ``python_env`` is the project's interpreter the skill runs code with.
     """
     opts = options(runtime)
-    events_to = runtime if events else None
     skill = registry.get(step["skill"])
-    phase = skill.kind.value if skill else "?"
+    phase = phase or (skill.kind.value if skill else "?")
     started = time.time()
-    emit(events_to, record(step, phase, "running", "", started_at=started))
+    emit(runtime, record(step, phase, "running", "", started_at=started))
 
     def failed(message: str) -> StepOutcome:
         message = redact(message)
         rec = record(step, phase, "failed", message, started_at=started, ended_at=time.time())
-        emit(events_to, rec)
+        emit(runtime, rec)
         return StepOutcome(rec, None, Failure(step=step["id"], kind=failure_kind, error=message))
 
     if skill is None:
@@ -116,6 +119,8 @@ async def run_step(
         run_files=run_files,
         allow_hosts=tuple(opts.allow_hosts),
         scrub_env=opts.scrub_env,
+        python_env=python_env,
+        run_id=run_id,
     )
     try:
         async for attempt in AsyncRetrying(
@@ -143,5 +148,5 @@ async def run_step(
             {"summary": result.summary, "data": result.data, "findings": result.findings},
         )
     rec = record(step, phase, "done", result.summary, started_at=started, ended_at=time.time())
-    emit(events_to, rec)
+    emit(runtime, rec)
     return StepOutcome(rec, result, None)

@@ -26,10 +26,8 @@ from phasegraph.nodes.llm import (
 from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.redact import fence_untrusted
 from phasegraph.skills.registry import SkillRegistry
-from phasegraph.skills.workspace import resolve_in_workspace
 
 #: What a consolidator may add: the reads are over by then.
 ADDABLE = frozenset({SkillKind.WRITE, SkillKind.VERIFY, SkillKind.COMMIT})
@@ -118,91 +116,6 @@ def render_findings(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], budget
     return Findings("\n\n".join(blocks) or "(no read produced output)", cut)
 
 
-def check_edits(plan: Plan, registry: SkillRegistry, workspace: Path) -> list[str]:
-    """Problems the writes would hit, found before any of them runs.
-
-    Applies the plan's edit_block and write_file steps, in order, to copies of
-    the files in memory: each search must occur exactly once in the file as the
-    earlier writes leave it. Files other write skills touch are not followed.
-    """
-    problems: list[str] = []
-    files: dict[str, str | None] = {}  # path -> text as the writes leave it (None: unknown)
-
-    def text_of(rel: str) -> str | None:
-        if rel not in files:
-            try:
-                path = resolve_in_workspace(workspace, rel)
-                files[rel] = (
-                    path.read_text(encoding="utf-8").replace("\r\n", "\n")
-                    if path.is_file()
-                    else None
-                )
-            except (OSError, UnicodeDecodeError, WorkspaceViolation):
-                files[rel] = None
-        return files[rel]
-
-    for step in plan.steps:
-        skill = registry.get(step.skill)
-        if skill is None or skill.kind is not SkillKind.WRITE:
-            continue
-        rel = step.args.get("path")
-        if not isinstance(rel, str):
-            continue
-        if step.skill == "write_file":
-            content = step.args.get("content")
-            files[rel] = content.replace("\r\n", "\n") if isinstance(content, str) else None
-        elif step.skill == "edit_block":
-            search, replace = step.args.get("search"), step.args.get("replace")
-            if not isinstance(search, str) or not isinstance(replace, str) or not search:
-                continue
-            text = text_of(rel)
-            if text is None:
-                if not (workspace / rel).exists():
-                    problems.append(f"step {step.id!r}: {rel} does not exist; use write_file")
-                continue
-            search, replace = search.replace("\r\n", "\n"), replace.replace("\r\n", "\n")
-            found = _count(text, search)
-            if found == 1:
-                files[rel] = text.replace(search, replace, 1)
-                continue
-            earlier = " as the earlier writes leave it" if _edited_before(plan, step, rel) else ""
-            if found == 0:
-                problems.append(
-                    f"step {step.id!r}: the search text is not in {rel}{earlier}; copy it "
-                    "exactly (indentation, blank lines, quotes) from the file as the reads show it"
-                )
-            else:
-                problems.append(
-                    f"step {step.id!r}: the search text occurs {found} times in {rel}{earlier}; "
-                    "add neighbouring lines until it occurs exactly once"
-                )
-        else:
-            for name in skill.path_fields():
-                value = step.args.get(name)
-                for path in value if isinstance(value, list) else [value]:
-                    if isinstance(path, str):
-                        files[path] = None
-    return problems
-
-
-def _count(text: str, needle: str) -> int:
-    """Occurrences of ``needle``, overlapping ones included (as edit_block counts them)."""
-    count, at = 0, text.find(needle)
-    while at != -1:
-        count += 1
-        at = text.find(needle, at + 1)
-    return count
-
-
-def _edited_before(plan: Plan, step: Step, rel: str) -> bool:
-    for other in plan.steps:
-        if other.id == step.id:
-            return False
-        if other.args.get("path") == rel and other.skill in ("edit_block", "write_file"):
-            return True
-    return False
-
-
 async def writes_from_findings(
     model: BaseChatModel,
     registry: SkillRegistry,
@@ -270,9 +183,7 @@ async def writes_from_findings(
             problems.append(
                 "the plan commits but has no write step: give the writes, or say why in 'unable'"
             )
-        if not problems:
-            problems = check_edits(final, registry, workspace)
-        if not problems:
+        if not problems:  # the machine, and every write tried in memory (graph.dry_run)
             problems = preflight_problems(final, registry, workspace)
         if problems:
             raise PlanError(problems)

@@ -68,7 +68,7 @@ def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) ->
             }
         try:
             plan = expand_recipe(parse_plan(raw_plan))
-            found = preflight(plan, registry, workspace)
+            found = preflight(plan, registry, workspace, python=options(runtime).python)
             check_plan(plan, registry, workspace=found.workspace)
         except PlanError as exc:
             failure = Failure(step=None, kind="input", error=str(exc))
@@ -86,6 +86,7 @@ def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) ->
             "plan": plan.model_dump(mode="json"),
             "steps": rows,
             "head": found.head,
+            "environment": found.environment(),
             "dirty": found.dirty,
             "stash": found.stash,
             **usage,

@@ -7,11 +7,12 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from phasegraph.graph.state import RunOptions, State, StepTask
+from phasegraph.graph.state import Failure, RunOptions, State, StepTask, baseline_key
 from phasegraph.nodes.execute import run_step
 from phasegraph.nodes.plan_view import ready, steps_of
 from phasegraph.nodes.types import TaskNode
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
 
 
@@ -21,6 +22,7 @@ def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) 
         run_id=state["run_id"],
         step=step,
         baseline=baseline or [],
+        environment=state.get("environment", {}),
     )
 
 
@@ -55,23 +57,40 @@ def make_read(registry: SkillRegistry) -> TaskNode:
 
 
 def make_baseline(registry: SkillRegistry) -> TaskNode:
-    """Run a verify step on the untouched tree, so the gate can tell new findings from old."""
+    """Run a verify step on the untouched tree, so the gate can tell new findings from old.
+
+    Its row (phase ``baseline``, id ``baseline:<id>``) is one of its own in the todo list
+    and the event stream. A check that cannot
+    run here (a suite that does not import, a tool that fails to start) would be no check
+    after the writes either: the run stops before any write, as a preflight failure.
+    """
 
     async def baseline(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         task = state
+        step = task["step"]
+        key = baseline_key(step["id"])
         outcome = await run_step(
-            task["step"],
+            {**step, "id": key},  # a row of its own in the todo list and the event stream
             registry=registry,
             workspace=task["workspace"],
             run_id=task["run_id"],
             runtime=runtime,
-            failure_kind="verify",
+            failure_kind="preflight",
             store_output=False,
-            events=False,
+            phase="baseline",
+            python_env=PythonEnv.from_dict(task.get("environment")),
         )
+        rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:
-            return {"failure": outcome.failure}
-        return {"baseline": {task["step"]["id"]: outcome.result.findings}}
+            error = outcome.failure["error"] if outcome.failure else "no result"
+            failure = Failure(
+                step=step["id"],
+                kind="preflight",
+                error=f"{step['id']} could not run on the untouched tree (its baseline), so "
+                f"the run stopped before any write: {error}",
+            )
+            return {"steps": rows, "failure": failure}
+        return {"steps": rows, "baseline": {step["id"]: outcome.result.findings}}
 
     return baseline
 

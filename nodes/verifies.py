@@ -15,7 +15,11 @@ from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task
 from phasegraph.nodes.types import TaskNode
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
+
+#: Introduced findings whose explanation (a failing test's assertion) a verdict keeps.
+MAX_DETAILS = 10
 
 
 def split_findings(after: list[str], before: list[str]) -> tuple[list[str], list[str]]:
@@ -54,6 +58,7 @@ def make_verify(
             run_id=task["run_id"],
             runtime=runtime,
             failure_kind="verify",
+            python_env=PythonEnv.from_dict(task.get("environment")),
         )
         if outcome.result is None:
             return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
@@ -63,8 +68,11 @@ def make_verify(
             introduced, preexisting = list(outcome.result.findings), []
         blocking = bool(introduced)
         summary = outcome.result.summary
-        if introduced or preexisting:
-            summary = f"{len(introduced)} new, {len(preexisting)} pre-existing — {summary}"
+        if introduced:  # the new finding first: that is what blocks
+            more = f" (+{len(introduced) - 1} more)" if len(introduced) > 1 else ""
+            summary = f"new: {introduced[0]}{more}; {len(preexisting)} pre-existing — {summary}"
+        elif preexisting:
+            summary = f"0 new, {len(preexisting)} pre-existing — {summary}"
         row = record(
             step,
             "verify",
@@ -75,7 +83,13 @@ def make_verify(
         )
         if row["status"] != outcome.record["status"] or row["summary"] != outcome.record["summary"]:
             emit(runtime, row)
-        verdict = VerifyOutcome(introduced=introduced, preexisting=preexisting, blocking=blocking)
+        details = outcome.result.details
+        verdict = VerifyOutcome(
+            introduced=introduced,
+            preexisting=preexisting,
+            blocking=blocking,
+            details={f: details[f] for f in introduced[:MAX_DETAILS] if f in details},
+        )
         return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}
 
     return verify

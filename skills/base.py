@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from phasegraph.skills import redact
+from phasegraph.skills.pyenv import PythonEnv, own_env
 
 
 class SkillKind(StrEnum):
@@ -60,6 +61,9 @@ class SkillResult(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
     files_written: list[str] = Field(default_factory=list)
     findings: list[str] = Field(default_factory=list)
+    #: What a finding means, for the report: a failing test's assertion and location, a
+    #: lint or type error's line. Keyed by finding; findings without one are just listed.
+    details: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,14 @@ class SkillContext:
     #: Files larger than this are refused by the write skills rather than edited.
     edit_max_bytes: int = 10_000_000
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The project's interpreter that checks run with (``None``: phasegraph's own).
+    python_env: PythonEnv | None = None
+    #: Identifies the run: checks that shuffle (pytest-randomly) get one seed per run.
+    run_id: str = ""
+
+    @property
+    def python(self) -> PythonEnv:
+        return self.python_env or own_env()
 
     def subprocess_env(self) -> dict[str, str]:
         """The environment a subprocess gets: ``env`` (or the current one), scrubbed of secrets."""

@@ -70,7 +70,7 @@ def _with_newline(text: str, newline: str) -> str:
     return lf if newline == "\n" else lf.replace("\n", "\r\n")
 
 
-def _find_all(text: str, needle: str) -> list[int]:
+def find_all(text: str, needle: str) -> list[int]:
     """Start offsets of every occurrence, overlapping ones included."""
     found: list[int] = []
     start = text.find(needle)
@@ -140,6 +140,22 @@ def _not_found(rel: str, text: str, search: str) -> str:
     )
 
 
+def match_problem(rel: str, text: str, search: str, found: list[int]) -> str | None:
+    """Why ``search``, found at ``found`` in ``text``, cannot be edited (``None``: exactly
+    once). One message for the edit itself and for the dry run before a run."""
+    if not found:
+        return _not_found(rel, text, search)
+    if len(found) == 1:
+        return None
+    lines = ", ".join(str(_line_at(text, at)) for at in found[:50])
+    more = f" and {len(found) - 50} more" if len(found) > 50 else ""
+    return (
+        f"search text {_quote(search)} matches {len(found)} times in {rel!r} "
+        f"(at lines {lines}{more}); "
+        "it must match exactly once, so add surrounding lines to make it unique"
+    )
+
+
 async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
     """Replace the one occurrence of ``search`` in ``path`` with ``replace``."""
     if not args.search:
@@ -157,22 +173,14 @@ async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
     newline = _newline_of(text)
     search = _with_newline(args.search, newline)
     replace = _with_newline(args.replace, newline)
-    found = _find_all(text, search)
+    found = find_all(text, search)
     if not found and search != args.search:
         # A file with mixed line ends: the block may match only as given.
         search, replace = args.search, args.replace
-        found = _find_all(text, search)
-    if not found:
-        raise SkillError(_not_found(rel, text, args.search), step_id=ctx.step_id)
-    if len(found) > 1:
-        lines = ", ".join(str(_line_at(text, at)) for at in found[:50])
-        more = f" and {len(found) - 50} more" if len(found) > 50 else ""
-        raise SkillError(
-            f"search text {_quote(args.search)} matches {len(found)} times in {rel!r} "
-            f"(at lines {lines}{more}); "
-            "it must match exactly once, so add surrounding lines to make it unique",
-            step_id=ctx.step_id,
-        )
+        found = find_all(text, search)
+    problem = match_problem(rel, text, args.search, found)
+    if problem:
+        raise SkillError(problem, step_id=ctx.step_id)
 
     at = found[0]
     line = _line_at(text, at)

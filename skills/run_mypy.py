@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
 import json
-import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +13,11 @@ from pydantic import Field
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.procs import run_program
 from phasegraph.skills.verify_common import (
+    Targets,
+    cache_dir,
     clip,
     finding_key,
+    findings_with_details,
     missing_finding,
     plural,
     raw_output,
@@ -28,23 +32,36 @@ from phasegraph.skills.verify_common import (
 class RunMypyArgs(SkillArgs):
     """Arguments of ``run_mypy``."""
 
-    #: Files or folders to check, relative to the workspace; empty means the whole workspace.
-    paths: Annotated[list[str], PathArg()] = Field(default_factory=lambda: ["."])
+    #: Files or folders to check, relative to the workspace; empty means what the project's
+    #: own configuration checks (mypy's ``files`` setting), else the whole workspace.
+    paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
     #: Add ``--strict`` to whatever the project's own mypy configuration says.
     strict: bool = False
 
 
 async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
-    """Run mypy with JSON output; its cache goes nowhere, so the workspace stays untouched."""
-    mypy = require_tool("mypy", ctx)
+    """Run mypy with JSON output, as the project configures it, its cache under ``.phasegraph/``.
+
+    The project environment's own mypy runs when it has one; otherwise phasegraph's mypy
+    checks against the project's interpreter (``--python-executable``), so it sees the
+    packages the project has installed.
+    """
+    own_mypy = ctx.python.project_tool("mypy")
+    mypy = own_mypy or require_tool("mypy", ctx)
+    configured = not args.paths and _configured_files(ctx.workspace)
     targets = split_targets(ctx, args.paths or ["."])
+    if configured:
+        targets = Targets(present=[], missing=[])
     messages: list[dict[str, Any]] = []
     run_facts: dict[str, object] = {}
     nothing_to_check = False
-    if targets.present:
-        argv = [mypy, "-O", "json", "--cache-dir", os.devnull, "--no-error-summary"]
-        argv += ["--no-color-output", *(["--strict"] if args.strict else []), "--"]
-        argv += targets.present
+    if targets.present or configured:
+        cache = cache_dir(ctx, "mypy", args.paths, args.strict)
+        argv = [mypy, "-O", "json", "--cache-dir", str(cache), "--no-error-summary"]
+        if own_mypy is None and not ctx.python.own:  # phasegraph's mypy, the project's packages
+            argv += ["--python-executable", ctx.python.python]
+        argv += ["--no-color-output", *(["--strict"] if args.strict else [])]
+        argv += ["--", *targets.present] if targets.present else []
         proc = await run_program(
             argv,
             cwd=ctx.workspace,
@@ -70,11 +87,48 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
         run_facts = raw_output(proc)
 
     errors = [m for m in messages if m["severity"] == "error"]
-    findings = [finding_key(m["path"], m["code"], m["message"]) for m in errors]
+    findings, details = findings_with_details(
+        [
+            (
+                finding_key(m["path"], m["code"], m["message"]),
+                f"{m['path']}:{m['line']}: error: {m['message']}  [{m['code']}]",
+            )
+            for m in errors
+        ]
+    )
     findings += [missing_finding(path) for path in targets.missing]
     data: dict[str, Any] = {"messages": messages, "missing": targets.missing, **run_facts}
     summary = _summary(errors, targets.missing, nothing_to_check)
-    return SkillResult(ok=not findings, summary=summary, data=data, findings=findings)
+    return SkillResult(
+        ok=not findings, summary=summary, data=data, findings=findings, details=details
+    )
+
+
+def _configured_files(workspace: Path) -> bool:
+    """Whether the project's mypy configuration names the files to check (``files = ...``)."""
+    for name in ("mypy.ini", ".mypy.ini"):
+        if (workspace / name).is_file():
+            return _ini_files(workspace / name, "mypy")
+    pyproject = workspace / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        section = data.get("tool", {}).get("mypy")
+        if isinstance(section, dict):
+            return bool(section.get("files"))
+    setup_cfg = workspace / "setup.cfg"
+    return setup_cfg.is_file() and _ini_files(setup_cfg, "mypy")
+
+
+def _ini_files(path: Path, section: str) -> bool:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return False
+    return parser.has_section(section) and bool(parser.get(section, "files", fallback=""))
 
 
 def _parse(workspace: Path, stdout: str) -> list[dict[str, Any]]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import itertools
 import json
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,14 +15,15 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.errors import SkillError
 from phasegraph.skills.procs import ProcResult, run_program
+from phasegraph.skills.pyenv import foreign_plugins, normalized, probe
 from phasegraph.skills.verify_common import (
     clip,
     plural,
     raw_output,
     relativize,
     split_targets,
-    tool_failure,
     verify_env,
 )
 from phasegraph.skills.workspace import static_path_problem
@@ -67,6 +70,11 @@ VALUE_OPTIONS = frozenset(
         "-n",
         "--numprocesses",
         "--timeout",
+        # Leave a file or folder out (a test module that cannot import, say): path-checked.
+        "--ignore",
+        "--ignore-glob",
+        # pytest-randomly's seed: a plan may pin it (phasegraph pins one per run otherwise).
+        "--randomly-seed",
     }
 )
 #: Options named in the refusal because a plan might well try them: they write or delete
@@ -119,7 +127,12 @@ def check_pytest_args(args: list[str]) -> list[str]:
                 wanted = name
         elif arg.startswith("-") and len(arg) > 1:
             name = arg[:2]
-            if name in VALUE_OPTIONS:
+            if name == "-p":  # only ever to switch a plugin off: -p no:NAME
+                if len(arg) > 2:
+                    _check_plugin_off(arg[2:].removeprefix("="))
+                else:
+                    wanted = name
+            elif name in VALUE_OPTIONS:
                 if len(arg) > 2:
                     _check_value(name, arg[2:].removeprefix("="))
                 else:
@@ -137,16 +150,32 @@ def check_pytest_args(args: list[str]) -> list[str]:
     return args
 
 
+_PLUGIN_OFF = re.compile(r"no:[A-Za-z0-9_.\-]+")
+
+
+def _check_plugin_off(value: str) -> None:
+    if not _PLUGIN_OFF.fullmatch(value):
+        raise ValueError(
+            f"pytest option -p {value!r} is not allowed: a plan may switch a plugin off "
+            "(-p no:NAME) but not load code from elsewhere"
+        )
+
+
 def _check_value(option: str, value: str) -> None:
+    if option == "-p":
+        _check_plugin_off(value)
+        return
     if value.startswith("-"):
         raise ValueError(
             f"the value {value!r} of pytest option {option} starts with '-', so pytest could "
             f"read it as an option; write it as {option}=... without the leading '-'"
         )
-    if option == "--deselect":
+    if option in ("--deselect", "--ignore", "--ignore-glob"):
         problem = static_path_problem(value.split("::", 1)[0])
         if problem:
-            raise ValueError(f"--deselect {value!r}: {problem}")
+            raise ValueError(f"{option} {value!r}: {problem}")
+    if option == "--randomly-seed" and not value.isdigit():
+        raise ValueError(f"--randomly-seed {value!r}: give the seed as a whole number")
 
 
 def _not_allowed(name: str) -> str:
@@ -244,7 +273,8 @@ class RunPytestArgs(SkillArgs):
 
 
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
-    """Run pytest with no cache and no bytecode, so the workspace stays byte-for-byte the same."""
+    """Run pytest with the project's interpreter, no cache and no bytecode, so the workspace
+    stays byte-for-byte the same; a suite that could not really run is an error, never green."""
     targets = split_targets(ctx, args.paths, node_ids=True)
     missing = targets.missing
     if args.paths and not targets.present:
@@ -254,6 +284,7 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
             data={"missing": missing},
             findings=list(missing),
         )
+    extra = await asyncio.to_thread(_hygiene, ctx, args.args)
     with tempfile.TemporaryDirectory(prefix="phasegraph-pytest-") as tmp:
         report = Path(tmp) / "report.jsonl"
         (Path(tmp) / f"{_PLUGIN}.py").write_text(_PLUGIN_SOURCE, encoding="utf-8")
@@ -262,8 +293,8 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH", "")) if p)
         # pytest does not honour "--" before paths, so split_targets has already
         # turned any path starting with "-" into "./-...".
-        argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
-        argv += ["--color=no", *targets.present, *args.args]
+        argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
+        argv += ["--color=no", *extra, *targets.present, *args.args]
         proc = await run_program(
             argv,
             cwd=ctx.workspace,
@@ -273,6 +304,27 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
         )
         records = _read_records(report)
     return _result(ctx, proc, records, missing)
+
+
+def _hygiene(ctx: SkillContext, args: list[str]) -> list[str]:
+    """Options that keep the run the project's own: phasegraph's dependencies' plugins off
+    (only in phasegraph's interpreter), and one pytest-randomly seed for the whole run, so
+    the baseline and the after-run see the same order."""
+    off = foreign_plugins(ctx.python, ctx.workspace)
+    extra = [f"-pno:{name}" for name in off]
+    plugins = {normalized(dist): name for name, dist in probe(ctx.python).pytest_plugins}
+    randomly = plugins.get("pytest-randomly")
+    user_off = {a[2:].removeprefix("=") for a in args if a.startswith("-p") and len(a) > 2}
+    user_off |= {b for a, b in itertools.pairwise(args) if a == "-p"}
+    pinned = any(a.startswith("--randomly-seed") for a in args)
+    if randomly and randomly not in off and f"no:{randomly}" not in user_off and not pinned:
+        extra.append(f"--randomly-seed={run_seed(ctx.run_id)}")
+    return extra
+
+
+def run_seed(run_id: str) -> int:
+    """The shuffling seed of a run: the same for its baseline and its after-run."""
+    return int(hashlib.sha256((run_id or "phasegraph").encode()).hexdigest()[:8], 16)
 
 
 def _read_records(report: Path) -> list[dict[str, Any]]:
@@ -293,6 +345,7 @@ def _result(
     ctx: SkillContext, proc: ProcResult, records: list[dict[str, Any]], missing: list[str]
 ) -> SkillResult:
     failures: list[dict[str, Any]] = []
+    uncollected: list[dict[str, Any]] = []
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
     started: list[str] = []
     finished: set[str] = set()
@@ -304,8 +357,7 @@ def _result(
         elif event == "finish":
             finished.add(nodeid)
         elif event == "collect":
-            counts["errors"] += 1
-            failures.append(_failure(nodeid or ".", "collect", "error", rec.get("longrepr")))
+            uncollected.append(_failure(nodeid or ".", "collect", "error", rec.get("longrepr")))
         elif event == "test":
             outcome, when = rec.get("outcome"), rec.get("when")
             if outcome == "failed":
@@ -320,35 +372,122 @@ def _result(
                 counts["xpassed" if rec.get("xfail") else "passed"] += 1
 
     running = [n for n in started if n not in finished]
-    code = proc.returncode
-    conftest = _CONFTEST_ERROR.search(proc.stderr + proc.stdout)
-    no_tests = False
-    if proc.timed_out:
-        if not running:
-            raise tool_failure("pytest", proc, ctx)
-        note = f"still running when the {ctx.timeout:g}s timeout stopped pytest"
-        failures += [_failure(nodeid, "call", "timeout", note) for nodeid in running]
-    elif code == 5 and not failures:
-        no_tests = True
-    elif code == 4 and conftest and not failures:
-        counts["errors"] += 1
-        path = relativize(ctx.workspace, conftest.group(1))
-        failures.append(_failure(path, "conftest", "error", proc.stderr.strip()))
-    elif code not in (0, 1, 2) or (code in (1, 2) and not failures):
-        raise tool_failure("pytest", proc, ctx, f"pytest failed with exit code {code}")
+    why = _not_run(ctx, proc, uncollected, running, bool(failures))
+    if why:
+        raise SkillError(why, step_id=ctx.step_id or None)
 
     findings = list(dict.fromkeys(f["nodeid"] for f in failures))
+    details = {f["nodeid"]: failure_text(f["message"]) for f in failures}
     findings += [m for m in missing if m not in findings]
     data: dict[str, Any] = {
         "counts": counts,
         "failures": failures,
         "missing": missing,
-        "no_tests_collected": no_tests,
-        "timed_out": proc.timed_out,
+        "interpreter": ctx.python.python,
         **raw_output(proc),
     }
-    summary = _summary(counts, findings, missing, no_tests=no_tests, timed_out=proc.timed_out)
-    return SkillResult(ok=not findings, summary=summary, data=data, findings=findings)
+    summary = _summary(counts, findings, missing)
+    return SkillResult(
+        ok=not findings, summary=summary, data=data, findings=findings, details=details
+    )
+
+
+def _not_run(
+    ctx: SkillContext,
+    proc: ProcResult,
+    uncollected: list[dict[str, Any]],
+    running: list[str],
+    any_failed: bool,
+) -> str | None:
+    """Why the suite did not really run (``None`` when it did): a timeout, a test module or
+    conftest that cannot be collected, no tests at all, an internal or usage error.
+
+    Such a run checked nothing, whatever the baseline says, so it can never be green.
+    """
+    code = proc.returncode
+    output = proc.stderr + proc.stdout
+    if proc.timed_out:
+        hung = f"; still running: {', '.join(running[:5])}" if running else ""
+        fix = f" (or leave it out: --deselect {running[0]})" if running else ""
+        return (
+            f"pytest did not finish within {ctx.timeout:g}s and was stopped{hung}; "
+            f"raise the step timeout{fix}"
+        )
+    if "No module named pytest" in output and not proc.stdout.strip():
+        return (
+            f"pytest is not installed in {ctx.python.describe()}; install it there "
+            f"({ctx.python.python} -m pip install pytest) or pass --python"
+        )
+    conftest = _CONFTEST_ERROR.search(output)
+    if conftest:
+        path = relativize(ctx.workspace, conftest.group(1))
+        error = _error_line(proc.stderr)
+        return f"{path}: {error}{_install_hint(ctx, error)}"
+    if uncollected:
+        first = uncollected[0]
+        error = _error_line(first["message"])
+        more = f" (and {len(uncollected) - 1} more)" if len(uncollected) > 1 else ""
+        return (
+            f"pytest could not collect {first['nodeid']}{more}: {error}{_install_hint(ctx, error)}"
+            f"; fix it, or leave it out of the check (args: [--ignore={first['nodeid']}])"
+        )
+    if code == 5:
+        return (
+            "pytest collected no tests, so nothing was checked; point run_pytest at the tests "
+            "(paths, -k) or remove the step"
+        )
+    if (code in (1, 2) and not any_failed) or code not in (0, 1, 2):
+        what = {2: "was interrupted", 3: "hit an internal error", 4: "was used wrongly"}
+        return (
+            f"pytest {what.get(code, f'failed with exit code {code}')} and ran no test to the "
+            f"end; its output says:\n{_excerpt(output)}"
+        )
+    return None
+
+
+def _error_line(text: str) -> str:
+    """The error of a traceback in one line: its last ``E   ...`` line, else its last line."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
+    return clip(errors[-1] if errors else (lines[-1] if lines else "(no output)"))
+
+
+def _install_hint(ctx: SkillContext, error: str) -> str:
+    if "ImportError" not in error and "ModuleNotFoundError" not in error:
+        return ""
+    if ctx.python.own:
+        return (
+            f" — is the project installed in the interpreter phasegraph uses "
+            f"({ctx.python.python}, phasegraph's own)? give the project's with --python, "
+            "or create the workspace's .venv"
+        )
+    return (
+        f" — is the project installed in the interpreter phasegraph uses "
+        f"({ctx.python.describe()})? install it there, or see --python"
+    )
+
+
+def _excerpt(output: str, lines: int = 15) -> str:
+    """The lines of ``output`` that say what went wrong: pytest's INTERNALERROR lines (their
+    end, where the exception is), else its first lines."""
+    all_lines = [ln for ln in output.splitlines() if ln.strip()]
+    internal = [ln for ln in all_lines if ln.startswith("INTERNALERROR>")]
+    shown = internal[-lines:] if internal else all_lines[:lines]
+    return "\n".join(ln[:300] for ln in shown) or "(no output)"
+
+
+#: Lines of a failing test's text the report keeps.
+FAILURE_LINES = 20
+
+
+def failure_text(longrepr: str, lines: int = FAILURE_LINES) -> str:
+    """A failing test's text cut to what explains it: the failing source line (``>``), the
+    assertion (``E`` lines) and where it failed; the last lines when it has no such parts."""
+    all_lines = longrepr.rstrip().splitlines()
+    key = [ln for ln in all_lines if ln.startswith((">", "E "))]
+    location = [ln for ln in all_lines[-3:] if re.match(r"^\S+:\d+: ", ln)]
+    shown = (key[: lines - 1] + location[-1:]) if key else all_lines[-lines:]
+    return "\n".join(ln[:300] for ln in shown)
 
 
 def _failure(
@@ -363,24 +502,13 @@ def _failure(
     }
 
 
-def _summary(
-    counts: dict[str, int],
-    findings: list[str],
-    missing: list[str],
-    *,
-    no_tests: bool,
-    timed_out: bool,
-) -> str:
-    if no_tests and not findings:
-        return "pytest: no tests were collected"
+def _summary(counts: dict[str, int], findings: list[str], missing: list[str]) -> str:
     shown = [
         plural(counts[k], k.rstrip("s")) if k == "errors" else f"{counts[k]} {k}"
         for k in ("failed", "errors", "passed", "skipped", "xfailed", "xpassed")
         if counts[k]
     ]
     text = "pytest: " + (", ".join(shown) or "no test outcomes")
-    if timed_out:
-        text += "; timed out"
     if missing:
         text += f"; not found: {', '.join(missing)}"
     failing = [f for f in findings if f not in missing]

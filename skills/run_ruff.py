@@ -12,8 +12,11 @@ from pydantic import Field
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.procs import run_program
 from phasegraph.skills.verify_common import (
+    Targets,
+    cache_dir,
     clip,
     finding_key,
+    findings_with_details,
     missing_finding,
     plural,
     raw_output,
@@ -28,22 +31,26 @@ from phasegraph.skills.verify_common import (
 class RunRuffArgs(SkillArgs):
     """Arguments of ``run_ruff``."""
 
-    #: Files or folders to lint, relative to the workspace; empty means the whole workspace.
-    paths: Annotated[list[str], PathArg()] = Field(default_factory=lambda: ["."])
+    #: Files or folders to lint, relative to the workspace; empty means what the project's
+    #: own configuration lints (the workspace, less its ``exclude`` / ``extend-exclude``).
+    paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
 
 
 async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
-    """Run ``ruff check`` without touching the workspace (no cache, no fixes)."""
+    """Run ``ruff check`` (the project's own ruff when its environment has one), never fixing;
+    its cache stays under ``.phasegraph/``."""
     ruff = require_tool("ruff", ctx)
-    targets = split_targets(ctx, args.paths or ["."])
+    # No paths: ruff lints what the project's configuration says (its includes and excludes).
+    targets = split_targets(ctx, args.paths) if args.paths else Targets(present=[], missing=[])
     violations: list[dict[str, Any]] = []
     run_facts: dict[str, object] = {}
-    if targets.present:
+    if targets.present or not args.paths:
         with tempfile.TemporaryDirectory(prefix="phasegraph-ruff-") as tmp:
             report = Path(tmp) / "ruff.json"
             # --no-fix: a project config saying `fix = true` must not edit the user's files.
             argv = [ruff, "check", "--output-format", "json", "--output-file", str(report)]
-            argv += ["--no-cache", "--no-fix", "--force-exclude", "--", *targets.present]
+            argv += ["--cache-dir", str(cache_dir(ctx, "ruff", args.paths)), "--no-fix"]
+            argv += ["--force-exclude", *(["--", *targets.present] if targets.present else [])]
             proc = await run_program(
                 argv,
                 cwd=ctx.workspace,
@@ -64,11 +71,21 @@ async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
             raise tool_failure("ruff", proc, ctx, reason) from exc
         run_facts = raw_output(proc)
 
-    findings = [finding_key(v["path"], v["code"], v["message"]) for v in violations]
+    findings, details = findings_with_details(
+        [
+            (
+                finding_key(v["path"], v["code"], v["message"]),
+                f"{v['path']}:{v['line']}:{v['column']}: {v['code']} {v['message']}",
+            )
+            for v in violations
+        ]
+    )
     findings += [missing_finding(path) for path in targets.missing]
     data: dict[str, Any] = {"violations": violations, "missing": targets.missing, **run_facts}
     summary = _summary(violations, targets.missing)
-    return SkillResult(ok=not findings, summary=summary, data=data, findings=findings)
+    return SkillResult(
+        ok=not findings, summary=summary, data=data, findings=findings, details=details
+    )
 
 
 def _violation(workspace: Path, item: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -11,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.procs import ProcResult, find_program
-from phasegraph.skills.workspace import resolve_in_workspace
+from phasegraph.skills.workspace import resolve_in_workspace, state_dir
 
 #: How much raw tool output a result keeps (the end of it, where the summaries are).
 OUTPUT_TAIL = 4000
@@ -27,15 +29,23 @@ _SPACE = re.compile(r"\s+")
 
 
 def require_tool(name: str, ctx: SkillContext) -> str:
-    """Path of the program ``name``, or a :class:`SkillError` saying how to install it."""
-    found = find_program(name)
+    """Path of the program ``name``: the project environment's own (its pinned version) when
+    it has one, else phasegraph's; a :class:`SkillError` saying how to install it otherwise."""
+    found = ctx.python.project_tool(name) or find_program(name)
     if found is None:
         raise SkillError(
-            f"{name} is not installed: install it where phasegraph runs "
-            f"(pip install {name}) or put it on PATH",
+            f"{name} is not installed: install it in the project's environment "
+            f"({ctx.python.python} -m pip install {name}) or where phasegraph runs",
             step_id=ctx.step_id or None,
         )
     return found
+
+
+def cache_dir(ctx: SkillContext, tool: str, *key: object) -> Path:
+    """A cache folder for ``tool`` under the workspace's ``.phasegraph/`` (git ignores it,
+    runs never commit it), one per check configuration so parallel checks never share one."""
+    digest = hashlib.sha256(json.dumps([ctx.python.python, *key], default=str).encode())
+    return state_dir(ctx.workspace, "cache", f"{tool}-{digest.hexdigest()[:12]}")
 
 
 def verify_env(ctx: SkillContext) -> dict[str, str]:
@@ -106,6 +116,16 @@ def stable_message(message: str) -> str:
 def finding_key(path: str, code: str, message: str) -> str:
     """The stable key ``path::code::message`` the baseline comparison counts."""
     return f"{path}::{code}::{stable_message(message)}"
+
+
+def findings_with_details(items: list[tuple[str, str]]) -> tuple[list[str], dict[str, str]]:
+    """Findings (keys, repeats kept) and what each means, from ``(key, line)`` pairs: a key
+    found at several places lists each of them."""
+    findings = [key for key, _ in items]
+    details: dict[str, str] = {}
+    for key, line in items:
+        details[key] = f"{details[key]}\n{line}" if key in details else line
+    return findings, details
 
 
 def missing_finding(path: str) -> str:

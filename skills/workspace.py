@@ -13,13 +13,31 @@ from pathlib import Path, PurePosixPath
 
 from phasegraph.skills.errors import SkillError, WorkspaceViolation
 
+#: phasegraph's own folder in a workspace: run state, locks, tool caches.
+STATE_DIR = ".phasegraph"
 #: Entries of a workspace that a run never reads or writes through a skill, at any depth.
-PROTECTED = (".git", ".phasegraph")
+PROTECTED = (".git", STATE_DIR)
 
 # Errors an O_NOFOLLOW open gives when the name is a symlink (ELOOP on Linux and macOS,
 # EMLINK on FreeBSD) or, with O_DIRECTORY, when it is not a folder.
 _NOT_A_REAL_FOLDER = (errno.ELOOP, errno.EMLINK, errno.ENOTDIR)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def state_dir(workspace: Path, *sub: str) -> Path:
+    """phasegraph's own folder in the workspace (or a folder in it), made on first use.
+
+    It ignores itself in git (a ``.gitignore`` of ``*``), so runs never commit it.
+    """
+    path = workspace / STATE_DIR
+    path.mkdir(exist_ok=True)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# phasegraph's run state: never committed\n*\n")
+    if sub:
+        path = path.joinpath(*sub)
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _protected(part: str) -> str | None:

@@ -59,11 +59,12 @@ def init_repo(repo: Path, files: dict[str, str]) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (outside .git) with its bytes, for byte-exact comparisons."""
+    """Every file under ``root`` with its bytes, for byte-exact comparisons: all but git's
+    own and phasegraph's own (``.phasegraph/``: run state and tool caches, ignored by git)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
+        if p.is_file() and not {".git", ".phasegraph"} & set(p.relative_to(root).parts)
     }
 
 

@@ -105,8 +105,9 @@ async def test_the_agent_reads_a_stop_report_and_a_bad_call_as_errors_it_can_act
 
     stopped, invalid = tool_messages(result["messages"])
     report = json.loads(str(stopped.content))
-    assert (report["status"], report["failed_step"]) == ("stopped", "edit")
-    assert "'howdy '" in report["error"]
+    # Refused before anything ran; the error names the step and quotes its search text.
+    assert (report["status"], report["failure_kind"]) == ("stopped", "preflight")
+    assert "step 'edit': search text \"'howdy '\" not found in 'lib.py'" in report["error"]
     assert invalid.status == "error"
     assert "goal" in str(invalid.content)
     assert (repo / "lib.py").read_text() == LIB

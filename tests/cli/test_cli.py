@@ -46,14 +46,13 @@ def test_demo_ends_with_a_commit(tmp_path: Path, no_git_identity: None) -> None:
 
 
 def test_run_stops_with_exit_1_and_a_report(make_repo: MakeRepo, tmp_path: Path) -> None:
-    repo = make_repo({"a.py": "A = 1\n", "b.py": "B = 2\n"})
+    repo = make_repo({"a.py": "A = 1\n", "b/keep.txt": "b is a folder\n"})
     plan = tmp_path / "plan.yaml"
     plan.write_text(
-        "goal: two edits\n"
+        "goal: two writes\n"
         "steps:\n"
         "  - {id: e1, skill: edit_block, args: {path: a.py, search: 'A = 1', replace: 'A = 2'}}\n"
-        "  - {id: e2, skill: edit_block,\n"
-        "     args: {path: b.py, search: 'nothing like it', replace: 'x'}}\n"
+        "  - {id: e2, skill: write_file, args: {path: b, content: 'x'}}\n"
         "  - {id: lint, skill: run_ruff}\n"
         "  - {id: commit, skill: git_checkpoint, args: {message: m}}\n"
     )
@@ -65,14 +64,41 @@ def test_run_stops_with_exit_1_and_a_report(make_repo: MakeRepo, tmp_path: Path)
     assert report["status"] == "stopped"
     assert report["commit"] is None
     assert report["failed_step"] == "e2"
-    assert "nothing like it" in report["error"]
+    assert "'b'" in report["error"]
     assert [(s["id"], s["skill"], s["phase"], s["status"]) for s in report["steps"]] == [
         ("e1", "edit_block", "write", "done"),
-        ("e2", "edit_block", "write", "failed"),
+        ("e2", "write_file", "write", "failed"),
         ("lint", "run_ruff", "verify", "skipped"),
         ("commit", "git_checkpoint", "commit", "skipped"),
     ]
     assert all(isinstance(s["summary"], str) for s in report["steps"])
+
+
+def test_a_search_that_matches_twice_exits_2_before_any_step(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    repo = make_repo({"a.py": "A = 1\nA = 1\n", "test_a.py": "def test_a():\n    pass\n"})
+    before = snapshot(repo)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "goal: ambiguous edit\n"
+        "steps:\n"
+        "  - {id: find, skill: rg_search, args: {pattern: A}}\n"
+        "  - {id: e, skill: edit_block, args: {path: a.py, search: 'A = 1', replace: 'A = 2'}}\n"
+        "  - {id: tests, skill: run_pytest}\n"
+    )
+    checked = phasegraph("validate", str(plan), "--workspace", str(repo))
+    assert checked.returncode == 2
+    assert (
+        "step 'e': search text 'A = 1' matches 2 times in 'a.py'" in checked.stderr + checked.stdout
+    )
+
+    out = phasegraph("run", str(plan), "--workspace", str(repo), "--json")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "step 'e': search text 'A = 1' matches 2 times in 'a.py'" in out.stderr
+    # Nothing ran: no event at all was printed, and the repository is as it was.
+    assert out.stdout == ""
+    assert snapshot(repo) == before
 
 
 def test_bad_plan_exits_2_and_touches_nothing(make_repo: MakeRepo, tmp_path: Path) -> None:

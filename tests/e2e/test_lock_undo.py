@@ -101,11 +101,8 @@ def test_undo_after_a_stopped_run_restores_the_exact_bytes(tmp_path: Path) -> No
         "steps": [
             *PLAN["steps"][1:3],
             PLAN["steps"][4],  # type: ignore[index]
-            {
-                "id": "bad",
-                "skill": "edit_block",
-                "args": {"path": "more.py", "search": "nope", "replace": "x"},
-            },
+            # pkg is a folder by then: the write fails when it runs (no dry run foresees it).
+            {"id": "bad", "skill": "write_file", "args": {"path": "pkg", "content": "x"}},
             PLAN["steps"][-1],
         ],  # type: ignore[index]
     }

@@ -100,7 +100,8 @@ async def test_full_run_writes_one_at_a_time_verifies_in_parallel_and_commits(
     make_repo: MakeRepo,
 ) -> None:
     files = {f"m{n}.py": f"VALUE_{n} = {n}\n" for n in range(5)}
-    repo = make_repo({**files, "pyproject.toml": PYPROJECT})
+    tests = "from m0 import VALUE_0\n\n\ndef test_m0() -> None:\n    assert VALUE_0 >= 0\n"
+    repo = make_repo({**files, "test_m.py": tests, "pyproject.toml": PYPROJECT})
     head = git(repo, "rev-parse", "HEAD").strip()
     plan = {
         "goal": "bump five values",
@@ -138,11 +139,16 @@ async def test_full_run_writes_one_at_a_time_verifies_in_parallel_and_commits(
 
 
 async def test_a_failed_write_stops_everything_after_it(make_repo: MakeRepo) -> None:
-    repo = make_repo({"a.py": "A = 1\n", "b.py": "B = 2\n", "c.py": "C = 3\n"})
+    repo = make_repo(
+        {
+            **{"a.py": "A = 1\n", "b/keep.txt": "a folder\n", "c.py": "C = 3\n"},
+            **{"lib.py": LIB, "test_lib.py": TESTS, "pyproject.toml": PYPROJECT},
+        }
+    )
     head = git(repo, "rev-parse", "HEAD").strip()
     before = snapshot(repo)
     plan = {
-        "goal": "three edits, the second impossible",
+        "goal": "three writes, the second impossible",
         "steps": [
             edit("e1", "a.py", "A = 1", "A = 10"),
             {
@@ -150,7 +156,8 @@ async def test_a_failed_write_stops_everything_after_it(make_repo: MakeRepo) -> 
                 "skill": "write_file",
                 "args": {"path": "pkg/new.py", "content": "N = 1\n"},
             },
-            edit("e2", "b.py", "B = 999", "B = 20"),
+            # b is a folder: no dry run foresees that, the write itself fails.
+            {"id": "e2", "skill": "write_file", "args": {"path": "b", "content": "B = 2\n"}},
             edit("e3", "c.py", "C = 3", "C = 30"),
             *verifies(),
             commit(),
@@ -158,8 +165,8 @@ async def test_a_failed_write_stops_everything_after_it(make_repo: MakeRepo) -> 
     }
     report, events = await run_collecting(plan, repo)
     assert report.status == "stopped"
-    assert report.failed_step == "e2"
-    assert "B = 999" in (report.error or "")
+    assert report.failed_step == "e2", report.error
+    assert "'b'" in (report.error or "")
     status = {s.id: s.status for s in report.steps}
     assert status == {
         "e1": "done",
@@ -255,9 +262,41 @@ async def test_the_users_uncommitted_work_is_never_overwritten_or_committed(
 
     before = snapshot(repo)
     plan = {"goal": "edit mine", "steps": [edit("e", "mine.py", "MINE", "YOURS"), commit()]}
-    report, _ = await run_collecting(plan, repo)
-    assert report.status == "stopped" and report.failed_step == "e"
-    assert "uncommitted changes of yours" in (report.error or "")
+    report, events = await run_collecting(plan, repo)
+    # Refused before anything ran: the dry run of the writes knows the user's files.
+    assert report.status == "stopped" and report.failure_kind == "preflight"
+    assert "step 'e': mine.py has uncommitted changes of yours" in (report.error or "")
+    assert not [e for e in events if e.get("status") == "running"]
+    assert snapshot(repo) == before
+
+
+async def test_a_write_that_would_fail_stops_the_run_before_anything_runs(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo({"a.py": "A = 1\nA = 1\n", "b.py": "B = 2\n", "test_a.py": TESTS})
+    before = snapshot(repo)
+    plan = {
+        "goal": "edits the dry run refuses",
+        "steps": [
+            {"id": "find", "skill": "rg_search", "args": {"pattern": "A"}},
+            edit("e1", "b.py", "B = 2", "B = 3"),
+            edit("twice", "a.py", "A = 1", "A = 2"),
+            edit("ghost", "nowhere.py", "x", "y"),
+            edit("stale", "b.py", "B = 2", "B = 4"),
+            *verifies(),
+            commit(),
+        ],
+    }
+    report, events = await run_collecting(plan, repo)
+    assert report.status == "stopped" and report.failure_kind == "preflight"
+    error = report.error or ""
+    # One error lists every problem, each naming its step.
+    assert "step 'twice': search text 'A = 1' matches 2 times in 'a.py'" in error
+    assert "step 'ghost': nowhere.py does not exist; use write_file" in error
+    assert "step 'stale' (on b.py as the plan's earlier writes leave it): search text" in error
+    assert "'e1'" not in error
+    # No read, no baseline, no write ran.
+    assert not [e for e in events if e.get("status") == "running"]
     assert snapshot(repo) == before
 
 

@@ -11,8 +11,9 @@ from llmkit import LIB, fake_model
 from testkit import require_program, snapshot
 
 from phasegraph import RunOptions, build_orchestrator, run_plan, run_request
+from phasegraph.graph.dry_run import dry_run_writes as check_edits
 from phasegraph.graph.plan import Plan, Step
-from phasegraph.nodes.llm_consolidate import allot, check_edits, render_findings
+from phasegraph.nodes.llm_consolidate import allot, render_findings
 from phasegraph.skills.registry import default_registry
 
 MakeRepo = Callable[[dict[str, str]], Path]
@@ -133,7 +134,9 @@ async def test_an_edit_whose_search_text_is_not_in_the_file_goes_back_before_any
     report = await run_plan(build_orchestrator(model=model), READ_PLAN, repo)
 
     assert report.status == "completed", report.error
-    assert "step 'edit': the search text is not in lib.py" in str(seen.calls[1][-1].content)
+    assert "step 'edit': search text \"return 'helo ' + name\" not found in 'lib.py'" in str(
+        seen.calls[1][-1].content
+    )
     assert report.usage.by_node["consolidate"].calls == 2
 
 
@@ -153,14 +156,15 @@ def test_edits_are_checked_against_the_file_as_the_earlier_writes_leave_it(tmp_p
     stale = check_edits(
         plan(edit("e1", "a = 1", "a = 3"), edit("e2", "a = 1", "a = 4")), registry, tmp_path
     )
-    assert stale == [
-        "step 'e2': the search text is not in lib.py as the earlier writes leave it; copy it "
-        "exactly (indentation, blank lines, quotes) from the file as the reads show it"
-    ]
+    [problem] = stale
+    assert problem.startswith(
+        "step 'e2' (on lib.py as the plan's earlier writes leave it): "
+        "search text 'a = 1' not found in 'lib.py'"
+    )
     twice = check_edits(plan(edit("e1", " = 1", " = 5")), registry, tmp_path)
     assert twice == [
-        "step 'e1': the search text occurs 2 times in lib.py; add neighbouring lines until it "
-        "occurs exactly once"
+        "step 'e1': search text '= 1' matches 2 times in 'lib.py' (at lines 1, 2); it must "
+        "match exactly once, so add surrounding lines to make it unique"
     ]
     missing = check_edits(plan(edit("e1", "x", "y", path="new.py")), registry, tmp_path)
     assert missing == ["step 'e1': new.py does not exist; use write_file"]
@@ -199,7 +203,7 @@ async def test_writes_that_stay_invalid_stop_the_run_with_nothing_written(
     assert report.status == "stopped"
     assert report.failure_kind == "consolidate"
     assert "still invalid after 2 attempt(s)" in (report.error or "")
-    assert "the search text is not in lib.py" in (report.error or "")
+    assert "search text 'nothing like this' not found in 'lib.py'" in (report.error or "")
     assert len(seen.calls) == 2
     assert snapshot(repo) == before
 

@@ -93,6 +93,8 @@ def test_failure_and_recovery_stops_undoes_travels_back_and_commits(
     kernel: str, tmp_path: Path
 ) -> None:
     out = execute(ROOT / "notebooks" / "02_failure_and_recovery.ipynb", kernel, tmp_path)
+    assert "status: stopped   failed step: None   kind: preflight" in out
+    assert "step 'warehouse' (on inventory/config.py as the plan's earlier writes" in out
     assert "status: stopped   failed step: warehouse   kind: skill" in out
     assert "status: stopped   failed step: tests   kind: gate" in out
     assert "test_overrides_and_comments" in out

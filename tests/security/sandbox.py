@@ -23,9 +23,14 @@ Entry = tuple[str, bytes | str, int]
 
 
 def snapshot_tree(root: Path) -> dict[str, Entry]:
-    """Every entry under ``root``, ``.git`` included: files with bytes and mode, links, folders."""
+    """Every entry under ``root``, ``.git`` included: files with bytes and mode, links, folders;
+    all but the check tools' caches that phasegraph keeps in the workspace's ``.phasegraph/``
+    (its ``cache/`` and the ``.gitignore`` that keeps it out of git)."""
     out: dict[str, Entry] = {}
     for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root / "ws" / ".phasegraph":
+            dirnames[:] = [d for d in dirnames if d != "cache"]
+            filenames = [f for f in filenames if f != ".gitignore"]
         for name in sorted(dirnames + filenames):
             path = Path(dirpath) / name
             info = path.lstat()

@@ -46,7 +46,17 @@ async def test_secrets_are_redacted_from_reports_and_stream_events(
     shown = json.dumps(to_dict(report)) + json.dumps(events)
     assert TOKEN not in shown
     assert GITHUB_PAT not in shown
-    assert any(e.get("event") == "step" and e.get("status") == "failed" for e in events)
+    sandbox.assert_unchanged()
+
+    # The same for a step that fails while it runs: its failed event quotes the secret too.
+    read = {"id": "read", "skill": "read_file", "args": {"path": f"{TOKEN}-{GITHUB_PAT}.txt"}}
+    report, events = await run_collecting({"goal": "read it", "steps": [read]}, sandbox.ws)
+    assert report.status == "stopped" and report.failed_step == "read"
+    failed = [e for e in events if e.get("event") == "step" and e.get("status") == "failed"]
+    assert failed and "[REDACTED:PHASEGRAPH_SECURITY_DEPLOY_TOKEN]" in failed[0]["summary"]
+    shown = json.dumps(to_dict(report)) + json.dumps(events)
+    assert TOKEN not in shown
+    assert GITHUB_PAT not in shown
     sandbox.assert_unchanged()
 
 

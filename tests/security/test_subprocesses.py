@@ -84,8 +84,8 @@ async def test_a_path_starting_with_a_dash_cannot_become_a_tool_option(sandbox: 
 @pytest.mark.parametrize(
     ("args", "why"),
     [
-        (["-p", "evil_plugin"], "-p is not allowed"),
-        (["-pevil_plugin"], "-p is not allowed"),
+        (["-p", "evil_plugin"], "-p 'evil_plugin' is not allowed"),
+        (["-pevil_plugin"], "-p 'evil_plugin' is not allowed"),
         (["-c", "/etc/passwd"], "-c is not allowed"),
         (["--config-file=/etc/passwd"], "--config-file is not allowed"),
         (["--rootdir=/"], "--rootdir is not allowed"),

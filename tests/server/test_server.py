@@ -155,7 +155,7 @@ async def test_a_served_run_streams_its_todo_list_and_ends_in_a_committed_report
 
     events = step_events(parts)
     phases = {e["phase"] for e in events if e["status"] == "done"}
-    assert phases == {"read", "write", "verify", "commit"}
+    assert phases == {"read", "baseline", "write", "verify", "commit"}
     # The writer subgraph's events come through too, under its own namespace.
     assert any(p.event.startswith("custom|writer") for p in parts)
     state = await client.threads.get_state(thread["thread_id"])

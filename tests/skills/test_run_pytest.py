@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from testkit import snapshot
 
 from phasegraph.skills.base import SkillContext, SkillKind
+from phasegraph.skills.errors import SkillError
 from phasegraph.skills.run_pytest import SKILL, RunPytestArgs, run_pytest
 
 MakeRepo = Callable[[dict[str, str]], Path]
@@ -109,7 +110,11 @@ async def test_extra_args_reach_pytest(calc_repo: Path) -> None:
     assert result.data["counts"]["passed"] == 1
 
 
-async def test_collection_error_is_a_finding_named_by_file(make_repo: MakeRepo) -> None:
+async def test_a_test_module_that_cannot_import_means_the_suite_did_not_run(
+    make_repo: MakeRepo,
+) -> None:
+    # pytest stops at a collection error and runs no test: that is never a finding the
+    # gate could call "pre-existing", it is a check that did not happen.
     repo = make_repo(
         {
             "tests/test_fine.py": "def test_fine():\n    pass\n",
@@ -117,14 +122,19 @@ async def test_collection_error_is_a_finding_named_by_file(make_repo: MakeRepo) 
         }
     )
 
-    result = await run_pytest(RunPytestArgs(paths=["tests"]), fast(repo))
+    with pytest.raises(SkillError) as info:
+        await run_pytest(RunPytestArgs(paths=["tests"]), fast(repo))
 
-    assert not result.ok
-    assert result.findings == ["tests/test_broken.py"]
-    assert "not_a_module" in result.data["failures"][0]["message"]
+    message = str(info.value)
+    assert "could not collect tests/test_broken.py" in message
+    assert "ModuleNotFoundError: No module named 'not_a_module'" in message
+    assert "--ignore=tests/test_broken.py" in message  # the way to leave it out
+    assert "is the project installed in the interpreter phasegraph uses" in message
 
 
-async def test_broken_conftest_is_a_finding_not_a_crash(make_repo: MakeRepo) -> None:
+async def test_a_conftest_that_cannot_import_names_the_file_and_the_error(
+    make_repo: MakeRepo,
+) -> None:
     repo = make_repo(
         {
             "tests/conftest.py": "import not_a_module\n",
@@ -132,19 +142,50 @@ async def test_broken_conftest_is_a_finding_not_a_crash(make_repo: MakeRepo) -> 
         }
     )
 
-    result = await run_pytest(RunPytestArgs(paths=["tests"]), fast(repo))
+    with pytest.raises(SkillError) as info:
+        await run_pytest(RunPytestArgs(paths=["tests"]), fast(repo))
 
-    assert not result.ok
-    assert result.findings == ["tests/conftest.py"]
+    assert str(info.value).startswith(
+        "tests/conftest.py: ModuleNotFoundError: No module named 'not_a_module' — is the "
+        "project installed in the interpreter phasegraph uses"
+    )
 
 
-async def test_no_tests_collected_is_ok(make_repo: MakeRepo) -> None:
+async def test_no_tests_collected_checked_nothing(make_repo: MakeRepo) -> None:
     repo = make_repo({"lib.py": "X = 1\n"})
 
-    result = await run_pytest(RunPytestArgs(), fast(repo))
+    with pytest.raises(SkillError, match="pytest collected no tests, so nothing was checked"):
+        await run_pytest(RunPytestArgs(), fast(repo))
 
-    assert result.ok
-    assert result.summary == "pytest: no tests were collected"
+
+async def test_an_internal_error_shows_its_cause(make_repo: MakeRepo) -> None:
+    repo = make_repo(
+        {
+            "conftest.py": (
+                "def pytest_collection_modifyitems(items):\n"
+                "    raise ValueError('plugin exploded')\n"
+            ),
+            "test_a.py": "def test_a():\n    pass\n",
+        }
+    )
+
+    with pytest.raises(SkillError) as info:
+        await run_pytest(RunPytestArgs(), fast(repo))
+
+    assert "pytest hit an internal error" in str(info.value)
+    assert "ValueError: plugin exploded" in str(info.value)
+
+
+async def test_a_failing_test_carries_its_assertion_and_location(calc_repo: Path) -> None:
+    result = await run_pytest(
+        RunPytestArgs(paths=["tests/test_calc.py::test_bad"]), fast(calc_repo)
+    )
+
+    detail = result.details["tests/test_calc.py::test_bad"]
+    assert ">       assert double(2) == 5" in detail
+    assert "E       assert 4 == 5" in detail
+    assert detail.splitlines()[-1] == "tests/test_calc.py:10: AssertionError"
+    assert len(detail.splitlines()) <= 20
 
 
 async def test_a_path_that_looks_like_an_option_is_a_path(make_repo: MakeRepo) -> None:
@@ -166,7 +207,7 @@ async def test_missing_path_is_a_finding_and_nothing_runs(make_repo: MakeRepo) -
     assert result.findings == ["tests/test_new.py::test_a"]
 
 
-async def test_hanging_test_is_named_when_the_timeout_stops_pytest(make_repo: MakeRepo) -> None:
+async def test_a_hanging_test_stops_the_check_and_is_named(make_repo: MakeRepo) -> None:
     repo = make_repo(
         {
             "test_slow.py": (
@@ -176,12 +217,55 @@ async def test_hanging_test_is_named_when_the_timeout_stops_pytest(make_repo: Ma
         }
     )
 
-    result = await run_pytest(RunPytestArgs(), fast(repo, timeout=4.0))
+    with pytest.raises(SkillError) as info:
+        await run_pytest(RunPytestArgs(), fast(repo, timeout=4.0))
 
-    assert not result.ok
-    assert result.findings == ["test_slow.py::test_hangs"]
-    assert result.data["timed_out"] is True
-    assert result.data["counts"]["passed"] == 1
+    assert "did not finish within 4s" in str(info.value)
+    assert "still running: test_slow.py::test_hangs" in str(info.value)
+    assert "--deselect test_slow.py::test_hangs" in str(info.value)
+
+
+PLUGINS_SEEN = """def test_plugins(pytestconfig):
+    names = {n for n, p in pytestconfig.pluginmanager.list_name_plugin() if p is not None}
+    print("PLUGINS", sorted(names))
+    assert "langsmith_plugin" not in names
+"""
+
+
+async def test_phasegraphs_own_plugins_stay_out_of_the_projects_tests(
+    make_repo: MakeRepo,
+) -> None:
+    # In phasegraph's interpreter, its dependencies' pytest plugins (langsmith, anyio,
+    # hypothesis...) would load into the user's suite; only the ones the project names stay.
+    repo = make_repo(
+        {
+            "test_env.py": PLUGINS_SEEN,
+            "pyproject.toml": '[project]\nname = "x"\noptional-dependencies = {dev = ["respx"]}\n',
+        }
+    )
+
+    result = await run_pytest(RunPytestArgs(args=["-s"]), SkillContext(workspace=repo))
+
+    assert result.ok, result.data["stdout_tail"]
+    seen = result.data["stdout_tail"]
+    assert "'respx'" in seen  # declared by the project: kept
+    assert "'anyio'" not in seen and "'hypothesispytest'" not in seen
+
+
+@pytest.mark.parametrize(
+    "good",
+    [["-p", "no:randomly"], ["-pno:cacheprovider"], ["--randomly-seed=12"], ["--ignore=tests/x"]],
+)
+def test_plugin_switches_and_seeds_are_allowed(good: list[str]) -> None:
+    assert RunPytestArgs(args=good).args == good
+
+
+@pytest.mark.parametrize(
+    "bad", [["-p", "evil_plugin"], ["-pevil"], ["--randomly-seed=last"], ["--ignore=../x"]]
+)
+def test_loading_a_plugin_or_leaving_the_workspace_is_refused(bad: list[str]) -> None:
+    with pytest.raises(ValidationError):
+        RunPytestArgs(args=bad)
 
 
 @pytest.mark.parametrize(

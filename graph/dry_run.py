@@ -1,0 +1,128 @@
+"""The writes of a plan tried in memory, in plan order, before any step runs.
+
+A plan mistake (an edit on a file that is not there, a search text that
+matches twice, a target holding the user's uncommitted work) then costs a
+second, not a baseline run, and never leaves earlier edits half-applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from phasegraph.graph.plan import Plan, Step
+from phasegraph.skills.base import SkillKind
+from phasegraph.skills.edit_block import find_all, match_problem
+from phasegraph.skills.errors import WorkspaceViolation
+from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
+
+
+def dry_run_writes(
+    plan: Plan, registry: SkillRegistry, workspace: Path, dirty: Iterable[str] = ()
+) -> list[str]:
+    """Every problem the plan's writes would hit, found without writing anything.
+
+    Applies the edit_block and write_file steps, in order, to copies of the files in
+    memory: an edit's target must exist (or be written by an earlier write_file) and its
+    search must occur exactly once in the file as the earlier writes leave it. No write
+    may target a file in ``dirty`` (the user's uncommitted changes). Files other write
+    skills touch are not followed.
+    """
+    problems: list[str] = []
+    theirs = set(dirty)
+    files: dict[str, str | None] = {}  # path -> text as the writes leave it (None: unknown)
+    others: set[str] = set()  # paths other write skills touch: not followed
+
+    def text_of(rel: str) -> str | None:
+        if rel not in files:
+            try:
+                path = resolve_in_workspace(workspace, rel)
+                files[rel] = (
+                    path.read_text(encoding="utf-8").replace("\r\n", "\n")
+                    if path.is_file()
+                    else None
+                )
+            except (OSError, UnicodeDecodeError, WorkspaceViolation):
+                files[rel] = None
+        return files[rel]
+
+    for step in plan.steps:
+        skill = registry.get(step.skill)
+        if skill is None or skill.kind is not SkillKind.WRITE:
+            continue
+        targets = _targets(step, skill.path_fields())
+        for mine in sorted(_normalised(workspace, targets) & theirs):
+            problems.append(
+                f"step {step.id!r}: {mine} has uncommitted changes of yours that this run would "
+                "overwrite or commit; commit or stash them first, then run again"
+            )
+        rel = step.args.get("path")
+        if step.skill == "write_file" and isinstance(rel, str):
+            content = step.args.get("content")
+            files[rel] = content.replace("\r\n", "\n") if isinstance(content, str) else None
+        elif step.skill == "edit_block" and isinstance(rel, str):
+            text = text_of(rel)
+            if text is not None:
+                problem = _try_edit(step, rel, text, files, plan)
+                if problem:
+                    problems.append(problem)
+            elif rel not in others and not (workspace / rel).exists():
+                problems.append(f"step {step.id!r}: {rel} does not exist; use write_file")
+        else:
+            for path in targets:
+                files[path] = None
+                others.add(path)
+    return problems
+
+
+def _try_edit(
+    step: Step,
+    rel: str,
+    text: str,
+    files: dict[str, str | None],
+    plan: Plan,
+) -> str | None:
+    search, replace = step.args.get("search"), step.args.get("replace")
+    if not isinstance(search, str) or not isinstance(replace, str) or not search:
+        return None  # the args check names it
+    search, replace = search.replace("\r\n", "\n"), replace.replace("\r\n", "\n")
+    found = find_all(text, search)
+    problem = match_problem(rel, text, search, found)
+    if problem is None:
+        files[rel] = text[: found[0]] + replace + text[found[0] + len(search) :]
+        return None
+    where = (
+        f" (on {rel} as the plan's earlier writes leave it)"
+        if _edited_before(plan, step, rel)
+        else ""
+    )
+    return f"step {step.id!r}{where}: {problem}"
+
+
+def _targets(step: Step, fields: list[str]) -> list[str]:
+    out: list[str] = []
+    for name in fields:
+        value = step.args.get(name)
+        out += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return out
+
+
+def _normalised(workspace: Path, paths: list[str]) -> set[str]:
+    """``paths`` as git reports them (``./a.py`` → ``a.py``); unresolvable ones are left out."""
+    out = set()
+    for rel in paths:
+        try:
+            out.add(workspace_relative(workspace, resolve_in_workspace(workspace, rel)))
+        except (WorkspaceViolation, ValueError):
+            continue
+    return out
+
+
+def _edited_before(plan: Plan, step: Step, rel: str) -> bool:
+    for other in plan.steps:
+        if other.id == step.id:
+            return False
+        if other.args.get("path") == rel and other.skill in ("edit_block", "write_file"):
+            return True
+    return False

@@ -1,0 +1,318 @@
+"""Checks run in the project's own environment, and a check that could not run is never green.
+
+The project here depends on a package (``tinydep``) installed in its own ``.venv`` only, not
+in phasegraph's interpreter, as a user's project depends on what its own venv holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testkit import git, require_program, run_collecting, snapshot, write
+
+from phasegraph.skills import run_pytest
+from phasegraph.skills.base import SkillContext
+from phasegraph.skills.pyenv import PythonEnv
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+APP = (
+    "from tinydep import shout\n\n\n"
+    "def greet(name: str) -> str:\n    return shout('hello ' + name)\n"
+)
+CONFTEST = "import tinydep  # the project's own dependency, as markupsafe's conftest has\n"
+TESTS = (
+    "from app import greet\n\n\ndef test_greet() -> None:\n    assert greet('ann') == 'HELLO ANN'\n"
+)
+PROJECT = {
+    "app.py": APP,
+    "tests/conftest.py": CONFTEST,
+    "tests/test_app.py": TESTS,
+    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.']\ntestpaths = ['tests']\n",
+    ".gitignore": ".venv\n",
+}
+BREAK = {
+    "id": "break",
+    "skill": "edit_block",
+    "args": {"path": "app.py", "search": "'hello ' + name", "replace": "'bye ' + name"},
+}
+PYTEST = {"id": "tests", "skill": "run_pytest"}
+COMMIT = {"id": "commit", "skill": "git_checkpoint", "args": {"message": "change"}}
+
+
+@pytest.fixture(autouse=True)
+def _programs() -> None:
+    require_program("git")
+
+
+@pytest.fixture(scope="session")
+def project_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real virtualenv holding pytest, pytest-randomly and ``tinydep`` (built from source),
+    made once."""
+    root = tmp_path_factory.mktemp("venv")
+    dep = root / "tinydep-src"
+    write(dep, "tinydep/__init__.py", "def shout(text: str) -> str:\n    return text.upper()\n")
+    write(dep, "pyproject.toml", '[project]\nname = "tinydep"\nversion = "1.0"\n')
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ]
+    subprocess.run([*pip, "pytest", "pytest-randomly", str(dep)], check=True, timeout=600)
+    return venv
+
+
+def project(make_repo: MakeRepo, venv: Path | None, files: dict[str, str] | None = None) -> Path:
+    repo = make_repo({**PROJECT, **(files or {})})
+    if venv is not None:
+        (repo / ".venv").symlink_to(venv)  # the workspace's .venv (ignored by git)
+    return repo
+
+
+def plan(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"goal": "change the greeting", "steps": list(steps)}
+
+
+def test_phasegraphs_interpreter_lacks_the_projects_dependency() -> None:
+    # What every test below relies on: only the project's venv can import the project.
+    found = subprocess.run([sys.executable, "-c", "import tinydep"], capture_output=True)
+    assert found.returncode != 0
+
+
+async def test_the_suite_runs_in_the_workspaces_venv_and_blocks_a_breaking_edit(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    repo = project(make_repo, project_venv)
+    head = git(repo, "rev-parse", "HEAD").strip()
+
+    report, events = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    assert report.interpreter.source == ".venv"
+    assert report.interpreter.python == str(repo / ".venv" / "bin" / "python")
+    assert report.interpreter.version
+    # The failing test's report says why: its assertion and where it failed.
+    [found] = report.new_findings["tests"]
+    assert found.finding == "tests/test_app.py::test_greet"
+    assert "AssertionError: assert 'BYE ANN' == 'HELLO ANN'" in found.detail
+    assert "tests/test_app.py:5: AssertionError" in found.detail
+    # The baseline ran first, as a row of its own.
+    [baseline] = report.baselines
+    assert (baseline.id, baseline.phase, baseline.status) == ("baseline:tests", "baseline", "done")
+    assert baseline.summary == "pytest: 1 passed"
+    assert [e for e in events if e.get("id") == "baseline:tests" and e["status"] == "done"]
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+
+
+async def test_a_harmless_edit_commits_after_the_venvs_suite_passes(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    repo = project(make_repo, project_venv)
+    harmless = {
+        "id": "doc",
+        "skill": "edit_block",
+        "args": {"path": "app.py", "search": "def greet", "replace": "# Greets.\ndef greet"},
+    }
+
+    report, _ = await run_collecting(plan(harmless, PYTEST, COMMIT), repo)
+
+    assert report.status == "completed", report.error
+    assert report.commit
+    assert [s.summary for s in report.steps if s.id == "tests"] == ["pytest: 1 passed"]
+
+
+def test_without_the_venv_the_run_stops_at_preflight_and_names_the_cause(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    repo = project(make_repo, None)
+    before = snapshot(repo)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan(BREAK, PYTEST, COMMIT)))
+
+    out = cli("run", str(plan_file), "-w", str(repo), "--report", str(tmp_path / "r.json"))
+
+    assert out.returncode == 2, out.stdout + out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["failure_kind"] == "preflight"
+    assert report["interpreter"]["source"] == "phasegraph"
+    assert (
+        "tests/conftest.py: ModuleNotFoundError: No module named 'tinydep' — is the project "
+        "installed in the interpreter phasegraph uses"
+    ) in report["error"]
+    assert "--python" in report["error"]
+    assert {s["id"]: s["status"] for s in report["steps"]} == {
+        "break": "skipped",
+        "tests": "skipped",
+        "commit": "skipped",
+    }
+    assert snapshot(repo) == before
+
+
+def test_python_names_the_interpreter_and_the_run_event_says_so(
+    make_repo: MakeRepo, project_venv: Path, tmp_path: Path
+) -> None:
+    repo = project(make_repo, None)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan(BREAK, PYTEST, COMMIT)))
+    python = project_venv / "bin" / "python"
+
+    out = cli("run", str(plan_file), "-w", str(repo), "--python", str(python), "--json")
+
+    assert out.returncode == 1, out.stdout + out.stderr  # the gate stops the breaking edit
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert events[0]["event"] == "run"
+    assert (events[0]["python"], events[0]["source"]) == (str(python), "--python")
+    assert events[-1]["failure_kind"] == "gate"
+    assert events[-1]["interpreter"]["python"] == str(python)
+
+
+def test_a_missing_pytest_in_the_chosen_interpreter_fails_preflight(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    repo = project(make_repo, bare)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan(BREAK, PYTEST)))
+
+    out = cli("run", str(plan_file), "-w", str(repo))
+
+    assert out.returncode == 2
+    assert "need pytest, which" in out.stderr and "the workspace's .venv" in out.stderr
+    assert "-m pip install pytest" in out.stderr
+
+
+async def test_pytest_randomly_gets_one_seed_per_run(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    # The baseline and the after-run of one run must see the same order; another run may not.
+    repo = project(make_repo, project_venv)
+    env = PythonEnv(str(repo / ".venv" / "bin" / "python"), ".venv")
+
+    async def seed_used(run_id: str, args: list[str] | None = None) -> str:
+        ctx = SkillContext(workspace=repo, python_env=env, run_id=run_id)
+        result = await run_pytest.run_pytest(run_pytest.RunPytestArgs(args=args or []), ctx)
+        assert result.ok, result.data["stdout_tail"]
+        [line] = [ln for ln in result.data["stdout_tail"].splitlines() if "randomly-seed" in ln]
+        return line
+
+    first = await seed_used("run-a")
+    assert first == await seed_used("run-a")
+    assert f"--randomly-seed={run_pytest.run_seed('run-a')}" in first
+    assert first != await seed_used("run-b")
+    assert "--randomly-seed=7" in await seed_used("run-a", ["--randomly-seed=7"])
+
+
+# No false green: a suite that could not really run blocks whatever the baseline said.
+
+
+async def test_a_suite_that_cannot_import_after_the_writes_blocks_the_commit(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    repo = project(make_repo, project_venv)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    typo = {
+        "id": "typo",
+        "skill": "edit_block",
+        "args": {
+            "path": "tests/conftest.py",
+            "search": "import tinydep",
+            "replace": "import tinydp",
+        },
+    }
+
+    report, _ = await run_collecting(plan(typo, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "verify"
+    assert report.failed_step == "tests"
+    assert "tests/conftest.py: ModuleNotFoundError: No module named 'tinydp'" in (
+        report.error or ""
+    )
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+
+
+async def test_a_suite_broken_before_the_run_stops_it_before_any_write(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    # An unrelated test module that cannot import: pytest then runs no test at all, before
+    # and after, so a breaking edit would be "0 new, 1 pre-existing" without the rule.
+    repo = project(make_repo, project_venv, {"tests/test_other.py": "import nosuchmodule\n"})
+    before = snapshot(repo)
+
+    report, events = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "preflight"
+    assert "could not collect tests/test_other.py" in (report.error or "")
+    assert "No module named 'nosuchmodule'" in (report.error or "")
+    assert not [e for e in events if e.get("phase") == "write" and e["status"] == "running"]
+    assert snapshot(repo) == before
+
+
+async def test_without_the_rule_the_gate_would_have_committed_the_breaking_edit(
+    make_repo: MakeRepo, project_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mutation: "the suite could not run" is no longer an error. The same run then
+    # commits a change that no test ever checked, which is what the rule prevents.
+    repo = project(make_repo, project_venv, {"tests/test_other.py": "import nosuchmodule\n"})
+    monkeypatch.setattr(run_pytest, "_not_run", lambda *args: None)
+
+    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo)
+
+    assert report.status == "completed" and report.commit
+
+
+async def test_a_run_that_leaves_no_tests_blocks(make_repo: MakeRepo, project_venv: Path) -> None:
+    repo = project(make_repo, project_venv)
+    emptied = {
+        "id": "empty",
+        "skill": "write_file",
+        "args": {"path": "tests/test_app.py", "content": "from app import greet\n"},
+    }
+
+    report, _ = await run_collecting(plan(emptied, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failed_step == "tests"
+    assert "pytest collected no tests, so nothing was checked" in (report.error or "")
+    assert report.commit is None
+
+
+async def test_a_hanging_test_is_never_pre_existing(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    hang = "import time\n\n\ndef test_hangs() -> None:\n    time.sleep(60)\n"
+    repo = project(make_repo, project_venv, {"tests/test_hang.py": hang})
+
+    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo, step_timeout=4.0)
+
+    assert report.status == "stopped" and report.failure_kind == "preflight"
+    assert "still running: tests/test_hang.py::test_hangs" in (report.error or "")
+    assert report.written == []
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    return subprocess.run(
+        [sys.executable, "-m", "phasegraph.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_active_venv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An activated virtualenv outside the workspace must not matter; none is set here."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
