@@ -47,3 +47,10 @@ def test_verify_parallel_runs_real_checks(program: str) -> None:
     require_program(program)
     [row] = run("verify_parallel.py", "--smoke", "--repeats", "1")
     assert row["checks"] == ["ruff"]
+
+
+def test_real_repo_times_a_run_against_pytest_once() -> None:
+    require_program("git")
+    [row] = run("real_repo.py", "--tests", "10", "--repeats", "1")
+    assert row["tests"] == 10
+    assert row["pytest_once_s"] > 0 and row["phasegraph_run_s"] > 0

@@ -1,0 +1,134 @@
+"""Bench 5: a whole run on a generated project with its own venv, against running pytest once.
+
+The project has ``--tests`` tests (100 by default) over ten modules and its own
+``.venv`` (pytest installed there, phasegraph not). The run is the plan a user
+would write: one harmless edit, the project's pytest, a commit; it runs the suite
+twice (the baseline on the untouched tree, and after the edit). "pytest once" is
+the project's own ``.venv/bin/python -m pytest``, started from this same process.
+Prints both medians and their ratio (run / pytest once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import emit, median_seconds, repeats
+
+from phasegraph import build_orchestrator, run_plan
+
+GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@phasegraph.invalid"]
+
+MODULE = '''"""Module {m} of the generated project."""
+
+
+def work_{m}(n: int) -> int:
+    return sum(i * i for i in range(n)) % 97
+'''
+
+TEST = """import pytest
+
+from pkg.mod{m} import work_{m}
+
+
+@pytest.mark.parametrize("n", range({count}))
+def test_work_{m}(n: int) -> None:
+    assert 0 <= work_{m}(100_000 + n) < 97
+"""
+
+
+def make_project(root: Path, tests: int) -> tuple[Path, str]:
+    """A git repository with ten modules, ``tests`` tests and its own .venv; and its HEAD."""
+    repo = root / "project"
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / "tests").mkdir()
+    (repo / "src" / "pkg" / "__init__.py").write_text("")
+    per_module = max(1, tests // 10)
+    for m in range(10):
+        (repo / "src" / "pkg" / f"mod{m}.py").write_text(MODULE.format(m=m))
+        (repo / "tests" / f"test_mod{m}.py").write_text(TEST.format(m=m, count=per_module))
+    (repo / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\npythonpath = ["src"]\ntestpaths = ["tests"]\n'
+    )
+    (repo / ".gitignore").write_text(".venv/\n")
+    subprocess.run([sys.executable, "-m", "venv", str(repo / ".venv")], check=True)
+    pip = [str(repo / ".venv" / "bin" / "python"), "-m", "pip", "install", "-q", "pytest"]
+    subprocess.run(pip, check=True)
+    subprocess.run([*GIT, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run([*GIT, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "generated"], cwd=repo, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return repo, head.stdout.strip()
+
+
+async def main(argv: list[str]) -> None:
+    tests = int(argv[argv.index("--tests") + 1]) if "--tests" in argv else 100
+    reps = repeats(argv, 3)
+    root = Path(tempfile.mkdtemp(prefix="phasegraph-bench-real-"))
+    try:
+        repo, base = make_project(root, tests)
+        graph = build_orchestrator()
+        plan = {
+            "goal": "document module 0",
+            "steps": [
+                {
+                    "id": "doc",
+                    "skill": "edit_block",
+                    "args": {
+                        "path": "src/pkg/mod0.py",
+                        "search": "def work_0",
+                        "replace": "# The work of module 0.\ndef work_0",
+                    },
+                },
+                {"id": "tests", "skill": "run_pytest"},
+                {"id": "commit", "skill": "git_checkpoint", "args": {"message": "doc"}},
+            ],
+        }
+
+        async def pytest_once() -> None:
+            proc = await asyncio.create_subprocess_exec(
+                str(repo / ".venv" / "bin" / "python"),
+                *("-m", "pytest", "-q", "-p", "no:cacheprovider"),
+                cwd=repo,
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+            assert await proc.wait() == 0
+
+        async def phasegraph_run() -> None:
+            # Back to the generated commit (a few ms): each run makes the same edit and commit.
+            reset = [*GIT, "reset", "-q", "--hard", base]
+            await asyncio.to_thread(subprocess.run, reset, cwd=repo, check=True)
+            report = await run_plan(graph, plan, repo)
+            assert report.status == "completed", report.error
+            assert report.interpreter.source == ".venv"
+
+        started = time.perf_counter()
+        once = await median_seconds(pytest_once, reps)
+        run = await median_seconds(phasegraph_run, reps)
+        emit(
+            {
+                "bench": "real_repo",
+                "tests": per_run_tests(tests),
+                "pytest_once_s": round(once, 2),
+                "phasegraph_run_s": round(run, 2),
+                "ratio": round(run / once, 2),
+                "bench_s": round(time.perf_counter() - started, 1),
+            }
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def per_run_tests(tests: int) -> int:
+    return max(1, tests // 10) * 10
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
