@@ -221,6 +221,9 @@ async def test_a_test_the_run_breaks_blocks_the_commit(make_repo: MakeRepo) -> N
     assert report.failed_step == "pytest"
     assert "test_lib.py::test_add" in (report.error or "")
     assert "test_already_broken" not in (report.error or "")
+    # The check's row names the new failure first, not the one that was already there.
+    [row] = [s for s in report.steps if s.id == "pytest"]
+    assert row.summary.startswith("new: test_lib.py::test_add; 1 pre-existing — pytest: ")
     assert git(repo, "rev-parse", "HEAD").strip() == head
 
 

@@ -20,6 +20,7 @@ from testkit import git, require_program, run_collecting, snapshot, write
 from phasegraph.skills import run_pytest
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.pyenv import PythonEnv
+from phasegraph.skills.run_mypy import RunMypyArgs, run_mypy
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -213,6 +214,22 @@ async def test_pytest_randomly_gets_one_seed_per_run(
     assert f"--randomly-seed={run_pytest.run_seed('run-a')}" in first
     assert first != await seed_used("run-b")
     assert "--randomly-seed=7" in await seed_used("run-a", ["--randomly-seed=7"])
+
+
+async def test_phasegraphs_mypy_checks_against_the_projects_packages(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    # The venv has no mypy of its own: phasegraph's runs with --python-executable, so it finds
+    # tinydep installed there (untyped) instead of calling it missing.
+    repo = project(make_repo, project_venv)
+    project_env = PythonEnv(str(repo / ".venv" / "bin" / "python"), ".venv")
+    args = RunMypyArgs(paths=["app.py"])
+
+    theirs = await run_mypy(args, SkillContext(workspace=repo, python_env=project_env))
+    ours = await run_mypy(args, SkillContext(workspace=repo))
+
+    assert {f.split("::")[1] for f in theirs.findings} == {"import-untyped"}
+    assert {f.split("::")[1] for f in ours.findings} == {"import-not-found"}
 
 
 # No false green: a suite that could not really run blocks whatever the baseline said.

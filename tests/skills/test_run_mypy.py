@@ -42,6 +42,8 @@ async def test_type_error_is_a_stable_finding_and_the_workspace_is_untouched(
     assert result.summary.startswith("mypy: 1 error in 1 file")
     assert snapshot(repo) == before
     assert not (repo / ".mypy_cache").exists()
+    # Its cache is phasegraph's (ignored by git): the next run starts warm.
+    assert list((repo / ".phasegraph" / "cache").glob("mypy-*/CACHEDIR.TAG"))
 
 
 async def test_clean_code_is_ok(make_repo: MakeRepo) -> None:
@@ -101,3 +103,32 @@ async def test_missing_path_is_a_finding(make_repo: MakeRepo) -> None:
 
     assert not result.ok
     assert result.findings == ["pkg/new.py::not-found::path does not exist"]
+
+
+async def test_no_paths_checks_what_the_project_configures(make_repo: MakeRepo) -> None:
+    # A project that type-checks src/ only: its docs' snippets and scripts are not checked.
+    repo = make_repo(
+        {
+            "pyproject.toml": '[tool.mypy]\nfiles = ["src"]\n',
+            "src/pkg/__init__.py": "",
+            "src/pkg/mod.py": RETURNS_INT,
+            "docs/example.py": "x: int = 'not checked'\n",
+        }
+    )
+
+    result = await run_mypy(RunMypyArgs(), SkillContext(workspace=repo))
+
+    assert [f.split("::")[:2] for f in result.findings] == [["src/pkg/mod.py", "return-value"]]
+    everything = await run_mypy(RunMypyArgs(paths=["."]), SkillContext(workspace=repo))
+    assert "docs/example.py" in {f.split("::")[0] for f in everything.findings}
+
+
+async def test_a_new_finding_carries_its_line(make_repo: MakeRepo) -> None:
+    repo = make_repo({"pkg/__init__.py": "", "pkg/mod.py": RETURNS_INT})
+
+    result = await run_mypy(RunMypyArgs(), SkillContext(workspace=repo))
+
+    assert result.details[RETURN_KEY] == (
+        'pkg/mod.py:2: error: Incompatible return value type (got "int", expected "str")'
+        "  [return-value]"
+    )

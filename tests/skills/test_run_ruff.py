@@ -122,3 +122,19 @@ async def test_missing_ruff_says_how_to_install_it(
 
     with pytest.raises(SkillError, match=r"ruff is not installed.*pip install ruff"):
         await run_ruff(RunRuffArgs(), SkillContext(workspace=repo))
+
+
+async def test_no_paths_lints_what_the_project_configures(make_repo: MakeRepo) -> None:
+    repo = make_repo(
+        {
+            "pyproject.toml": '[tool.ruff]\nextend-exclude = ["legacy"]\n',
+            "app.py": "import os\n",
+            "legacy/old.py": "import sys\n",
+        }
+    )
+
+    result = await run_ruff(RunRuffArgs(), SkillContext(workspace=repo))
+
+    assert [f.split("::")[:2] for f in result.findings] == [["app.py", "F401"]]
+    [detail] = result.details.values()
+    assert detail.startswith("app.py:1:8: F401 ")
