@@ -10,12 +10,13 @@ The public API::
 """
 
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.diagram import plan_mermaid
 from phasegraph.graph.errors import GateFailed, PlanError, PreflightError, RunPaused
 from phasegraph.graph.plan import Plan, RecipeRef, Step, check_plan, load_plan, validate_plan
 from phasegraph.graph.report import ModelCalls, Report, StepReport, Usage
 from phasegraph.graph.run import resume_run, run_plan, run_request
-from phasegraph.graph.state import InputState, RunOptions, State
+from phasegraph.graph.state import InputState, State
 from phasegraph.graph.tool import as_tool
 from phasegraph.skills.adapters import (
     register_tools,

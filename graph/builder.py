@@ -13,9 +13,10 @@ from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from langgraph.types import Send
 
-from phasegraph.graph.state import InputState, RunOptions, State
+from phasegraph.graph.context import RunOptions
+from phasegraph.graph.state import InputState, State
 from phasegraph.nodes.approve import make_approve
-from phasegraph.nodes.checkpoint import make_checkpoint, route_checkpoint
+from phasegraph.nodes.commit import make_commit, route_commit
 from phasegraph.nodes.consolidate import Consolidator, make_consolidate, recipe_consolidator
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.plan_view import steps_of
@@ -108,7 +109,7 @@ def build_orchestrator(
     builder.add_node("writer", build_writer(skills))
     builder.add_node("verify", make_verify(skills))
     builder.add_node("gate", gate)
-    builder.add_node("checkpoint", make_checkpoint(skills))
+    builder.add_node("commit", make_commit(skills))
     builder.add_node("report", report)
     builder.add_node("stop_and_report", stop_and_report)
 
@@ -125,10 +126,8 @@ def build_orchestrator(
         builder.add_conditional_edges("approve", route_approve, ["writer", "stop_and_report"])
     builder.add_conditional_edges("writer", route_writer, ["verify", "gate", "stop_and_report"])
     builder.add_edge("verify", "gate")
-    builder.add_conditional_edges(
-        "gate", route_after_gate, ["checkpoint", "report", "stop_and_report"]
-    )
-    builder.add_conditional_edges("checkpoint", route_checkpoint, ["report", "stop_and_report"])
+    builder.add_conditional_edges("gate", route_after_gate, ["commit", "report", "stop_and_report"])
+    builder.add_conditional_edges("commit", route_commit, ["report", "stop_and_report"])
     builder.add_edge("report", END)
     builder.add_edge("stop_and_report", END)
 

@@ -218,9 +218,3 @@ def _find_cycle(plan: Plan) -> list[str] | None:
             return found
     return None
 
-
-def phase_of(step: Step, registry: SkillRegistry) -> SkillKind:
-    skill = registry.get(step.skill)
-    if skill is None:
-        raise PlanError([f"step {step.id!r}: unknown skill {step.skill!r}"])
-    return skill.kind

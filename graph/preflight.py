@@ -10,7 +10,7 @@ from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.plan import Plan
 from phasegraph.graph.state import Environment
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo, stash_create
+from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.pyenv import PythonEnv, PythonEnvError, find_python_env, own_env, probe
 from phasegraph.skills.registry import SkillRegistry
@@ -34,7 +34,6 @@ class Preflight:
     workspace: Path
     head: str | None = None
     dirty: list[str] = field(default_factory=list)
-    stash: str | None = None
     python: PythonEnv = field(default_factory=own_env)
     python_version: str = ""
 
@@ -87,13 +86,7 @@ def preflight(
         )
     found = Preflight(workspace=root, python=env, python_version=version)
     if in_git:
-        dirty = dirty_files(root)
-        found = replace(
-            found,
-            head=head_sha(root),
-            dirty=dirty,
-            stash=stash_create(root) if dirty else None,
-        )
+        found = replace(found, head=head_sha(root), dirty=dirty_files(root))
     problems = dry_run_writes(plan, registry, root, found.dirty)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)

@@ -114,7 +114,7 @@ def _build_report(state: State, status: Literal["completed", "stopped"]) -> Repo
         if (row := rows.get(baseline_key(step["id"]))) is not None
     ]
     written = list(state.get("written", []))
-    commit = state.get("commit")
+    commit = state.get("commit_sha")
     return Report(
         status=status,
         goal=str(state.get("plan", {}).get("goal") or state.get("request", "")),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
@@ -123,8 +122,6 @@ class State(InputState, total=False):
     """Those of ``written`` that did not exist before the run."""
     written_sha: Annotated[dict[str, str | None], merge_dicts]
     """The sha256 each written file was left with (``None``: the run removed it)."""
-    stash: str | None
-    """``git stash create`` of the user's uncommitted changes at the start, for the record."""
     consolidated: bool
     """Set by consolidate: the plan in state is final, the DAG the writes will follow."""
     usage: Annotated[dict[str, ModelUsage], merge_dicts]
@@ -133,7 +130,7 @@ class State(InputState, total=False):
     adding reducer would count them twice)."""
     failure: Annotated[Failure | None, first_failure]
     """Set once, by the first failure; every route then goes to stop_and_report."""
-    commit: str | None
+    commit_sha: str | None
     """The confirmed sha of the run's commit."""
     report: dict[str, Any]
     """The final report (see :class:`phasegraph.graph.report.Report`)."""
@@ -147,30 +144,3 @@ class StepTask(TypedDict):
     step: dict[str, Any]
     baseline: list[str]
     environment: Environment
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Run-time options, given as ``context=RunOptions(...)`` on invoke/stream."""
-
-    strict: bool = False
-    """Any verify failure blocks the commit, even one that was there before the run."""
-    step_timeout: float = 600.0
-    """Seconds a single step may take."""
-    retries: int = 3
-    """Attempts for a step, or a chat model call, that fails with a transient fault."""
-    plan_attempts: int = 3
-    """Answers an LLM planner or consolidator may give until one passes validation."""
-    findings_budget: int = 48_000
-    """Characters of read output the LLM consolidator sees at most (the rest is cut, noted)."""
-    model_timeout: float = 300.0
-    """Seconds one chat model call may take."""
-    allow_hosts: tuple[str, ...] = ()
-    """Internal hosts fetch_url may reach (names, IPs or networks such as ``10.0.0.0/8``);
-    every other loopback, private or link-local address is refused."""
-    scrub_env: bool = True
-    """Subprocesses (checks, ripgrep) get the environment without secret-named variables."""
-    python: str | None = None
-    """The project's Python interpreter (or virtualenv folder) checks run with; by default
-    the workspace's ``.venv``/``venv``, an active virtualenv inside it, a uv or poetry
-    environment, else phasegraph's own (said in the report). Wins over a plan's ``python``."""

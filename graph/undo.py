@@ -84,7 +84,7 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
         else:
             atomic_write(path, data)
             result.restored.append(rel)
-    commit = values.get("commit")
+    commit = values.get("commit_sha")
     if commit:
         subject = run_git_sync(workspace, "log", "-1", "--format=%s", commit).stdout.strip()
         outcome = await GIT_CHECKPOINT.run(

@@ -7,7 +7,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from phasegraph.graph.state import Failure, RunOptions, State
+from phasegraph.graph.context import RunOptions
+from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.nodes.writer import targets

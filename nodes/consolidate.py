@@ -10,10 +10,11 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.artifacts import get_output
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, check_plan
-from phasegraph.graph.state import Failure, RunOptions, State
+from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.execute import emit, options
 from phasegraph.nodes.llm_consolidate import ADDABLE, writes_from_findings
 from phasegraph.nodes.plan_view import steps_of

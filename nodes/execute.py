@@ -17,7 +17,8 @@ from tenacity import (
 )
 
 from phasegraph.graph.artifacts import put_output
-from phasegraph.graph.state import Failure, FailureKind, RunOptions, StepRecord, StepStatus
+from phasegraph.graph.context import RunOptions
+from phasegraph.graph.state import Failure, FailureKind, StepRecord, StepStatus
 from phasegraph.skills.base import SkillContext, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.pyenv import PythonEnv

@@ -30,7 +30,7 @@ async def gate(state: State) -> dict[str, Any]:
     }
 
 
-def route_gate(state: State, commits: bool) -> Literal["stop_and_report", "checkpoint", "report"]:
+def route_gate(state: State, commits: bool) -> Literal["stop_and_report", "commit", "report"]:
     if state.get("failure"):
         return "stop_and_report"
-    return "checkpoint" if commits else "report"
+    return "commit" if commits else "report"

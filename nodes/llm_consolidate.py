@@ -12,10 +12,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, validate_plan
 from phasegraph.graph.preflight import preflight_problems
-from phasegraph.graph.state import Failure, ModelUsage, RunOptions
+from phasegraph.graph.state import Failure, ModelUsage
 from phasegraph.nodes.llm import (
     ModelError,
     ask_until_valid,

@@ -8,11 +8,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.errors import PlanError, PreflightError
 from phasegraph.graph.plan import Plan, check_plan, parse_plan
 from phasegraph.graph.preflight import preflight
 from phasegraph.graph.recipes import expand_recipe
-from phasegraph.graph.state import Failure, RunOptions, State
+from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.execute import emit, options, record
 from phasegraph.nodes.llm_planner import plan_from_request
 from phasegraph.nodes.types import StateNode
@@ -88,7 +89,6 @@ def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) ->
             "head": found.head,
             "environment": found.environment(),
             "dirty": found.dirty,
-            "stash": found.stash,
             **usage,
         }
 

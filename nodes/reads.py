@@ -7,7 +7,8 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from phasegraph.graph.state import Failure, RunOptions, State, StepTask, baseline_key
+from phasegraph.graph.context import RunOptions
+from phasegraph.graph.state import Failure, State, StepTask, baseline_key
 from phasegraph.nodes.execute import run_step
 from phasegraph.nodes.plan_view import ready, steps_of
 from phasegraph.nodes.types import TaskNode

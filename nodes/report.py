@@ -7,8 +7,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.report import build_report, to_dict
-from phasegraph.graph.state import RunOptions, State, StepRecord
+from phasegraph.graph.state import State, StepRecord
 from phasegraph.nodes.execute import emit
 
 

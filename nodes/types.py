@@ -6,7 +6,8 @@ from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.state import RunOptions, State, StepTask
+from phasegraph.graph.context import RunOptions
+from phasegraph.graph.state import State, StepTask
 
 
 class StateNode(Protocol):

@@ -8,8 +8,9 @@ from typing import Any, Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.state import RunOptions, State, StepTask, VerifyOutcome
+from phasegraph.graph.state import State, StepTask, VerifyOutcome
 from phasegraph.nodes.execute import emit, options, record, run_step
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task

@@ -18,9 +18,10 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.journal import Journal, hashes, landed
-from phasegraph.graph.state import Failure, RunOptions, State, StepRecord, first_failure
+from phasegraph.graph.state import Failure, State, StepRecord, first_failure
 from phasegraph.nodes.execute import emit, record, run_step
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -66,13 +66,17 @@ class SkillResult(BaseModel):
     details: dict[str, str] = Field(default_factory=dict)
 
 
+#: Seconds a step may take unless the run says otherwise (``RunOptions.step_timeout``).
+DEFAULT_STEP_TIMEOUT = 600.0
+
+
 @dataclass(frozen=True)
 class SkillContext:
     """What a running skill may use: the workspace root, limits and run facts."""
 
     workspace: Path
     step_id: str = ""
-    timeout: float = 300.0
+    timeout: float = DEFAULT_STEP_TIMEOUT
     output_cap: int = 2_000_000
     fetch_max_bytes: int = 2_000_000
     #: Files this run has written so far (workspace-relative), for git_checkpoint.
@@ -88,7 +92,6 @@ class SkillContext:
     fetch_timeout: float = 60.0
     #: Files larger than this are refused by the write skills rather than edited.
     edit_max_bytes: int = 10_000_000
-    extra: Mapping[str, Any] = field(default_factory=dict)
     #: The project's interpreter that checks run with (``None``: phasegraph's own).
     python_env: PythonEnv | None = None
     #: Identifies the run: checks that shuffle (pytest-randomly) get one seed per run.

@@ -20,8 +20,6 @@ from phasegraph.skills.workspace import (
     write_confined,
 )
 
-#: Files larger than this are not edited in memory (``SkillContext.edit_max_bytes`` default).
-MAX_EDIT_BYTES = 10_000_000
 #: Lines of the nearest match shown in a "not found" error.
 _SHOWN_LINES = 12
 

@@ -196,16 +196,3 @@ def identity_args(
     if has_identity(workspace, env=env, timeout=timeout):
         return []
     return list(FALLBACK_IDENTITY)
-
-
-def stash_create(
-    workspace: Path, *, env: Mapping[str, str] | None = None, timeout: float = GIT_TIMEOUT
-) -> str | None:
-    """A commit object holding the tracked files' uncommitted changes (``git stash create``).
-
-    It touches neither the working tree, the index nor the stash list; ``None``
-    when the tree is clean. Untracked files are not in it.
-    """
-    result = run_git_sync(workspace, "stash", "create", env=env, timeout=timeout)
-    sha = result.stdout.strip()
-    return sha if result.returncode == 0 and sha else None

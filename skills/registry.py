@@ -72,9 +72,6 @@ class SkillRegistry:
     def __len__(self) -> int:
         return len(self._skills)
 
-    def copy(self) -> SkillRegistry:
-        return SkillRegistry(list(self._skills.values()))
-
 
 def default_registry() -> SkillRegistry:
     """A fresh registry holding every built-in skill."""

@@ -88,5 +88,5 @@ def test_history_lists_the_checkpoints(tmp_path: Path) -> None:
     assert cli("run", str(plan), "-w", str(repo), "--thread", "t1").returncode == 0
     out = cli("history", "t1", "-w", str(repo))
     assert out.returncode == 0
-    for node in ("planner", "consolidate", "writer", "gate", "checkpoint", "report", "(end)"):
+    for node in ("planner", "consolidate", "writer", "gate", "commit", "report", "(end)"):
         assert node in out.stdout

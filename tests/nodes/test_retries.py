@@ -83,7 +83,7 @@ def test_the_graph_draws_as_the_design_diagram() -> None:
         "apply_write",
         "verify",
         "gate",
-        "checkpoint",
+        "commit",
         "report",
         "stop_and_report",
     ):

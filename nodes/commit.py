@@ -1,16 +1,17 @@
-"""The checkpoint node: a git commit of exactly the files the run wrote, confirmed, made once."""
+"""The commit node: a git commit of exactly the files the run wrote, confirmed, made once."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
+from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.journal import Journal
-from phasegraph.graph.state import RunOptions, State
+from phasegraph.graph.state import State
 from phasegraph.nodes.execute import emit, record, run_step
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
@@ -31,8 +32,8 @@ def commit_landed(workspace: Path, before: str | None, message: str) -> str | No
     return None
 
 
-def make_checkpoint(registry: SkillRegistry) -> StateNode:
-    async def checkpoint(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+def make_commit(registry: SkillRegistry) -> StateNode:
+    async def commit(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         update: dict[str, Any] = {"steps": {}}
         workspace = Path(state["workspace"])
         journal = Journal(runtime.store, state["run_id"])
@@ -52,7 +53,7 @@ def make_checkpoint(registry: SkillRegistry) -> StateNode:
                 )
                 emit(runtime, row)
                 update["steps"][step["id"]] = row
-                update["commit"] = sha
+                update["commit_sha"] = sha
                 continue
             await journal.put(key, {"head": head_sha(workspace)})
             failpoint("before-commit")
@@ -70,12 +71,12 @@ def make_checkpoint(registry: SkillRegistry) -> StateNode:
                 update["failure"] = outcome.failure
                 break
             if outcome.result is not None:
-                update["commit"] = outcome.result.data.get("sha")
+                update["commit_sha"] = outcome.result.data.get("sha")
                 failpoint("commit-landed")
         return update
 
-    return checkpoint
+    return commit
 
 
-def route_checkpoint(state: State) -> str:
+def route_commit(state: State) -> Literal["report", "stop_and_report"]:
     return "stop_and_report" if state.get("failure") else "report"
