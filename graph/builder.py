@@ -18,6 +18,7 @@ from phasegraph.graph.state import InputState, State
 from phasegraph.nodes.approve import make_approve
 from phasegraph.nodes.commit import make_commit, route_commit
 from phasegraph.nodes.consolidate import Consolidator, make_consolidate, recipe_consolidator
+from phasegraph.nodes.execute import StepRunner
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import make_planner
@@ -98,18 +99,19 @@ def build_orchestrator(
     def route_after_gate(state: State) -> str:
         return route_gate(state, commits=bool(steps_of(state, skills, SkillKind.COMMIT)))
 
+    runner = StepRunner(skills)
     builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
     builder.add_node("planner", make_planner(skills, planner_model))
-    builder.add_node("read", make_read(skills))
-    builder.add_node("baseline", make_baseline(skills))
+    builder.add_node("read", make_read(runner))
+    builder.add_node("baseline", make_baseline(runner))
     builder.add_node("reads_done", reads_done)
-    builder.add_node("consolidate", make_consolidate(skills, consolidator, consolidator_model))
+    builder.add_node("consolidate", make_consolidate(runner, consolidator, consolidator_model))
     if approve_writes:
         builder.add_node("approve", make_approve(skills))
-    builder.add_node("writer", build_writer(skills))
-    builder.add_node("verify", make_verify(skills))
+    builder.add_node("writer", build_writer(runner))
+    builder.add_node("verify", make_verify(runner))
     builder.add_node("gate", gate)
-    builder.add_node("commit", make_commit(skills))
+    builder.add_node("commit", make_commit(runner))
     builder.add_node("report", report)
     builder.add_node("stop_and_report", stop_and_report)
 

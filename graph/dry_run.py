@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from phasegraph.graph.plan import Plan, Step
 from phasegraph.skills.base import SkillKind
@@ -51,8 +52,9 @@ def dry_run_writes(
         skill = registry.get(step.skill)
         if skill is None or skill.kind is not SkillKind.WRITE:
             continue
-        targets = _targets(step, skill.path_fields())
-        for mine in sorted(_normalised(workspace, targets) & theirs):
+        raw = step.model_dump()
+        targets = step_paths(raw, registry)
+        for mine in sorted(set(target_files(raw, registry, workspace)) & theirs):
             problems.append(
                 f"step {step.id!r}: {mine} has uncommitted changes of yours that this run would "
                 "overwrite or commit; commit or stash them first, then run again"
@@ -100,20 +102,24 @@ def _try_edit(
     return f"step {step.id!r}{where}: {problem}"
 
 
-def _targets(step: Step, fields: list[str]) -> list[str]:
+def step_paths(step: dict[str, Any], registry: SkillRegistry) -> list[str]:
+    """The paths a step's args name (its skill's :class:`PathArg` fields), as the plan gives
+    them."""
+    skill = registry.get(step["skill"])
     out: list[str] = []
-    for name in fields:
-        value = step.args.get(name)
+    for name in skill.path_fields() if skill else []:
+        value = step.get("args", {}).get(name)
         out += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
     return out
 
 
-def _normalised(workspace: Path, paths: list[str]) -> set[str]:
-    """``paths`` as git reports them (``./a.py`` → ``a.py``); unresolvable ones are left out."""
-    out = set()
-    for rel in paths:
+def target_files(step: dict[str, Any], registry: SkillRegistry, workspace: Path) -> list[str]:
+    """The files a write step targets, as git and the skills name them (``./a.py`` → ``a.py``);
+    paths that do not resolve inside the workspace are left out (validation names them)."""
+    out: list[str] = []
+    for rel in step_paths(step, registry):
         try:
-            out.add(workspace_relative(workspace, resolve_in_workspace(workspace, rel)))
+            out.append(workspace_relative(workspace, resolve_in_workspace(workspace, rel)))
         except (WorkspaceViolation, ValueError):
             continue
     return out

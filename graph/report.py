@@ -175,7 +175,10 @@ def undo_commands(
     changed = [f for f in written if f not in created]
     out = []
     if changed:
-        out.append(f"git restore --source={head} --worktree -- {_quoted(changed)}")
+        # Literal pathspecs: a file named '*.py' restores that file, not every match.
+        out.append(
+            f"git --literal-pathspecs restore --source={head} --worktree -- {_quoted(changed)}"
+        )
     if created:
         out.append(f"rm -- {_quoted(created)}")
     return out

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phasegraph.graph.journal import file_hash
+from phasegraph.graph.run_store import file_hash
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.errors import PhasegraphError
 from phasegraph.skills.git_checkpoint import SKILL as GIT_CHECKPOINT

@@ -8,10 +8,10 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.dry_run import step_paths
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
-from phasegraph.nodes.writer import targets
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry
 
@@ -41,7 +41,7 @@ def describe_write(step: dict[str, Any], registry: SkillRegistry) -> dict[str, A
     row: dict[str, Any] = {
         "id": step["id"],
         "skill": step["skill"],
-        "paths": targets(step, registry),
+        "paths": step_paths(step, registry),
     }
     if isinstance(args.get("content"), str):
         row.update(preview(args.pop("content")))

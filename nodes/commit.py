@@ -10,14 +10,12 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.journal import Journal
 from phasegraph.graph.state import State
-from phasegraph.nodes.execute import emit, record, run_step
+from phasegraph.nodes.execute import StepRunner, emit, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.gitrepo import head_sha, run_git_sync
-from phasegraph.skills.registry import SkillRegistry
 
 
 def commit_landed(workspace: Path, before: str | None, message: str) -> str | None:
@@ -32,14 +30,13 @@ def commit_landed(workspace: Path, before: str | None, message: str) -> str | No
     return None
 
 
-def make_commit(registry: SkillRegistry) -> StateNode:
+def make_commit(runner: StepRunner) -> StateNode:
     async def commit(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         update: dict[str, Any] = {"steps": {}}
         workspace = Path(state["workspace"])
-        journal = Journal(runtime.store, state["run_id"])
-        for step in steps_of(state, registry, SkillKind.COMMIT):
-            key = f"commit:{step['id']}"
-            entry = await journal.get(key)
+        records = runner.records(runtime, state["run_id"])
+        for step in steps_of(state, runner.registry, SkillKind.COMMIT):
+            entry = await records.commit_entry(step["id"])
             message = str(step.get("args", {}).get("message", ""))
             if entry is not None and (sha := commit_landed(workspace, entry["head"], message)):
                 now = time.time()
@@ -55,14 +52,12 @@ def make_commit(registry: SkillRegistry) -> StateNode:
                 update["steps"][step["id"]] = row
                 update["commit_sha"] = sha
                 continue
-            await journal.put(key, {"head": head_sha(workspace)})
+            await records.put_commit_entry(step["id"], {"head": head_sha(workspace)})
             failpoint("before-commit")
-            outcome = await run_step(
+            outcome = await runner.run(
                 step,
-                registry=registry,
-                workspace=state["workspace"],
-                run_id=state["run_id"],
-                runtime=runtime,
+                state,
+                runtime,
                 failure_kind="commit",
                 run_files=tuple(state.get("written", [])),
             )

@@ -9,13 +9,12 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.artifacts import get_output
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.state import Failure, State
-from phasegraph.nodes.execute import emit, options
+from phasegraph.nodes.execute import StepRunner, emit, options
 from phasegraph.nodes.llm_consolidate import ADDABLE, writes_from_findings
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import pending_rows
@@ -50,7 +49,7 @@ def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan
 
 
 def make_consolidate(
-    registry: SkillRegistry,
+    runner: StepRunner,
     consolidator: Consolidator = recipe_consolidator,
     model: BaseChatModel | None = None,
 ) -> StateNode:
@@ -65,9 +64,11 @@ def make_consolidate(
         plan = Plan.model_validate(state["plan"])
         workspace = Path(state["workspace"])
         outputs: dict[str, dict[str, Any]] = {}
+        registry = runner.registry
+        records = runner.records(runtime, state["run_id"])
         reads = steps_of(state, registry, SkillKind.READ)
         for step in reads:
-            found = await get_output(runtime.store, state["run_id"], step["id"])
+            found = await records.output(step["id"])
             if found is not None:
                 outputs[step["id"]] = found
         usage: dict[str, Any] = {}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
+from langgraph.store.memory import InMemoryStore
 from pydantic import ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -16,8 +19,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from phasegraph.graph.artifacts import put_output
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.run_store import RunStore
 from phasegraph.graph.state import Failure, FailureKind, StepRecord, StepStatus
 from phasegraph.skills.base import SkillContext, SkillResult
 from phasegraph.skills.errors import SkillError
@@ -75,79 +78,92 @@ class StepOutcome:
         self.failure = failure
 
 
-async def run_step(
-    step: dict[str, Any],
-    *,
-    registry: SkillRegistry,
-    workspace: str,
-    run_id: str,
-    runtime: Runtime[RunOptions] | None,
-    failure_kind: FailureKind = "skill",
-    run_files: tuple[str, ...] = (),
-    store_output: bool = True,
-    check: Callable[[SkillResult], str | None] | None = None,
-    phase: str | None = None,
-    python_env: PythonEnv | None = None,
-) -> StepOutcome:
-    """Run ``step`` through its skill with retries; emit running/done/failed events.
+@dataclass(frozen=True)
+class StepRunner:
+    """Runs plan steps for one orchestrator graph: bound once, handed to every node.
 
-    ``check`` may veto a result (returning why), which fails the step. ``phase`` names the
-    row's phase when it is not the skill's kind (a verify's ``baseline`` run);
-    ``python_env`` is the project's interpreter the skill runs code with.
+    It knows the graph's skills and where the run's records go: the run's LangGraph
+    store, or, for a graph embedded in a parent that has none, a store of this graph's own
+    (never a module-global one).
     """
-    opts = options(runtime)
-    skill = registry.get(step["skill"])
-    phase = phase or (skill.kind.value if skill else "?")
-    started = time.time()
-    emit(runtime, record(step, phase, "running", "", started_at=started))
 
-    def failed(message: str) -> StepOutcome:
-        message = redact(message)
-        rec = record(step, phase, "failed", message, started_at=started, ended_at=time.time())
-        emit(runtime, rec)
-        return StepOutcome(rec, None, Failure(step=step["id"], kind=failure_kind, error=message))
+    registry: SkillRegistry
+    fallback_store: BaseStore = field(default_factory=InMemoryStore)
 
-    if skill is None:
-        return failed(f"unknown skill {step['skill']!r}")
-    try:
-        args = skill.parse_args(step.get("args", {}))
-    except ValidationError as exc:
-        return failed(f"bad args for {skill.name}: {exc.errors()[0]['msg']}")
-    ctx = SkillContext(
-        workspace=Path(workspace),
-        step_id=step["id"],
-        timeout=opts.step_timeout,
-        run_files=run_files,
-        allow_hosts=tuple(opts.allow_hosts),
-        scrub_env=opts.scrub_env,
-        python_env=python_env,
-        run_id=run_id,
-    )
-    try:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(max(1, opts.retries)),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_exception(
-                lambda e: isinstance(e, SkillError) and e.transient and not e.retried
-            ),
-            reraise=True,
-        ):
-            with attempt:
-                result = await skill.run(args, ctx)
-    except SkillError as exc:
-        return failed(exc.message)
-    except Exception as exc:  # a skill bug must still end in a report, not a crash
-        return failed(f"{type(exc).__name__} in skill {skill.name}: {exc}")
-    veto = check(result) if check else None
-    if veto:
-        return failed(veto)
-    if store_output:
-        await put_output(
-            runtime.store if runtime else None,
-            run_id,
-            step["id"],
-            {"summary": result.summary, "data": result.data, "findings": result.findings},
+    def records(self, runtime: Runtime[RunOptions] | None, run_id: str) -> RunStore:
+        """The run store of ``run_id``."""
+        store = runtime.store if runtime is not None else None
+        return RunStore(store if store is not None else self.fallback_store, run_id)
+
+    async def run(
+        self,
+        step: dict[str, Any],
+        where: Mapping[str, Any],
+        runtime: Runtime[RunOptions] | None,
+        *,
+        failure_kind: FailureKind = "skill",
+        run_files: tuple[str, ...] = (),
+        store_output: bool = True,
+        check: Callable[[SkillResult], str | None] | None = None,
+        phase: str | None = None,
+    ) -> StepOutcome:
+        """Run ``step`` through its skill with retries; emit running/done/failed events.
+
+        ``where`` is the state (or fanned-out task) the step runs in: its ``workspace``,
+        ``run_id`` and the project ``environment`` the skill runs code with. ``check`` may
+        veto a result (returning why), which fails the step. ``phase`` names the row's
+        phase when it is not the skill's kind (a verify's ``baseline`` run).
+        """
+        opts = options(runtime)
+        skill = self.registry.get(step["skill"])
+        phase = phase or (skill.kind.value if skill else "?")
+        started = time.time()
+        emit(runtime, record(step, phase, "running", "", started_at=started))
+
+        def failed(message: str) -> StepOutcome:
+            message = redact(message)
+            rec = record(step, phase, "failed", message, started_at=started, ended_at=time.time())
+            emit(runtime, rec)
+            failure = Failure(step=step["id"], kind=failure_kind, error=message)
+            return StepOutcome(rec, None, failure)
+
+        if skill is None:
+            return failed(f"unknown skill {step['skill']!r}")
+        try:
+            args = skill.parse_args(step.get("args", {}))
+        except ValidationError as exc:
+            return failed(f"bad args for {skill.name}: {exc.errors()[0]['msg']}")
+        ctx = SkillContext(
+            workspace=Path(where["workspace"]),
+            step_id=step["id"],
+            timeout=opts.step_timeout,
+            run_files=run_files,
+            allow_hosts=tuple(opts.allow_hosts),
+            scrub_env=opts.scrub_env,
+            python_env=PythonEnv.from_dict(where.get("environment")),
+            run_id=where["run_id"],
         )
-    rec = record(step, phase, "done", result.summary, started_at=started, ended_at=time.time())
-    emit(runtime, rec)
-    return StepOutcome(rec, result, None)
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(max(1, opts.retries)),
+                wait=wait_exponential(multiplier=0.2, max=5),
+                retry=retry_if_exception(
+                    lambda e: isinstance(e, SkillError) and e.transient and not e.retried
+                ),
+                reraise=True,
+            ):
+                with attempt:
+                    result = await skill.run(args, ctx)
+        except SkillError as exc:
+            return failed(exc.message)
+        except Exception as exc:  # a skill bug must still end in a report, not a crash
+            return failed(f"{type(exc).__name__} in skill {skill.name}: {exc}")
+        veto = check(result) if check else None
+        if veto:
+            return failed(veto)
+        if store_output:
+            output = {"summary": result.summary, "data": result.data, "findings": result.findings}
+            await self.records(runtime, where["run_id"]).put_output(step["id"], output)
+        rec = record(step, phase, "done", result.summary, started_at=started, ended_at=time.time())
+        emit(runtime, rec)
+        return StepOutcome(rec, result, None)

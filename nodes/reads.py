@@ -9,11 +9,10 @@ from langgraph.types import Send
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.state import Failure, State, StepTask, baseline_key
-from phasegraph.nodes.execute import run_step
+from phasegraph.nodes.execute import StepRunner
 from phasegraph.nodes.plan_view import ready, steps_of
 from phasegraph.nodes.types import TaskNode
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
 
 
@@ -42,22 +41,15 @@ def dispatch_reads(
     return sends or "consolidate"
 
 
-def make_read(registry: SkillRegistry) -> TaskNode:
+def make_read(runner: StepRunner) -> TaskNode:
     async def read(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        task = state
-        outcome = await run_step(
-            task["step"],
-            registry=registry,
-            workspace=task["workspace"],
-            run_id=task["run_id"],
-            runtime=runtime,
-        )
-        return {"steps": {task["step"]["id"]: outcome.record}, "failure": outcome.failure}
+        outcome = await runner.run(state["step"], state, runtime)
+        return {"steps": {state["step"]["id"]: outcome.record}, "failure": outcome.failure}
 
     return read
 
 
-def make_baseline(registry: SkillRegistry) -> TaskNode:
+def make_baseline(runner: StepRunner) -> TaskNode:
     """Run a verify step on the untouched tree, so the gate can tell new findings from old.
 
     Its row (phase ``baseline``, id ``baseline:<id>``) is one of its own in the todo list
@@ -70,16 +62,13 @@ def make_baseline(registry: SkillRegistry) -> TaskNode:
         task = state
         step = task["step"]
         key = baseline_key(step["id"])
-        outcome = await run_step(
+        outcome = await runner.run(
             {**step, "id": key},  # a row of its own in the todo list and the event stream
-            registry=registry,
-            workspace=task["workspace"],
-            run_id=task["run_id"],
-            runtime=runtime,
+            task,
+            runtime,
             failure_kind="preflight",
             store_output=False,
             phase="baseline",
-            python_env=PythonEnv.from_dict(task.get("environment")),
         )
         rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:

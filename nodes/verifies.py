@@ -11,12 +11,11 @@ from langgraph.types import Send
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.state import State, StepTask, VerifyOutcome
-from phasegraph.nodes.execute import emit, options, record, run_step
+from phasegraph.nodes.execute import StepRunner, emit, options, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task
 from phasegraph.nodes.types import TaskNode
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
 
 #: Introduced findings whose explanation (a failing test's assertion) a verdict keeps.
@@ -45,22 +44,12 @@ def dispatch_verifies(state: State, registry: SkillRegistry) -> list[Send] | Lit
     return sends or "gate"
 
 
-def make_verify(
-    registry: SkillRegistry,
-) -> TaskNode:
+def make_verify(runner: StepRunner) -> TaskNode:
     async def verify(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         task = state
         step = task["step"]
         failpoint(f"verify:{step['id']}")
-        outcome = await run_step(
-            step,
-            registry=registry,
-            workspace=task["workspace"],
-            run_id=task["run_id"],
-            runtime=runtime,
-            failure_kind="verify",
-            python_env=PythonEnv.from_dict(task.get("environment")),
-        )
+        outcome = await runner.run(step, task, runtime, failure_kind="verify")
         if outcome.result is None:
             return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
         strict = options(runtime).strict

@@ -16,30 +16,17 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
-from langgraph.store.base import BaseStore
 
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.dry_run import target_files
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.journal import Journal, hashes, landed
+from phasegraph.graph.run_store import RunStore, hashes, landed
 from phasegraph.graph.state import Failure, State, StepRecord, first_failure
-from phasegraph.nodes.execute import emit, record, run_step
+from phasegraph.nodes.execute import StepRunner, emit, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind, SkillResult
-from phasegraph.skills.errors import WorkspaceViolation
-from phasegraph.skills.registry import SkillRegistry
-from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
-
-
-def targets(step: dict[str, Any], registry: SkillRegistry) -> list[str]:
-    skill = registry.get(step["skill"])
-    if skill is None:
-        return []
-    out: list[str] = []
-    for name in skill.path_fields():
-        value = step.get("args", {}).get(name)
-        out += value if isinstance(value, list) else [value] if isinstance(value, str) else []
-    return out
+from phasegraph.skills.workspace import resolve_in_workspace
 
 
 def read_back_problem(workspace: Path, result: SkillResult) -> str | None:
@@ -65,59 +52,36 @@ class WriterState(TypedDict, total=False):
     failure: Annotated[Failure | None, first_failure]
 
 
-class Writes:
-    """The run's write steps (put once, before the first write) and each one's outcome."""
-
-    def __init__(self, store: BaseStore | None, run_id: str) -> None:
-        self.journal = Journal(store, run_id)
-
-    async def put_step(self, index: int, step: dict[str, Any]) -> None:
-        await self.journal.put(f"write-step:{index}", step)
-
-    async def step(self, index: int) -> dict[str, Any]:
-        found = await self.journal.get(f"write-step:{index}")
-        if found is None:
-            raise LookupError(f"write step #{index} is missing from the run's store")
-        return found
-
-    async def put_outcome(self, index: int, outcome: dict[str, Any]) -> None:
-        await self.journal.put(f"write-outcome:{index}", outcome)
-
-    async def outcome(self, index: int) -> dict[str, Any] | None:
-        return await self.journal.get(f"write-outcome:{index}")
-
-
-def make_apply_write(registry: SkillRegistry) -> Any:
+def make_apply_write(runner: StepRunner) -> Any:
     async def apply_write(state: WriterState, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         index = state.get("cursor", 0)
-        writes = Writes(runtime.store, state["run_id"])
-        step = await writes.step(index)
+        records = runner.records(runtime, state["run_id"])
+        step = await records.write_step(index)
         workspace = Path(state["workspace"])
-        files = target_files(step, registry, workspace)
+        files = target_files(step, runner.registry, workspace)
         theirs = sorted(set(files) & set(state.get("dirty", [])))
         if theirs:
             # The user's own uncommitted work is never overwritten, nor committed by a run.
             return await refuse(
-                writes,
+                records,
                 index,
                 step,
                 runtime,
                 f"{', '.join(theirs)} has uncommitted changes of yours that this run would "
                 "overwrite or commit; commit or stash them first, then run again",
             )
-        journal = writes.journal
-        entry = await journal.get(step["id"])
+        entry = await records.write_entry(step["id"])
         if entry is None:
             entry = {"before": hashes(workspace, files)}
-            await journal.put(step["id"], entry)
+            await records.put_write_entry(step["id"], entry)
         else:  # this step began before the run was interrupted: did its write land?
             verdict = landed(entry, hashes(workspace, list(entry["before"])))
             if verdict == "landed":
-                await writes.put_outcome(index, recognised(step, runtime, entry, workspace))
+                await records.put_write_outcome(index, recognised(step, runtime, entry, workspace))
                 return {"cursor": index + 1}
             if verdict == "changed":
                 return await refuse(
-                    writes,
+                    records,
                     index,
                     step,
                     runtime,
@@ -125,45 +89,29 @@ def make_apply_write(registry: SkillRegistry) -> Any:
                     "check the file, then run the plan again",
                 )
         failpoint(f"before-write:{step['id']}")
-        outcome = await run_step(
-            step,
-            registry=registry,
-            workspace=state["workspace"],
-            run_id=state["run_id"],
-            runtime=runtime,
-            check=lambda result: read_back_problem(workspace, result),
+        outcome = await runner.run(
+            step, state, runtime, check=lambda result: read_back_problem(workspace, result)
         )
         done: dict[str, Any] = {"record": outcome.record, "failure": outcome.failure}
         if outcome.result is not None:
             written = outcome.result.files_written
             after = hashes(workspace, sorted(set(entry["before"]) | set(written)))
-            await journal.put(step["id"], {**entry, "after": after})
+            await records.put_write_entry(step["id"], {**entry, "after": after})
             done.update(written=written, before=entry["before"], after=after)
-        await writes.put_outcome(index, done)
+        await records.put_write_outcome(index, done)
         failpoint(f"write-landed:{step['id']}")
         return {"cursor": index + 1, "failure": outcome.failure}
 
     return apply_write
 
 
-def target_files(step: dict[str, Any], registry: SkillRegistry, workspace: Path) -> list[str]:
-    """The step's target paths, normalised as the skills report them (``./a.py`` → ``a.py``)."""
-    out = []
-    for rel in targets(step, registry):
-        try:
-            out.append(workspace_relative(workspace, resolve_in_workspace(workspace, rel)))
-        except (WorkspaceViolation, ValueError):
-            continue
-    return out
-
-
 async def refuse(
-    writes: Writes, index: int, step: dict[str, Any], runtime: Runtime[RunOptions], message: str
+    records: RunStore, index: int, step: dict[str, Any], runtime: Runtime[RunOptions], message: str
 ) -> dict[str, Any]:
     rec = record(step, "write", "failed", message)
     emit(runtime, rec)
     failure = Failure(step=step["id"], kind="skill", error=message)
-    await writes.put_outcome(index, {"record": rec, "failure": failure})
+    await records.put_write_outcome(index, {"record": rec, "failure": failure})
     return {"cursor": index + 1, "failure": failure}
 
 
@@ -199,25 +147,25 @@ def route_write(state: WriterState) -> Literal["apply_write", "__end__"]:
 
 
 def build_writer_graph(
-    registry: SkillRegistry,
+    runner: StepRunner,
 ) -> CompiledStateGraph[WriterState, RunOptions, WriterState, WriterState]:
     """One ``apply_write`` per superstep, so each write is checkpointed before the next."""
     builder = StateGraph(WriterState, context_schema=RunOptions)
-    builder.add_node("apply_write", make_apply_write(registry))
+    builder.add_node("apply_write", make_apply_write(runner))
     builder.add_conditional_edges(START, route_write, ["apply_write", END])
     builder.add_conditional_edges("apply_write", route_write, ["apply_write", END])
     return builder.compile(name="writer")
 
 
-def build_writer(registry: SkillRegistry) -> StateNode:
+def build_writer(runner: StepRunner) -> StateNode:
     """The parent graph's ``writer`` node: hand the writes to the subgraph, collect the results."""
-    subgraph = build_writer_graph(registry)
+    subgraph = build_writer_graph(runner)
 
     async def writer(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        steps = steps_of(state, registry, SkillKind.WRITE)
-        writes = Writes(runtime.store, state["run_id"])
+        steps = steps_of(state, runner.registry, SkillKind.WRITE)
+        records = runner.records(runtime, state["run_id"])
         for index, step in enumerate(steps):
-            await writes.put_step(index, step)
+            await records.put_write_step(index, step)
         final = await subgraph.ainvoke(
             WriterState(
                 workspace=state["workspace"],
@@ -228,19 +176,19 @@ def build_writer(registry: SkillRegistry) -> StateNode:
             ),
             context=runtime.context,
         )
-        return await collect(writes, len(steps), final)
+        return await collect(records, len(steps), final)
 
     return writer
 
 
-async def collect(writes: Writes, count: int, final: dict[str, Any]) -> dict[str, Any]:
+async def collect(records: RunStore, count: int, final: dict[str, Any]) -> dict[str, Any]:
     """The todo rows and the written/created/hash lists, from every write's stored outcome."""
     rows: dict[str, StepRecord] = {}
     written: list[str] = []
     created: list[str] = []
     shas: dict[str, str | None] = {}
     for index in range(count):
-        outcome = await writes.outcome(index)
+        outcome = await records.write_outcome(index)
         if outcome is None:
             break
         rows[outcome["record"]["id"]] = outcome["record"]

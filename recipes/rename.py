@@ -13,6 +13,7 @@ from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Step
 from phasegraph.recipes.base import Recipe
 from phasegraph.skills.base import PathArg
+from phasegraph.skills.edit_block import find_all
 from phasegraph.skills.workspace import resolve_in_workspace
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -112,7 +113,8 @@ def edit_blocks(text: str, word: re.Pattern[str], new: str) -> list[tuple[str, s
             continue
         lo, hi = i, i + 1
         current = "".join(lines)
-        while current.count("".join(lines[lo:hi])) > 1 and (lo > 0 or hi < len(lines)):
+        # Counted as edit_block counts (overlapping matches too), so each block is unique.
+        while len(find_all(current, "".join(lines[lo:hi]))) > 1 and (lo > 0 or hi < len(lines)):
             lo, hi = max(0, lo - 1), min(len(lines), hi + 1)
         search = "".join(lines[lo:hi])
         replace = word.sub(new, search)

@@ -106,7 +106,8 @@ def test_credentials_after_a_label_are_redacted_and_the_label_kept(text: str, ke
         "search text 'def task_runner(self, key):' not found in 'lib.py'",
         "GET https://docs.example.com/page?a=1: 200, 5 bytes of text/html",
         "ruff: 2 problems in 1 file, first lib.py:3 F401 `os` imported but unused",
-        "git restore --source=4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a --worktree -- lib.py",
+        "git --literal-pathspecs restore "
+        "--source=4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a --worktree -- lib.py",
     ],
 )
 def test_ordinary_report_text_is_left_alone(text: str) -> None:

@@ -1,0 +1,97 @@
+"""The run store: every record a run keeps outside its graph state, behind one small API.
+
+Graph state stays small (statuses and one-line summaries); what is large or must
+survive a crash exactly lives here, in the run's LangGraph store, namespaced by run:
+
+- step outputs (``outputs``): a read's full data, which the consolidator reads;
+- the write steps and each one's outcome (``journal``, ``write-step:<i>`` and
+  ``write-outcome:<i>``): the writer subgraph's work list, so its state is O(1);
+- the write journal (``journal``, ``<step id>``): each target's hash before and after the
+  write, so a resumed run applies a write exactly once;
+- the commit journal (``journal``, ``commit:<step id>``): HEAD before the commit, so a
+  resumed run recognises a commit it already made.
+
+The namespaces are those earlier versions wrote, so their runs still resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.store.base import BaseStore
+
+Hashes = dict[str, str | None]
+
+
+def file_hash(path: Path) -> str | None:
+    """sha256 of the file's bytes, or ``None`` when there is no file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def hashes(workspace: Path, files: list[str]) -> Hashes:
+    return {rel: file_hash(workspace / rel) for rel in files}
+
+
+def landed(entry: dict[str, Any], now: Hashes) -> Literal["landed", "not-landed", "changed"]:
+    """Did the journaled write land? ``changed``: the files match neither before nor after."""
+    after = entry.get("after")
+    if after is not None and now == after:
+        return "landed"
+    if now == entry["before"]:
+        return "not-landed"
+    # The rename happened but the process died before it could record "after".
+    return "landed" if after is None else "changed"
+
+
+class RunStore:
+    """One run's records in ``store``: step outputs, write steps and outcomes, journals."""
+
+    def __init__(self, store: BaseStore, run_id: str) -> None:
+        self._store = store
+        self._outputs = ("phasegraph", "outputs", run_id)
+        self._journal = ("phasegraph", "journal", run_id)
+
+    async def _get(self, namespace: tuple[str, ...], key: str) -> dict[str, Any] | None:
+        item = await self._store.aget(namespace, key)
+        return dict(item.value) if item is not None else None
+
+    async def _put(self, namespace: tuple[str, ...], key: str, value: dict[str, Any]) -> None:
+        await self._store.aput(namespace, key, value, index=False)
+
+    async def put_output(self, step_id: str, output: dict[str, Any]) -> None:
+        """Keep a finished step's output (``summary``, ``data``, ``findings``)."""
+        await self._put(self._outputs, step_id, output)
+
+    async def output(self, step_id: str) -> dict[str, Any] | None:
+        return await self._get(self._outputs, step_id)
+
+    async def put_write_step(self, index: int, step: dict[str, Any]) -> None:
+        await self._put(self._journal, f"write-step:{index}", step)
+
+    async def write_step(self, index: int) -> dict[str, Any]:
+        found = await self._get(self._journal, f"write-step:{index}")
+        if found is None:
+            raise LookupError(f"write step #{index} is missing from the run's store")
+        return found
+
+    async def put_write_outcome(self, index: int, outcome: dict[str, Any]) -> None:
+        await self._put(self._journal, f"write-outcome:{index}", outcome)
+
+    async def write_outcome(self, index: int) -> dict[str, Any] | None:
+        return await self._get(self._journal, f"write-outcome:{index}")
+
+    async def write_entry(self, step_id: str) -> dict[str, Any] | None:
+        """The journal entry of a write step: ``before`` (and, once it landed, ``after``)."""
+        return await self._get(self._journal, step_id)
+
+    async def put_write_entry(self, step_id: str, entry: dict[str, Any]) -> None:
+        await self._put(self._journal, step_id, entry)
+
+    async def commit_entry(self, step_id: str) -> dict[str, Any] | None:
+        """The journal entry of a commit step: ``head`` before it ran."""
+        return await self._get(self._journal, f"commit:{step_id}")
+
+    async def put_commit_entry(self, step_id: str, entry: dict[str, Any]) -> None:
+        await self._put(self._journal, f"commit:{step_id}", entry)
