@@ -12,12 +12,22 @@ The public API::
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.diagram import plan_mermaid
-from phasegraph.graph.errors import GateFailed, PlanError, PreflightError, RunPaused
-from phasegraph.graph.plan import Plan, RecipeRef, Step, check_plan, load_plan, validate_plan
-from phasegraph.graph.report import ModelCalls, Report, StepReport, Usage
+from phasegraph.graph.persistence import open_persistence
+from phasegraph.graph.plan import (
+    Plan,
+    RecipeRef,
+    Step,
+    check_plan,
+    load_plan,
+    parse_plan,
+    validate_plan,
+)
+from phasegraph.graph.report import Interpreter, ModelCalls, NewFinding, Report, StepReport, Usage
 from phasegraph.graph.run import resume_run, run_plan, run_request
 from phasegraph.graph.state import InputState, State
 from phasegraph.graph.tool import as_tool
+from phasegraph.graph.undo import UndoResult, undo_run
+from phasegraph.recipes import Recipe, register_recipe
 from phasegraph.skills.adapters import (
     register_tools,
     skill_as_tool,
@@ -25,20 +35,39 @@ from phasegraph.skills.adapters import (
     skills_as_tools,
 )
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import PhasegraphError, SkillError, WorkspaceViolation
+from phasegraph.skills.errors import (
+    ModelError,
+    PhasegraphError,
+    PlanError,
+    PreflightError,
+    PromptError,
+    PythonEnvError,
+    RunPaused,
+    SkillError,
+    TransientHTTPStatus,
+    UndoError,
+    URLRefused,
+    WorkspaceBusy,
+    WorkspaceViolation,
+)
 from phasegraph.skills.mcp import load_mcp_skills
 from phasegraph.skills.registry import SkillRegistry, default_registry
 
 __all__ = [
-    "GateFailed",
     "InputState",
+    "Interpreter",
     "ModelCalls",
+    "ModelError",
+    "NewFinding",
     "Orchestrator",
     "PathArg",
     "PhasegraphError",
     "Plan",
     "PlanError",
     "PreflightError",
+    "PromptError",
+    "PythonEnvError",
+    "Recipe",
     "RecipeRef",
     "Report",
     "RunOptions",
@@ -53,7 +82,12 @@ __all__ = [
     "State",
     "Step",
     "StepReport",
+    "TransientHTTPStatus",
+    "URLRefused",
+    "UndoError",
+    "UndoResult",
     "Usage",
+    "WorkspaceBusy",
     "WorkspaceViolation",
     "as_tool",
     "build_orchestrator",
@@ -61,7 +95,10 @@ __all__ = [
     "default_registry",
     "load_mcp_skills",
     "load_plan",
+    "open_persistence",
+    "parse_plan",
     "plan_mermaid",
+    "register_recipe",
     "register_tools",
     "resume_run",
     "run_plan",
@@ -69,5 +106,6 @@ __all__ = [
     "skill_as_tool",
     "skill_from_tool",
     "skills_as_tools",
+    "undo_run",
     "validate_plan",
 ]

@@ -17,11 +17,11 @@ from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.run_cmd import add_fetch_arguments, add_output_arguments, finish, options_from
 from phasegraph.cli.session import database, persisted_graph
-from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.report import Report
 from phasegraph.graph.run import resume_run
 from phasegraph.graph.undo import undo_run
+from phasegraph.skills.errors import PreflightError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

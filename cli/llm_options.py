@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
-from phasegraph.graph.errors import PreflightError
+from phasegraph.skills.errors import PreflightError
 
 #: Providers whose chat model takes ``max_retries``: set to 0, so phasegraph's own retry
 #: (with backoff, counted in the report) is the only one.

@@ -8,9 +8,7 @@ from collections.abc import Sequence
 
 from phasegraph.cli import durable_cmd, info_cmd, plan_cmd, run_cmd
 from phasegraph.cli.common import EXIT_BAD_INPUT, Env, consoles
-from phasegraph.graph.errors import PlanError, PreflightError
-from phasegraph.graph.lock import WorkspaceBusy
-from phasegraph.graph.undo import UndoError
+from phasegraph.skills.errors import PlanError, PreflightError, UndoError, WorkspaceBusy
 from phasegraph.skills.registry import default_registry
 
 COMMANDS = (run_cmd, durable_cmd, info_cmd, plan_cmd)

@@ -17,13 +17,13 @@ from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.cli.show import print_report
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.plan import Plan, check_plan, load_plan
 from phasegraph.graph.preflight import preflight
 from phasegraph.graph.recipes import expand_recipe
 from phasegraph.graph.report import Report
 from phasegraph.graph.run import run_plan, run_request
+from phasegraph.skills.errors import PreflightError
 
 
 def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,12 +10,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from phasegraph.skills.errors import PhasegraphError
+from phasegraph.skills.errors import WorkspaceBusy
 from phasegraph.skills.workspace import state_dir
-
-
-class WorkspaceBusy(PhasegraphError):
-    """Another run holds the workspace."""
 
 
 @contextlib.contextmanager

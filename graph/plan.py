@@ -10,9 +10,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from phasegraph.graph.errors import PlanError
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import WorkspaceViolation
+from phasegraph.skills.errors import PlanError, WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import resolve_in_workspace, static_path_problem
 

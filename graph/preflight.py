@@ -6,13 +6,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from phasegraph.graph.dry_run import dry_run_writes
-from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.plan import Plan
 from phasegraph.graph.state import Environment
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.errors import PreflightError, PythonEnvError
 from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo
 from phasegraph.skills.procs import find_program
-from phasegraph.skills.pyenv import PythonEnv, PythonEnvError, find_python_env, own_env, probe
+from phasegraph.skills.pyenv import PythonEnv, find_python_env, own_env, probe
 from phasegraph.skills.registry import SkillRegistry
 
 INSTALL_HINTS = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan
 from phasegraph.recipes import RECIPES
+from phasegraph.skills.errors import PlanError
 
 
 def expand_recipe(plan: Plan) -> Plan:

@@ -10,14 +10,10 @@ from typing import Any
 
 from phasegraph.graph.run_store import file_hash
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import PhasegraphError
+from phasegraph.skills.errors import UndoError
 from phasegraph.skills.git_checkpoint import SKILL as GIT_CHECKPOINT
 from phasegraph.skills.gitrepo import git_env, run_git_sync
 from phasegraph.skills.workspace import atomic_write, resolve_in_workspace
-
-
-class UndoError(PhasegraphError):
-    """The run cannot be undone safely; the message says why and what to do."""
 
 
 @dataclass

@@ -11,7 +11,6 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes
-from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.execute import StepRunner, emit, options
@@ -21,6 +20,7 @@ from phasegraph.nodes.planner import pending_rows
 from phasegraph.nodes.types import StateNode
 from phasegraph.recipes import RECIPES
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.errors import PlanError
 from phasegraph.skills.registry import SkillRegistry
 
 #: Writes come from the plan itself, a recipe, or an LLM: the same contract for all. A

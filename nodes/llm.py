@@ -23,10 +23,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from phasegraph.graph.errors import PlanError
 from phasegraph.graph.state import ModelUsage
 from phasegraph.prompts import load_prompt
-from phasegraph.skills.errors import PhasegraphError
+from phasegraph.skills.errors import ModelError, PlanError
 
 T = TypeVar("T")
 
@@ -50,26 +49,6 @@ TRANSIENT_NAMES = frozenset(
 )
 #: The longest wait a server's Retry-After may ask for before the next attempt.
 MAX_RETRY_AFTER = 60.0
-
-
-class ModelError(PhasegraphError):
-    """A model call failed: ``transient`` ones were retried (up to the limit) first.
-
-    ``retry_after`` is how long the server asked to wait (its Retry-After header), if it did.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        transient: bool,
-        status: int | None = None,
-        retry_after: float = 0.0,
-    ) -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.status = status
-        self.retry_after = retry_after
 
 
 def status_of(exc: BaseException) -> int | None:

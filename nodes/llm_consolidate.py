@@ -13,20 +13,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage
-from phasegraph.nodes.llm import (
-    ModelError,
-    ask_until_valid,
-    problems_of,
-    schema_of,
-    still_invalid,
-)
+from phasegraph.nodes.llm import ask_until_valid, problems_of, schema_of, still_invalid
 from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.errors import ModelError, PlanError
 from phasegraph.skills.redact import fence_untrusted
 from phasegraph.skills.registry import SkillRegistry
 

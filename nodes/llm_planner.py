@@ -14,13 +14,13 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Plan, Step, parse_plan, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage
-from phasegraph.nodes.llm import Asking, ModelError, ask_until_valid, schema_of, still_invalid
+from phasegraph.nodes.llm import Asking, ask_until_valid, schema_of, still_invalid
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import Skill, SkillKind
+from phasegraph.skills.errors import ModelError, PlanError
 from phasegraph.skills.gitrepo import is_git_repo, run_git_sync
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.redact import fence_untrusted

@@ -6,11 +6,9 @@ from functools import cache
 from importlib import resources
 from string import Template
 
+from phasegraph.skills.errors import PromptError
+
 __all__ = ["PromptError", "load_prompt", "prompt_names", "prompt_variables"]
-
-
-class PromptError(ValueError):
-    """A prompt was asked for with a missing or unknown variable, or does not exist."""
 
 
 @cache

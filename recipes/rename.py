@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from phasegraph.graph.errors import PlanError
 from phasegraph.graph.plan import Step
 from phasegraph.recipes.base import Recipe
 from phasegraph.skills.base import PathArg
 from phasegraph.skills.edit_block import find_all
+from phasegraph.skills.errors import PlanError
 from phasegraph.skills.workspace import resolve_in_workspace
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"

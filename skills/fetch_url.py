@@ -9,13 +9,11 @@ from dataclasses import dataclass
 import httpx
 
 from phasegraph.skills.base import Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.errors import SkillError, TransientHTTPStatus, URLRefused
 from phasegraph.skills.net import (
     ATTEMPTS,
     MAX_REDIRECTS,
     AllowList,
-    TransientHTTPStatus,
-    URLRefused,
     check_url,
     is_transient_error,
     is_transient_status,
@@ -148,8 +146,6 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
             async for attempt in retrying():
                 with attempt:
                     page = await _get(client, args.url, ctx.fetch_max_bytes)
-    except SkillError as exc:
-        raise SkillError(exc.message, step_id=ctx.step_id) from exc
     except URLRefused as exc:
         raise SkillError(f"GET {args.url} was refused: {exc}", step_id=ctx.step_id) from exc
     except httpx.TooManyRedirects as exc:
@@ -175,6 +171,8 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
         raise SkillError(
             message, step_id=ctx.step_id, transient=transient, retried=transient
         ) from exc
+    except SkillError as exc:  # raised by _get itself (too large, bad content)
+        raise SkillError(exc.message, step_id=ctx.step_id) from exc
 
     if b"\x00" in page.body:
         raise SkillError(

@@ -19,6 +19,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from phasegraph.skills.errors import TransientHTTPStatus, URLRefused
+
 # Every request a skill makes goes through this module twice: check_url() judges each
 # hop's URL before it is sent (scheme, literal addresses, "localhost"), and the network
 # backend judges every address a connection is actually opened to, after DNS. The
@@ -34,23 +36,6 @@ MAX_REDIRECTS = 5
 ATTEMPTS = 3
 #: Sent with every request so servers can tell who is asking.
 USER_AGENT = "phasegraph/0.1 (fetch_url)"
-
-
-class TransientHTTPStatus(Exception):
-    """A response whose status says "try again later" (429 or 5xx)."""
-
-    def __init__(self, url: str, status: int, reason: str) -> None:
-        super().__init__(f"{url} answered {status} {reason}".rstrip())
-        self.url = url
-        self.status = status
-
-
-class URLRefused(ValueError):
-    """A URL (or the address it leads to) the fetch policy does not allow."""
-
-    def __init__(self, message: str, *, url: str = "") -> None:
-        super().__init__(message)
-        self.url = url
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from phasegraph.skills.errors import PhasegraphError
+from phasegraph.skills.errors import PythonEnvError
 
 #: Where each source of an interpreter comes from, in the order they are tried.
 SOURCES = ("--python", ".venv", "venv", "VIRTUAL_ENV", "uv", "poetry", "phasegraph")
@@ -48,10 +48,6 @@ print(json.dumps({
     "pytest_plugins": plugins,
 }))
 """
-
-
-class PythonEnvError(PhasegraphError):
-    """The interpreter a run was told to use (or found) cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from phasegraph.prompts import PromptError, load_prompt, prompt_names, prompt_variables
+from phasegraph.prompts import load_prompt, prompt_names, prompt_variables
+from phasegraph.skills.errors import PromptError
 
 #: What each prompt needs, as the nodes fill it in.
 NEEDS = {

@@ -25,9 +25,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.errors import SkillError, URLRefused
 from phasegraph.skills.fetch_url import SKILL, fetch_url
-from phasegraph.skills.net import AllowList, GuardedBackend, URLRefused, check_url
+from phasegraph.skills.net import AllowList, GuardedBackend, check_url
 
 PUBLIC = "https://docs.example.test"
 

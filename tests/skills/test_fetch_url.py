@@ -18,15 +18,9 @@ import pytest
 import respx
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.errors import SkillError, TransientHTTPStatus
 from phasegraph.skills.fetch_url import SKILL, fetch_url
-from phasegraph.skills.net import (
-    TransientHTTPStatus,
-    check_url,
-    is_transient_error,
-    is_transient_status,
-    retrying,
-)
+from phasegraph.skills.net import check_url, is_transient_error, is_transient_status, retrying
 
 BASE = "https://docs.example.test"
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.plan import Plan, Step
 from phasegraph.graph.preflight import preflight
+from phasegraph.skills.errors import PreflightError, PythonEnvError
 from phasegraph.skills.pyenv import (
     PythonEnv,
-    PythonEnvError,
     declared_names,
     find_python_env,
     foreign_plugins,
