@@ -14,6 +14,7 @@ from rich.text import Text
 from phasegraph.cli.common import Env
 from phasegraph.cli.progress import Progress
 from phasegraph.cli.session import EventSink, event_sink
+from phasegraph.graph.events import ApprovalAsked
 
 #: Answers a paused run's question (the ``interrupt`` value) with the value to resume with.
 InterruptHandler = Callable[[Any], dict[str, Any]]
@@ -85,7 +86,7 @@ def events_and_approval(
         with event_sink(env, True) as on_event:
 
             def answer_json(value: Any) -> dict[str, Any]:
-                on_event({"event": "approval", "request": value})
+                on_event(ApprovalAsked(event="approval", request=value))
                 return ask_approval(env.err, value)
 
             yield on_event, answer_json if approve else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,7 +53,7 @@ class Progress:
         finally:
             self.live.start()
 
-    def on_event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: Mapping[str, Any]) -> None:
         if event.get("event") != "step":
             return
         previous = self.rows.get(event["id"], {})
@@ -63,7 +63,7 @@ class Progress:
         elif event["status"] != "pending" or not previous:
             self.console.print(self.line(event), highlight=False)
 
-    def line(self, row: dict[str, Any]) -> Text:
+    def line(self, row: Mapping[str, Any]) -> Text:
         status = row["status"]
         text = Text(f"{ICONS.get(status, '?')} {row['phase']:<7} {row['id']:<28} {status:<8} ")
         text.stylize(STYLES.get(status, ""))

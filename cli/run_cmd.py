@@ -17,6 +17,7 @@ from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.cli.show import print_report
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.events import RunStarted
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.plan import Plan, check_plan, load_plan
 from phasegraph.graph.preflight import preflight
@@ -126,8 +127,14 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
         found = preflight(Plan(goal=args.request), env.registry, workspace, python=options.python)
     thread: str = args.thread or uuid.uuid4().hex[:12]
     if args.json:
-        event = {"event": "run", "thread": thread, "workspace": str(found.workspace)}
-        print(json.dumps({**event, "python": found.python.python, "source": found.python.source}))
+        started = RunStarted(
+            event="run",
+            thread=thread,
+            workspace=str(found.workspace),
+            python=found.python.python,
+            source=found.python.source,
+        )
+        print(json.dumps(started), flush=True)
     else:
         env.out.print(
             f"thread [bold]{thread}[/] (if it is interrupted: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,10 @@ from langchain_core.language_models import BaseChatModel
 from phasegraph.cli.common import Env
 from phasegraph.cli.progress import Progress
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
+from phasegraph.graph.events import EventHandler
 from phasegraph.graph.persistence import default_db, open_persistence
 
-EventSink = Callable[[dict[str, Any]], None]
+EventSink = EventHandler
 
 
 def database(db: str | None, workspace: Path) -> str:
@@ -40,7 +41,7 @@ def event_sink(env: Env, json_lines: bool) -> Iterator[EventSink]:
     """Where step events go: a live table for people, or one JSON object a line for machines."""
     if json_lines:
 
-        def emit(event: dict[str, Any]) -> None:
+        def emit(event: Mapping[str, Any]) -> None:
             sys.stdout.write(json.dumps(event, default=str) + "\n")
             sys.stdout.flush()
 

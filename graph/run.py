@@ -12,12 +12,12 @@ from langgraph.types import Command
 
 from phasegraph.graph.builder import Orchestrator
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.events import EventHandler
 from phasegraph.graph.plan import Plan
 from phasegraph.graph.report import Report
 from phasegraph.graph.state import InputState
 from phasegraph.skills.errors import RunPaused
 
-EventHandler = Callable[[dict[str, Any]], None]
 #: Given what a paused run asks (the ``interrupt()`` value), returns the answer to resume with.
 InterruptHandler = Callable[[Any], Any]
 

@@ -20,6 +20,7 @@ from tenacity import (
 )
 
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.events import step_event
 from phasegraph.graph.run_store import RunStore
 from phasegraph.graph.state import Failure, FailureKind, StepRecord, StepStatus
 from phasegraph.skills.base import SkillContext, SkillResult
@@ -64,7 +65,7 @@ def record(
 def emit(runtime: Runtime[RunOptions] | None, rec: StepRecord) -> None:
     """Stream one todo-list change (stream_mode="custom") for CLIs, notebooks and clients."""
     if runtime is not None:
-        runtime.stream_writer(redact_data({"event": "step", "ts": time.time(), **rec}))
+        runtime.stream_writer(redact_data(step_event(rec)))
 
 
 class StepOutcome:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.events import run_ended
 from phasegraph.graph.report import build_report, to_dict
 from phasegraph.graph.state import State, StepRecord
 from phasegraph.nodes.execute import emit
@@ -15,9 +15,7 @@ from phasegraph.nodes.execute import emit
 
 async def report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
     final = to_dict(build_report(state, "completed"))
-    runtime.stream_writer(
-        {"event": "run", "ts": time.time(), "status": "completed", "report": final}
-    )
+    runtime.stream_writer(run_ended("completed", final))
     return {"report": final}
 
 
@@ -31,5 +29,5 @@ async def stop_and_report(state: State, runtime: Runtime[RunOptions]) -> dict[st
     final = to_dict(
         build_report({**state, "steps": {**state.get("steps", {}), **skipped}}, "stopped")
     )
-    runtime.stream_writer({"event": "run", "ts": time.time(), "status": "stopped", "report": final})
+    runtime.stream_writer(run_ended("stopped", final))
     return {"steps": skipped, "report": final}
