@@ -12,12 +12,6 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from pydantic import ValidationError
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.events import step_event
@@ -28,6 +22,7 @@ from phasegraph.skills.errors import SkillError
 from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.retry import retrying
 
 SUMMARY_MAX = 200
 
@@ -145,14 +140,7 @@ class StepRunner:
             run_id=where["run_id"],
         )
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(max(1, opts.retries)),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                retry=retry_if_exception(
-                    lambda e: isinstance(e, SkillError) and e.transient and not e.retried
-                ),
-                reraise=True,
-            ):
+            async for attempt in retrying(opts.retries):
                 with attempt:
                     result = await skill.run(args, ctx)
         except SkillError as exc:

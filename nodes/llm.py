@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
@@ -16,60 +15,19 @@ from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential,
 )
 
 from phasegraph.graph.state import ModelUsage
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.errors import ModelError, PlanError
+from phasegraph.skills.retry import MODELS, is_transient, retrying, status_of
 
 T = TypeVar("T")
 
-#: HTTP statuses worth another try: timeouts, conflicts, rate limits, overloaded servers.
-TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
-#: Provider exception classes without a status that are worth another try, by name, so any
-#: provider's SDK is covered without importing it (openai, anthropic, httpx, ...).
-TRANSIENT_NAMES = frozenset(
-    {
-        "APIConnectionError",
-        "APITimeoutError",
-        "ConnectError",
-        "ConnectTimeout",
-        "InternalServerError",
-        "OverloadedError",
-        "RateLimitError",
-        "ReadTimeout",
-        "RemoteProtocolError",
-        "ServiceUnavailableError",
-    }
-)
 #: The longest wait a server's Retry-After may ask for before the next attempt.
 MAX_RETRY_AFTER = 60.0
-
-
-def status_of(exc: BaseException) -> int | None:
-    """The HTTP status an SDK exception carries, if any."""
-    for value in (
-        getattr(exc, "status_code", None),
-        getattr(getattr(exc, "response", None), "status_code", None),
-    ):
-        if isinstance(value, int):
-            return value
-    return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Rate limits, 5xx, timeouts and dropped connections are; auth and bad requests are not."""
-    if isinstance(exc, TimeoutError | ConnectionError | httpx.TransportError):
-        return True
-    status = status_of(exc)
-    if status is not None:
-        return status in TRANSIENT_STATUS or status >= 500
-    return any(cls.__name__ in TRANSIENT_NAMES for cls in type(exc).__mro__)
 
 
 def model_error(exc: BaseException, *, timeout: float) -> ModelError:
@@ -102,15 +60,6 @@ def retry_after(exc: BaseException) -> float:
         return min(MAX_RETRY_AFTER, max(0.0, float(headers.get("retry-after", 0) or 0)))
     except (TypeError, ValueError):  # an HTTP date: fall back to the backoff
         return 0.0
-
-
-_backoff = wait_exponential(multiplier=0.5, max=20)
-
-
-def _wait(state: RetryCallState) -> float:
-    """Exponential backoff, or longer when the server said how long (Retry-After)."""
-    exc = state.outcome.exception() if state.outcome else None
-    return max(_backoff(state), exc.retry_after if isinstance(exc, ModelError) else 0.0)
 
 
 @dataclass
@@ -191,12 +140,7 @@ async def ask(
         runnable, structured = model, False
         messages = _with_json_instructions(messages, schema)
     reply: Any = None
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(max(1, how.retries)),
-        wait=_wait,
-        retry=retry_if_exception(lambda e: isinstance(e, ModelError) and e.transient),
-        reraise=True,
-    ):
+    async for attempt in retrying(how.retries, MODELS):
         with attempt:
             try:
                 async with asyncio.timeout(how.timeout):

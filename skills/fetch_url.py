@@ -15,11 +15,10 @@ from phasegraph.skills.net import (
     MAX_REDIRECTS,
     AllowList,
     check_url,
-    is_transient_error,
-    is_transient_status,
     make_client,
-    retrying,
+    retrying_fetch,
 )
+from phasegraph.skills.retry import is_transient, transient_status
 
 #: Content types passed on besides ``text/*``: the structured text formats.
 TEXT_TYPES = frozenset(
@@ -77,7 +76,7 @@ class _Page:
 async def _get(client: httpx.AsyncClient, url: str, max_bytes: int) -> _Page:
     """One attempt: stream the body, stopping once ``max_bytes`` have arrived."""
     async with client.stream("GET", url) as response:
-        if is_transient_status(response.status_code):
+        if transient_status(response.status_code):
             raise TransientHTTPStatus(
                 str(response.url), response.status_code, response.reason_phrase
             )
@@ -143,7 +142,7 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
             asyncio.timeout(limit),
             make_client(timeout=limit, allow_hosts=ctx.allow_hosts) as client,
         ):
-            async for attempt in retrying():
+            async for attempt in retrying_fetch():
                 with attempt:
                     page = await _get(client, args.url, ctx.fetch_max_bytes)
     except URLRefused as exc:
@@ -162,7 +161,7 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
             transient=True,
         ) from exc
     except (TransientHTTPStatus, httpx.HTTPError) as exc:
-        transient = is_transient_error(exc)
+        transient = is_transient(exc)
         detail = str(exc) or type(exc).__name__
         if transient:
             message = f"GET {args.url} failed {ATTEMPTS} times, last: {detail}; try again later"

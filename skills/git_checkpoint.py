@@ -7,24 +7,16 @@ import re
 from pathlib import Path, PurePosixPath
 
 from pydantic import Field, field_validator
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from phasegraph.skills.base import Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.gitrepo import head_sha, identity_args, is_git_repo, run_git
 from phasegraph.skills.procs import ProcResult
+from phasegraph.skills.retry import LOCKS, retrying
 from phasegraph.skills.workspace import resolve_in_workspace
 
 #: Tries of a git command that finds the repository locked (index.lock, a ref lock).
 LOCK_ATTEMPTS = 5
-#: Waits between those tries grow from this many seconds up to LOCK_WAIT_MAX.
-LOCK_WAIT_MIN = 0.1
-LOCK_WAIT_MAX = 1.0
 
 # ls-files options: respect .gitignore and friends, then the pathspecs.
 _STD = ("--exclude-standard", "--")
@@ -166,12 +158,7 @@ async def _git_retrying(ctx: SkillContext, *args: str) -> ProcResult:
         return proc
 
     try:
-        async for trial in AsyncRetrying(
-            retry=retry_if_exception_type(_Locked),
-            stop=stop_after_attempt(LOCK_ATTEMPTS),
-            wait=wait_exponential(multiplier=LOCK_WAIT_MIN, max=LOCK_WAIT_MAX),
-            reraise=True,
-        ):
+        async for trial in retrying(LOCK_ATTEMPTS, LOCKS, lambda e: isinstance(e, _Locked)):
             with trial:
                 return await attempt()
     except _Locked as locked:

@@ -14,12 +14,10 @@ import httpcore
 import httpx
 from tenacity import (
     AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
 )
 
-from phasegraph.skills.errors import TransientHTTPStatus, URLRefused
+from phasegraph.skills.errors import URLRefused
+from phasegraph.skills.retry import TOOLS, retrying
 
 # Every request a skill makes goes through this module twice: check_url() judges each
 # hop's URL before it is sent (scheme, literal addresses, "localhost"), and the network
@@ -270,40 +268,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
-def is_transient_status(status: int) -> bool:
-    """Whether an HTTP status is worth retrying: 429 Too Many Requests and any 5xx."""
-    return status == 429 or 500 <= status <= 599
-
-
-def is_transient_error(exc: BaseException) -> bool:
-    """Whether a failed attempt is worth retrying.
-
-    Connection failures, timeouts, dropped connections and 429/5xx answers are;
-    4xx answers, bad URLs and too many redirects are not.
-    """
-    if isinstance(exc, TransientHTTPStatus):
-        return True
-    if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
-        return False
-    return isinstance(
-        exc,
-        httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError | httpx.ProxyError,
-    )
-
-
-def retrying(*, attempts: int = ATTEMPTS) -> AsyncRetrying:
-    """The retry loop for one fetch: ``attempts`` tries, short exponential waits.
-
-    Waits are 0.2 s then 0.4 s (capped at 2 s): enough for a blip or a
-    restarting server, short enough to keep a run moving. The last error is
-    re-raised as is.
-    """
-    return AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=0.2, min=0.2, max=2),
-        retry=retry_if_exception(is_transient_error),
-        reraise=True,
-    )
+def retrying_fetch(*, attempts: int = ATTEMPTS) -> AsyncRetrying:
+    """The retry loop for one fetch: ``attempts`` tries, the tools' short waits (0.2 s, then
+    0.4 s), transient faults only (:func:`phasegraph.skills.retry.is_transient`)."""
+    return retrying(attempts, TOOLS)
 
 
 def client_timeout(total: float) -> httpx.Timeout:

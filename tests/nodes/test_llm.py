@@ -11,9 +11,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from llmkit import Recorder, reply
 
-from phasegraph.nodes.llm import Asking, ask, is_transient, model_error, schema_of
+from phasegraph.nodes.llm import Asking, ask, model_error, schema_of
 from phasegraph.nodes.llm_planner import PlanDraft
 from phasegraph.skills.errors import ModelError
+from phasegraph.skills.retry import is_transient
 
 ASK = [SystemMessage(content="plan it"), HumanMessage(content="greet with hi")]
 SCHEMA = schema_of(PlanDraft)

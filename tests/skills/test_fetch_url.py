@@ -20,7 +20,8 @@ import respx
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.errors import SkillError, TransientHTTPStatus
 from phasegraph.skills.fetch_url import SKILL, fetch_url
-from phasegraph.skills.net import check_url, is_transient_error, is_transient_status, retrying
+from phasegraph.skills.net import check_url, retrying_fetch
+from phasegraph.skills.retry import is_transient, transient_status
 
 BASE = "https://docs.example.test"
 
@@ -148,7 +149,7 @@ async def test_exhausted_retries_raise_a_transient_error(tmp_path: Path) -> None
 async def test_retries_back_off_briefly() -> None:
     # fetch_url retries with this policy: 0.2 s, then 0.4 s, between its three tries.
     # idle_for adds up the waits the policy chose, not a clock reading.
-    policy = retrying()
+    policy = retrying_fetch()
     with pytest.raises(TransientHTTPStatus):
         async for attempt in policy:
             with attempt:
@@ -168,10 +169,10 @@ async def test_binary_bodies_are_refused(tmp_path: Path) -> None:
 
 def test_policy_helpers() -> None:
     assert check_url("https://a.test/x").host == "a.test"
-    assert [s for s in (200, 301, 404, 429, 500, 503) if is_transient_status(s)] == [429, 500, 503]
-    assert is_transient_error(httpx.ConnectTimeout("t"))
-    assert not is_transient_error(httpx.TooManyRedirects("r"))
-    assert not is_transient_error(ValueError("x"))
+    assert [s for s in (200, 301, 404, 429, 500, 503) if transient_status(s)] == [429, 500, 503]
+    assert is_transient(httpx.ConnectTimeout("t"))
+    assert not is_transient(httpx.TooManyRedirects("r"))
+    assert not is_transient(ValueError("x"))
 
 
 # A real server on the loopback interface, for streaming behaviour respx cannot show.
