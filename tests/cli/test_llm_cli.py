@@ -13,8 +13,8 @@ from rich.console import Console
 from phasegraph.cli.approval import ask_approval
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.show import print_report
-from phasegraph.graph.errors import PreflightError
 from phasegraph.graph.report import ModelCalls, Report, Usage
+from phasegraph.skills.errors import PreflightError
 
 
 def parse(*argv: str) -> argparse.Namespace:
