@@ -13,22 +13,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypedDict
 
-from phasegraph.graph.state import StepRecord, StepStatus
+from phasegraph.graph.state import StepRecord
 
 
-class StepEvent(TypedDict):
-    """A todo row changed: a step (or a verify's baseline, id ``baseline:<id>``) moved."""
+class StepEvent(StepRecord):
+    """A todo row changed: a step (or a verify's baseline, id ``baseline:<id>``, phase
+    ``baseline``) moved; the row itself, stamped."""
 
     event: Literal["step"]
     ts: float
-    id: str
-    skill: str
-    phase: str
-    """``read``, ``baseline``, ``write``, ``verify`` or ``commit``."""
-    status: StepStatus
-    summary: str
-    started_at: float | None
-    ended_at: float | None
 
 
 class RunEnded(TypedDict):
@@ -66,17 +59,7 @@ EventHandler = Callable[[Mapping[str, Any]], None]
 
 
 def step_event(row: StepRecord) -> StepEvent:
-    return StepEvent(
-        event="step",
-        ts=time.time(),
-        id=row["id"],
-        skill=row["skill"],
-        phase=row["phase"],
-        status=row["status"],
-        summary=row["summary"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-    )
+    return StepEvent(event="step", ts=time.time(), **row)
 
 
 def run_ended(status: Literal["completed", "stopped"], report: dict[str, Any]) -> RunEnded:

@@ -13,16 +13,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.runnables import Runnable
 from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel, ValidationError
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
 
-from phasegraph.graph.state import ModelUsage
+from phasegraph.graph.state import Failure, FailureKind, ModelUsage
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.errors import ModelError, PlanError
-from phasegraph.skills.retry import MODELS, is_transient, retrying, status_of
+from phasegraph.skills.retry import IMMEDIATE, MODELS, is_transient, retrying, status_of
 
 T = TypeVar("T")
 
@@ -183,11 +178,7 @@ async def ask_until_valid(
     """
     conversation = list(messages)
     attempts = max(1, how.attempts)
-    async for attempt in AsyncRetrying(
-        stop=stop_after_attempt(attempts),
-        retry=retry_if_exception_type(PlanError),
-        reraise=True,
-    ):
+    async for attempt in retrying(attempts, IMMEDIATE, lambda e: isinstance(e, PlanError)):
         with attempt:
             answer = await ask(model, conversation, schema, how)
             try:
@@ -240,6 +231,36 @@ def problems_of(exc: ValidationError, where: str) -> list[str]:
         loc = ".".join(str(p) for p in err.get("loc", ()))
         out.append(f"{where}{': ' + loc if loc else ''}: {err.get('msg', 'invalid')}")
     return out
+
+
+async def answer_or_failure(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    schema: dict[str, Any],
+    validate: Callable[[dict[str, Any]], T | str],
+    how: Asking,
+    *,
+    kind: FailureKind,
+    what: str,
+    unable: str,
+    outcome: str = "",
+) -> tuple[T | None, Failure | None]:
+    """:func:`ask_until_valid`, ending in the answer or the :class:`Failure` that stops the run.
+
+    ``validate`` returns a string when the model said it cannot do the job (``unable``
+    introduces it); ``what`` names the answer in the "still invalid" error; ``outcome``
+    is appended to both ("; nothing was written").
+    """
+    try:
+        result = await ask_until_valid(model, messages, schema, validate, how)
+    except ModelError as exc:
+        return None, Failure(step=None, kind="model", error=str(exc))
+    except PlanError as exc:
+        error = still_invalid(what, how.attempts, exc.problems, outcome)
+        return None, Failure(step=None, kind=kind, error=error)
+    if isinstance(result, str):
+        return None, Failure(step=None, kind=kind, error=f"{unable}: {result}{outcome}")
+    return result, None
 
 
 def still_invalid(what: str, attempts: int, problems: list[str], outcome: str = "") -> str:

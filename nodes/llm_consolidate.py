@@ -16,11 +16,11 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, Step, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage
-from phasegraph.nodes.llm import ask_until_valid, problems_of, schema_of, still_invalid
+from phasegraph.nodes.llm import answer_or_failure, problems_of, schema_of
 from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import ModelError, PlanError
+from phasegraph.skills.errors import PlanError
 from phasegraph.skills.redact import fence_untrusted
 from phasegraph.skills.registry import SkillRegistry
 
@@ -185,19 +185,18 @@ async def writes_from_findings(
         return added
 
     messages = [SystemMessage(content=system), HumanMessage(content=task)]
-    try:
-        result = await ask_until_valid(model, messages, schema_of(WritesDraft), validate, how)
-    except ModelError as exc:
-        return Consolidated([], Failure(step=None, kind="model", error=str(exc)), how.meter.usage())
-    except PlanError as exc:
-        error = still_invalid("writes were", how.attempts, exc.problems, "; nothing was written")
-        failure = Failure(step=None, kind="consolidate", error=error)
-        return Consolidated([], failure, how.meter.usage())
-    if isinstance(result, str):
-        error = f"the model found the goal cannot be done: {result}; nothing was written"
-        failure = Failure(step=None, kind="consolidate", error=error)
-        return Consolidated([], failure, how.meter.usage())
-    return Consolidated(result, None, how.meter.usage())
+    steps, failure = await answer_or_failure(
+        model,
+        messages,
+        schema_of(WritesDraft),
+        validate,
+        how,
+        kind="consolidate",
+        what="writes were",
+        unable="the model found the goal cannot be done",
+        outcome="; nothing was written",
+    )
+    return Consolidated(steps or [], failure, how.meter.usage())
 
 
 def _kind(step: Step, registry: SkillRegistry) -> SkillKind | None:

@@ -17,10 +17,10 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, Step, parse_plan, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage
-from phasegraph.nodes.llm import Asking, ask_until_valid, schema_of, still_invalid
+from phasegraph.nodes.llm import Asking, answer_or_failure, schema_of
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import Skill, SkillKind
-from phasegraph.skills.errors import ModelError, PlanError
+from phasegraph.skills.errors import PlanError
 from phasegraph.skills.gitrepo import is_git_repo, run_git_sync
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.redact import fence_untrusted
@@ -208,17 +208,17 @@ async def plan_from_request(
         return plan
 
     messages = [SystemMessage(content=system), HumanMessage(content=request)]
-    try:
-        result = await ask_until_valid(model, messages, schema_of(PlanDraft), validate, how)
-    except ModelError as exc:
-        return Drafted(None, Failure(step=None, kind="model", error=str(exc)), how.meter.usage())
-    except PlanError as exc:
-        error = still_invalid("plan was", how.attempts, exc.problems)
-        return Drafted(None, Failure(step=None, kind="input", error=error), how.meter.usage())
-    if isinstance(result, str):
-        error = f"the model could not plan the request: {result}"
-        return Drafted(None, Failure(step=None, kind="input", error=error), how.meter.usage())
-    return Drafted(result, None, how.meter.usage())
+    plan, failure = await answer_or_failure(
+        model,
+        messages,
+        schema_of(PlanDraft),
+        validate,
+        how,
+        kind="input",
+        what="plan was",
+        unable="the model could not plan the request",
+    )
+    return Drafted(plan, failure, how.meter.usage())
 
 
 def draft_parts(data: dict[str, Any], what: str) -> tuple[list[Any], str | None]:

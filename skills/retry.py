@@ -94,6 +94,8 @@ TOOLS = Backoff(first=0.2, cap=5.0)
 MODELS = Backoff(first=0.5, cap=20.0)
 #: A git command waiting for another process's lock: 0.1 s, 0.2 s, ... (1 s at most).
 LOCKS = Backoff(first=0.1, cap=1.0)
+#: No wait: a model's answer sent back for repair is asked again at once.
+IMMEDIATE = Backoff(first=0.0, cap=0.0)
 
 
 def retrying(
