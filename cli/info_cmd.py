@@ -10,7 +10,7 @@ from rich.table import Table
 from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.graph.plan import check_plan, load_plan
 from phasegraph.graph.preflight import preflight
-from phasegraph.graph.recipes import expand_recipe
+from phasegraph.recipes import expand_recipe
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

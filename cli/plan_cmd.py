@@ -10,7 +10,7 @@ from rich.table import Table
 from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.graph.diagram import plan_mermaid
 from phasegraph.graph.plan import check_plan, load_plan
-from phasegraph.graph.recipes import expand_recipe
+from phasegraph.recipes import expand_recipe
 from phasegraph.skills.base import SkillKind
 
 PHASE_NOTES = {

@@ -21,9 +21,9 @@ from phasegraph.graph.events import RunStarted
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.plan import Plan, check_plan, load_plan
 from phasegraph.graph.preflight import preflight
-from phasegraph.graph.recipes import expand_recipe
 from phasegraph.graph.report import Report
 from phasegraph.graph.run import run_plan, run_request
+from phasegraph.recipes import expand_recipe
 from phasegraph.skills.errors import PreflightError
 
 

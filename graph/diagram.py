@@ -7,7 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 from phasegraph.graph.plan import Plan, Step, parse_plan
-from phasegraph.graph.recipes import expand_recipe
+from phasegraph.recipes import expand_recipe
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry, default_registry
 

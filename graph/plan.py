@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PlanError, WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.text import describe_errors
 from phasegraph.skills.workspace import resolve_in_workspace, static_path_problem
 
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
@@ -128,11 +129,7 @@ def validate_plan(
         try:
             args = skill.parse_args(step.args)
         except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err.get("loc", ())) or "args"
-                problems.append(
-                    f"step {step.id!r}: bad args for {step.skill}: {field}: {err['msg']}"
-                )
+            problems += describe_errors(exc, f"step {step.id!r}: bad args for {step.skill}")
             continue
         problems.extend(_path_problems(step.id, skill.path_fields(), args, workspace))
     for step in plan.steps:
@@ -216,4 +213,3 @@ def _find_cycle(plan: Plan) -> list[str] | None:
         if node not in state and (found := visit(node)):
             return found
     return None
-

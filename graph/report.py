@@ -94,12 +94,7 @@ class Report(BaseModel):
 
 
 def build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
-    """The report of a run in ``state``, with secrets (tokens, keys, passwords) redacted."""
-    report = _build_report(state, status)
-    return Report.model_validate(redact_data(report.model_dump(mode="json")))
-
-
-def _build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
+    """The report of a run in ``state``; :func:`to_dict` gives it redacted, as it is kept."""
     failure = state.get("failure")
     rows = state.get("steps", {})
     plan_steps = state.get("plan", {}).get("steps", [])
@@ -189,6 +184,7 @@ def _quoted(files: list[str]) -> str:
 
 
 def to_dict(report: Report) -> dict[str, Any]:
-    """The report as JSON-ready data, with secrets redacted."""
+    """The report as JSON-ready data with secrets (tokens, keys, passwords) redacted: the one
+    place a report is redacted, on its way into the state, the stream and every output."""
     data: dict[str, Any] = redact_data(report.model_dump(mode="json"))
     return data

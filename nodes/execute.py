@@ -23,18 +23,12 @@ from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.retry import retrying
-
-SUMMARY_MAX = 200
+from phasegraph.skills.text import clip, describe_errors
 
 
 def options(runtime: Runtime[RunOptions] | None) -> RunOptions:
     ctx = runtime.context if runtime is not None else None
     return ctx if isinstance(ctx, RunOptions) else RunOptions()
-
-
-def short(text: str, limit: int = SUMMARY_MAX) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def record(
@@ -51,7 +45,7 @@ def record(
         skill=step["skill"],
         phase=phase,
         status=status,
-        summary=short(redact(summary)),
+        summary=clip(redact(summary)),
         started_at=started_at,
         ended_at=ended_at,
     )
@@ -128,7 +122,7 @@ class StepRunner:
         try:
             args = skill.parse_args(step.get("args", {}))
         except ValidationError as exc:
-            return failed(f"bad args for {skill.name}: {exc.errors()[0]['msg']}")
+            return failed(describe_errors(exc, f"bad args for {skill.name}")[0])
         ctx = SkillContext(
             workspace=Path(where["workspace"]),
             step_id=step["id"],

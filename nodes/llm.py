@@ -12,7 +12,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langchain_core.utils.json import parse_json_markdown
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from phasegraph.graph.state import Failure, FailureKind, ModelUsage
 from phasegraph.prompts import load_prompt
@@ -222,15 +222,6 @@ def _text(message: BaseMessage | None) -> str:
         return text
     calls = getattr(message, "tool_calls", None) or []
     return json.dumps(calls[0].get("args", {})) if calls else ""
-
-
-def problems_of(exc: ValidationError, where: str) -> list[str]:
-    """A pydantic error as one line per problem, each naming where it is."""
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        out.append(f"{where}{': ' + loc if loc else ''}: {err.get('msg', 'invalid')}")
-    return out
 
 
 async def answer_or_failure(

@@ -16,13 +16,14 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, Step, validate_plan
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage
-from phasegraph.nodes.llm import answer_or_failure, problems_of, schema_of
+from phasegraph.nodes.llm import answer_or_failure, schema_of
 from phasegraph.nodes.llm_planner import asking, draft_parts, skill_catalogue
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PlanError
 from phasegraph.skills.redact import fence_untrusted
 from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.text import describe_errors
 
 #: What a consolidator may add: the reads are over by then.
 ADDABLE = frozenset({SkillKind.WRITE, SkillKind.VERIFY, SkillKind.COMMIT})
@@ -161,7 +162,7 @@ async def writes_from_findings(
                 added.append(Step.model_validate(raw))
             except ValidationError as exc:
                 ident = raw.get("id") if isinstance(raw, dict) else None
-                problems += problems_of(exc, f"step {ident!r}" if ident else f"step #{n}")
+                problems += describe_errors(exc, f"step {ident!r}" if ident else f"step #{n}")
         for step in added:
             skill = registry.get(step.skill)
             if skill is not None and skill.kind not in ADDABLE:

@@ -11,11 +11,11 @@ from langgraph.runtime import Runtime
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, check_plan, parse_plan
 from phasegraph.graph.preflight import preflight
-from phasegraph.graph.recipes import expand_recipe
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.execute import emit, options, record
 from phasegraph.nodes.llm_planner import plan_from_request
 from phasegraph.nodes.types import StateNode
+from phasegraph.recipes import expand_recipe
 from phasegraph.skills.errors import PlanError, PreflightError
 from phasegraph.skills.registry import SkillRegistry
 

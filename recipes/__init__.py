@@ -6,8 +6,13 @@ your own with :func:`register_recipe`; it is then usable by name in every plan.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+from phasegraph.graph.plan import Plan
 from phasegraph.recipes.base import Recipe
 from phasegraph.recipes.rename import RENAME
+from phasegraph.skills.errors import PlanError
+from phasegraph.skills.text import describe_errors
 
 #: The recipes plans may name, by name.
 RECIPES: dict[str, Recipe] = {RENAME.name: RENAME}
@@ -18,11 +23,28 @@ def register_recipe(recipe: Recipe, *, replace: bool = False) -> Recipe:
     unless ``replace``."""
     if recipe.name in RECIPES and not replace:
         raise ValueError(
-            f"a recipe named {recipe.name!r} is already registered; pass replace=True to "
-            "replace it"
+            f"a recipe named {recipe.name!r} is already registered; pass replace=True to replace it"
         )
     RECIPES[recipe.name] = recipe
     return recipe
 
 
-__all__ = ["RECIPES", "Recipe", "register_recipe"]
+def expand_recipe(plan: Plan) -> Plan:
+    """``plan`` with its recipe's steps filled in (unchanged when it has no recipe)."""
+    if plan.recipe is None:
+        return plan
+    recipe = RECIPES.get(plan.recipe.name)
+    if recipe is None:
+        raise PlanError(
+            [f"recipe: unknown recipe {plan.recipe.name!r} (known: {', '.join(sorted(RECIPES))})"]
+        )
+    if plan.steps:
+        raise PlanError(["recipe: a plan names either a recipe or its own steps, not both"])
+    try:
+        steps = recipe.steps(plan.recipe.args)
+    except ValidationError as exc:
+        raise PlanError(describe_errors(exc, f"recipe {recipe.name}")) from exc
+    return plan.model_copy(update={"steps": steps})
+
+
+__all__ = ["RECIPES", "Recipe", "expand_recipe", "register_recipe"]

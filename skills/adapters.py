@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.text import clip, describe_errors
 from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
 
 T = TypeVar("T")
@@ -26,7 +27,6 @@ T = TypeVar("T")
 #: Turns a verify tool's output into findings (stable keys, no line numbers).
 FindingsFn = Callable[[Any], list[str]]
 
-SUMMARY_MAX = 200
 #: Kinds a wrapped tool may declare: a commit belongs to a run (see ``git_checkpoint``).
 TOOL_KINDS = (SkillKind.READ, SkillKind.WRITE, SkillKind.VERIFY)
 #: Kinds :func:`skills_as_tools` exports unless told otherwise: none of them changes files.
@@ -104,7 +104,7 @@ def skill_from_tool(
         if artifact is not None:
             data["artifact"] = _jsonable(artifact)
         return SkillResult(
-            summary=_short(f"{tool.name}: {first}"),
+            summary=clip(f"{tool.name}: {first}"),
             data=data,
             files_written=touched if kind is SkillKind.WRITE else [],
             findings=list(findings(content)) if findings is not None else [],
@@ -199,7 +199,7 @@ def skill_as_tool(
         try:
             args = skill.parse_args(kwargs)
         except ValidationError as exc:
-            raise ToolException(f"bad args for {skill.name}: {exc.errors()[0]['msg']}") from exc
+            raise ToolException(describe_errors(exc, f"bad args for {skill.name}")[0]) from exc
         try:
             _check_paths(skill, args, root)
             result = await skill.run(
@@ -275,11 +275,7 @@ def output_text(output: Any) -> str:
 def describe_validation_error(exc: Exception) -> str:
     """A tool's input error as one line an agent can act on (every field named)."""
     if isinstance(exc, ValidationError):
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        return "invalid input: " + "; ".join(problems)
+        return "invalid input: " + "; ".join(describe_errors(exc))
     return f"invalid input: {exc}"
 
 
@@ -321,7 +317,7 @@ async def _invoke(tool: BaseTool, payload: dict[str, Any], ctx: SkillContext) ->
         return message, None
     if message.status == "error":
         raise SkillError(
-            f"tool {tool.name} failed: {_short(output_text(message.content))}", step_id=ctx.step_id
+            f"tool {tool.name} failed: {clip(output_text(message.content))}", step_id=ctx.step_id
         )
     return message.content, message.artifact
 
@@ -340,11 +336,6 @@ def _jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
-
-
-def _short(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= SUMMARY_MAX else line[: SUMMARY_MAX - 1] + "…"
 
 
 def _first_line(text: str) -> str:

@@ -19,6 +19,7 @@ from phasegraph.skills.net import (
     retrying_fetch,
 )
 from phasegraph.skills.retry import is_transient, transient_status
+from phasegraph.skills.text import clip
 
 #: Content types passed on besides ``text/*``: the structured text formats.
 TEXT_TYPES = frozenset(
@@ -183,7 +184,7 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
     cut = " (truncated at the size cap)" if page.truncated else ""
     kind = page.content_type.split(";")[0].strip()[:40] or "no content type"
     return SkillResult(
-        summary=f"GET {_short(args.url)}: {page.status}, {len(page.body)} bytes of {kind}{cut}",
+        summary=f"GET {clip(args.url, 100)}: {page.status}, {len(page.body)} bytes of {kind}{cut}",
         data={
             "url": page.url,
             "status": page.status,
@@ -192,10 +193,6 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
             "truncated": page.truncated,
         },
     )
-
-
-def _short(url: str, limit: int = 100) -> str:
-    return url if len(url) <= limit else url[: limit - 1] + "…"
 
 
 SKILL = Skill(

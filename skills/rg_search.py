@@ -12,6 +12,7 @@ from pydantic import Field
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.procs import find_program, run_program
+from phasegraph.skills.text import plural
 from phasegraph.skills.workspace import PROTECTED, resolve_in_workspace, workspace_relative
 
 
@@ -65,10 +66,6 @@ def _match(data: dict[str, Any]) -> dict[str, Any]:
         "text": line,
         "submatches": submatches,
     }
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}{'es' if word.endswith('ch') else 's'}"
 
 
 async def rg_search(args: RgSearchArgs, ctx: SkillContext) -> SkillResult:
@@ -138,7 +135,7 @@ async def rg_search(args: RgSearchArgs, ctx: SkillContext) -> SkillResult:
     where = "" if args.path in (".", "") else f" under {args.path[:60]!r}"
     return SkillResult(
         summary=(
-            f"{_plural(len(matches), 'match')} in {_plural(files, 'file')} for {shown}{where}{more}"
+            f"{plural(len(matches), 'match')} in {plural(files, 'file')} for {shown}{where}{more}"
         ),
         data={"pattern": args.pattern, "matches": matches, "files": files, "truncated": truncated},
     )

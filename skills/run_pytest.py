@@ -18,9 +18,8 @@ from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, Skil
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.procs import ProcResult, run_program
 from phasegraph.skills.pyenv import foreign_plugins, normalized, probe
+from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
-    clip,
-    plural,
     raw_output,
     relativize,
     split_targets,

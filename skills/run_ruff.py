@@ -11,14 +11,13 @@ from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.procs import run_program
+from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
     Targets,
     cache_dir,
-    clip,
     finding_key,
     findings_with_details,
     missing_finding,
-    plural,
     raw_output,
     relativize,
     require_tool,

@@ -18,9 +18,6 @@ from phasegraph.skills.workspace import resolve_in_workspace, state_dir
 #: How much raw tool output a result keeps (the end of it, where the summaries are).
 OUTPUT_TAIL = 4000
 
-#: Longest summary line a skill returns.
-SUMMARY_MAX = 200
-
 # Messages such as ruff's "redefinition of unused `x` from line 3" or mypy's
 # "already defined on line 3" would make a finding change whenever an edit
 # shifts lines, so the numbers are masked in the stable key.
@@ -136,16 +133,6 @@ def missing_finding(path: str) -> str:
 def tail(text: str, limit: int = OUTPUT_TAIL) -> str:
     """The last ``limit`` characters of ``text``."""
     return text if len(text) <= limit else "…" + text[-limit:]
-
-
-def clip(line: str, limit: int = SUMMARY_MAX) -> str:
-    """``line`` on one line, cut to ``limit`` characters."""
-    flat = _SPACE.sub(" ", line).strip()
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def tool_failure(tool: str, proc: ProcResult, ctx: SkillContext, why: str = "") -> SkillError:

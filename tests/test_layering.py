@@ -18,7 +18,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "skills": frozenset(),
     "prompts": frozenset({"skills"}),
     "demo": frozenset({"skills"}),
-    # The plan model only: graph/recipes.py imports recipes/, so nothing else of graph/.
+    # The plan model only: graph/ imports recipes/ (diagram.py), so nothing else of graph/.
     "recipes": frozenset({"skills", "graph.plan"}),
     "graph": frozenset({"skills", "prompts", "recipes"}),
     "nodes": frozenset({"skills", "prompts", "recipes", "graph"}),

@@ -10,7 +10,7 @@ import pytest
 
 from phasegraph import Plan, PlanError, check_plan, default_registry, load_plan, validate_plan
 from phasegraph.graph.plan import parse_plan
-from phasegraph.graph.recipes import expand_recipe
+from phasegraph.recipes import expand_recipe
 
 REGISTRY = default_registry()
 
