@@ -105,6 +105,6 @@ async def run_collecting(
         parse_plan(plan),
         workspace,
         options=RunOptions(**options),
-        on_event=events.append,
+        on_event=lambda event: events.append(dict(event)),
     )
     return report, events

@@ -12,11 +12,12 @@ from langchain.agents import create_agent
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
+from pydantic import BaseModel
 from testkit import git, require_program
 
 from phasegraph import Report, as_tool, build_orchestrator, default_registry, skills_as_tools
@@ -93,7 +94,9 @@ async def test_the_agent_reads_a_stop_report_and_a_bad_call_as_errors_it_can_act
     bad_edit = greeting_plan()
     bad_edit["steps"][1]["args"]["search"] = "'howdy '"
     tool = as_tool(workspace=repo)  # pinned: the agent cannot pick another repository
-    assert "workspace" not in tool.get_input_schema().model_json_schema()["properties"]
+    schema = tool.get_input_schema()
+    assert issubclass(schema, BaseModel)  # pydantic 2, not a pydantic.v1 model
+    assert "workspace" not in schema.model_json_schema()["properties"]
     model = scripted(
         AIMessage("", tool_calls=[{"name": "phasegraph", "args": {"plan": bad_edit}, "id": "a"}]),
         AIMessage("", tool_calls=[{"name": "phasegraph", "args": {"plan": {}}, "id": "b"}]),
@@ -155,7 +158,7 @@ async def test_the_orchestrator_is_a_node_of_a_parent_graph(make_repo: MakeRepo)
     builder.add_edge("orchestrate", "summarize")
     builder.add_edge("summarize", END)
     parent = builder.compile(checkpointer=InMemorySaver())
-    config = {"configurable": {"thread_id": "parent-1"}}
+    config: RunnableConfig = {"configurable": {"thread_id": "parent-1"}}
 
     step_events: list[tuple[tuple[str, ...], dict[str, Any]]] = []
     async for namespace, mode, chunk in parent.astream(
@@ -164,8 +167,10 @@ async def test_the_orchestrator_is_a_node_of_a_parent_graph(make_repo: MakeRepo)
         stream_mode=["custom", "values"],
         subgraphs=True,
     ):
-        if mode == "custom" and chunk.get("event") == "step":
-            step_events.append((namespace, chunk))
+        if mode == "custom":
+            assert isinstance(namespace, tuple) and isinstance(chunk, dict)
+            if chunk.get("event") == "step":
+                step_events.append((namespace, chunk))
 
     final = (await parent.aget_state(config)).values
     head = git(repo, "rev-parse", "HEAD").strip()

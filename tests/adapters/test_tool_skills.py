@@ -154,6 +154,7 @@ def test_our_skills_work_as_langchain_tools_inside_their_workspace(make_repo: Ma
     call = {"name": "read_file", "args": {"path": "lib.py"}, "id": "c1", "type": "tool_call"}
     message = tools["read_file"].invoke(call)
     assert isinstance(message, ToolMessage)
+    assert isinstance(message.content, str)
     assert json.loads(message.content)["data"]["text"].startswith("def greet()")
     assert isinstance(message.artifact, SkillResult)
 

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testkit import require_program
@@ -16,7 +17,7 @@ from testkit import require_program
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def run(script: str, *args: str) -> list[dict[str, object]]:
+def run(script: str, *args: str) -> list[dict[str, Any]]:
     out = subprocess.run(
         [sys.executable, script, *args], cwd=BENCH, capture_output=True, text=True, timeout=300
     )

@@ -8,6 +8,7 @@ import io
 
 import pytest
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 from rich.console import Console
 
 from phasegraph.cli.approval import ask_approval
@@ -62,7 +63,7 @@ def test_base_url_builds_an_openai_compatible_model(monkeypatch: pytest.MonkeyPa
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "qwen2.5-coder:7b"  # a ':' in a local model's name is kept
     assert model.openai_api_base == "http://gpu:8000/v1"
-    assert model.openai_api_key is not None
+    assert isinstance(model.openai_api_key, SecretStr)
     assert model.openai_api_key.get_secret_value() == "sk-local"
     assert model.max_retries == 0  # phasegraph's own retry is the only one
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from durable_helpers import cli, commits, make, report, tree
@@ -34,7 +35,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes
     return tree(repo), git(repo, "rev-parse", "HEAD^{tree}").strip(), commits(repo)
 
 
-def crash_and_resume(root: Path, point: str, *db: str) -> tuple[Path, dict[str, object]]:
+def crash_and_resume(root: Path, point: str, *db: str) -> tuple[Path, dict[str, Any]]:
     repo, plan = make(root)
     killed = cli(
         "run",
@@ -63,7 +64,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(
     assert commits(repo) == log  # one commit, not two
     assert final["status"] == "completed"
     assert final["commit"] == git(repo, "rev-parse", "HEAD").strip()
-    assert {s["status"] for s in final["steps"]} == {"done"}  # type: ignore[index, union-attr]
+    assert {s["status"] for s in final["steps"]} == {"done"}
     assert git(repo, "status", "--porcelain") == ""
 
 

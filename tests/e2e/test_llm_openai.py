@@ -31,7 +31,7 @@ FILES = {
 }
 REQUEST = "rename load_config to read_config and keep the tests green"
 
-PLAN = {
+PLAN: dict[str, Any] = {
     "goal": "Rename load_config to read_config",
     "steps": [
         {"id": "find", "skill": "rg_search", "args": {"pattern": "load_config"}},

@@ -100,11 +100,11 @@ def test_undo_after_a_stopped_run_restores_the_exact_bytes(tmp_path: Path) -> No
         "goal": "stops at the third write",
         "steps": [
             *PLAN["steps"][1:3],
-            PLAN["steps"][4],  # type: ignore[index]
+            PLAN["steps"][4],
             # pkg is a folder by then: the write fails when it runs (no dry run foresees it).
             {"id": "bad", "skill": "write_file", "args": {"path": "pkg", "content": "x"}},
             PLAN["steps"][-1],
-        ],  # type: ignore[index]
+        ],
     }
     plan = tmp_path / "stopped.json"
     plan.write_text(json.dumps(stopped))

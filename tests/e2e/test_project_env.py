@@ -206,7 +206,8 @@ async def test_pytest_randomly_gets_one_seed_per_run(
         ctx = SkillContext(workspace=repo, python_env=env, run_id=run_id)
         result = await run_pytest.run_pytest(run_pytest.RunPytestArgs(args=args or []), ctx)
         assert result.ok, result.data["stdout_tail"]
-        [line] = [ln for ln in result.data["stdout_tail"].splitlines() if "randomly-seed" in ln]
+        stdout: str = result.data["stdout_tail"]
+        [line] = [ln for ln in stdout.splitlines() if "randomly-seed" in ln]
         return line
 
     first = await seed_used("run-a")

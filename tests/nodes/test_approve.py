@@ -53,6 +53,7 @@ async def test_the_run_pauses_before_the_first_write_showing_every_write(
 
     assert paused.thread_id == "t1"
     asked = paused.value
+    assert isinstance(asked, dict)
     assert asked["kind"] == "approve_writes"
     assert asked["goal"] == "Greet with hi"
     assert [w["id"] for w in asked["writes"]] == ["edit", "notes"]

@@ -83,7 +83,9 @@ def test_the_catalogue_is_generated_from_each_skills_args_model() -> None:
     async def count_word(args: CountArgs, ctx: SkillContext) -> SkillResult:
         return SkillResult(summary="0")
 
-    text, unavailable = skill_catalogue(registry, {registry.get("count_word").kind})  # type: ignore[union-attr]
+    skill = registry.get("count_word")
+    assert skill is not None
+    text, unavailable = skill_catalogue(registry, {skill.kind})
     assert "### count_word (read)\nCount a word" in text
     assert "- `word`: string, required" in text
     assert "- `limit`: integer, default 10" in text
@@ -99,10 +101,12 @@ def test_skills_whose_programs_are_missing_are_not_offered() -> None:
     async def lint_cobol(args: SkillArgs, ctx: SkillContext) -> SkillResult:
         return SkillResult(summary="")
 
-    text, unavailable = skill_catalogue(registry, {registry.get("lint_cobol").kind})  # type: ignore[union-attr]
+    skill = registry.get("lint_cobol")
+    assert skill is not None
+    text, unavailable = skill_catalogue(registry, {skill.kind})
     assert "lint_cobol" not in text
     assert unavailable == ["lint_cobol (cobol-lint-not-installed not installed)"]
-    assert describe_skill(registry.get("lint_cobol")).endswith("args: none")  # type: ignore[arg-type]
+    assert describe_skill(skill).endswith("args: none")
 
 
 async def test_an_invalid_plan_goes_back_with_the_exact_errors(make_repo: MakeRepo) -> None:

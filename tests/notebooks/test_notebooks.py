@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbformat import NotebookNode
 from testkit import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +41,17 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield KERNEL
 
 
+def read_notebook(path: Path) -> NotebookNode:
+    """``nbformat.read(path, as_version=4)``; nbformat.read itself has no annotations."""
+    read = cast(Callable[[Path, int], NotebookNode], nbformat.read)
+    return read(path, 4)
+
+
 def execute(path: Path, kernel: str, cwd: Path) -> str:
     """Run every cell of ``path``; return the text of all its outputs, in order."""
     for program in ("git", "rg", "ruff", "mypy"):
         require_program(program)
-    book = nbformat.read(path, as_version=4)
+    book = read_notebook(path)
     NotebookClient(
         book,
         kernel_name=kernel,
@@ -69,7 +77,7 @@ def test_there_are_the_three_notebooks() -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebooks_are_stored_without_outputs(path: Path) -> None:
-    book = nbformat.read(path, as_version=4)
+    book = read_notebook(path)
     nbformat.validate(book)
     for cell in book.cells:
         if cell.cell_type == "code":

@@ -94,9 +94,12 @@ class Counting(BaseHTTPRequestHandler):
 
 class Server:
     def __init__(self) -> None:
-        handler = type("Handler", (Counting,), {"seen": []})
-        self.seen: list[str] = handler.seen
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        class Handler(Counting):
+            pass
+
+        self.seen: list[str] = []
+        Handler.seen = self.seen  # a fresh list per server, shared by its handlers
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         self.port = self.httpd.server_address[1]

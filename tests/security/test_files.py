@@ -10,7 +10,8 @@ import asyncio
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 import pytest
 from pydantic import ValidationError
@@ -42,9 +43,9 @@ async def overwrite(box: Sandbox, path: str, **ctx: Any) -> Any:
     return await WRITE_FILE.run(args, SkillContext(workspace=box.ws, step_id="s1", **ctx))
 
 
-async def read(box: Sandbox, path: str) -> Any:
+async def read(box: Sandbox, path: str, **ctx: Any) -> Any:
     args = READ_FILE.parse_args({"path": path})
-    return await READ_FILE.run(args, SkillContext(workspace=box.ws, step_id="s1"))
+    return await READ_FILE.run(args, SkillContext(workspace=box.ws, step_id="s1", **ctx))
 
 
 async def outline(box: Sandbox, path: str) -> Any:
@@ -52,7 +53,13 @@ async def outline(box: Sandbox, path: str) -> Any:
     return await GET_FILE_OUTLINE.run(args, SkillContext(workspace=box.ws, step_id="s1"))
 
 
-SKILLS = {"edit_block": edit, "write_file": overwrite, "read_file": read}
+class SkillCall(Protocol):
+    """Run one skill on ``path`` in the sandbox; ``ctx`` goes to its SkillContext."""
+
+    def __call__(self, box: Sandbox, path: str, **ctx: Any) -> Awaitable[Any]: ...
+
+
+SKILLS: dict[str, SkillCall] = {"edit_block": edit, "write_file": overwrite, "read_file": read}
 
 # (path a plan names, words the refusal must contain)
 ESCAPES = {

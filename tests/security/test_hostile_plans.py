@@ -86,7 +86,7 @@ JSONISH = st.recursive(
 
 PLAIN_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)
 # Each skill's arguments, with hostile paths where it takes paths.
-ARGS = {
+ARGS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "read_file": st.fixed_dictionaries({"path": HOSTILE_PATHS}),
     "get_file_outline": st.fixed_dictionaries({"path": HOSTILE_PATHS}),
     "rg_search": st.fixed_dictionaries({"pattern": st.just("x")}, optional={"path": HOSTILE_PATHS}),

@@ -24,8 +24,8 @@ from phasegraph.skills.run_ruff import SKILL as RUN_RUFF
 PY = sys.executable
 
 
-def ctx(box: Sandbox, **extra: object) -> SkillContext:
-    return SkillContext(workspace=box.ws, step_id="s1", timeout=60, **extra)  # type: ignore[arg-type]
+def ctx(box: Sandbox, *, scrub_env: bool = True) -> SkillContext:
+    return SkillContext(workspace=box.ws, step_id="s1", timeout=60, scrub_env=scrub_env)
 
 
 @pytest.mark.parametrize(

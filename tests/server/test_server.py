@@ -17,6 +17,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.schema import ThreadState
 from testkit import git, require_program, write
 
 from phasegraph.demo import DEMO_PLAN, prepare_sample_repo
@@ -130,6 +131,13 @@ async def stream_run(
     return parts
 
 
+def values_of(state: ThreadState) -> dict[str, Any]:
+    """A thread's state values: the orchestrator's state is a dict, never a list."""
+    values = state["values"]
+    assert isinstance(values, dict)
+    return values
+
+
 def step_events(parts: list[Any]) -> list[dict[str, Any]]:
     return [
         p.data
@@ -159,7 +167,7 @@ async def test_a_served_run_streams_its_todo_list_and_ends_in_a_committed_report
     # The writer subgraph's events come through too, under its own namespace.
     assert any(p.event.startswith("custom|writer") for p in parts)
     state = await client.threads.get_state(thread["thread_id"])
-    report = state["values"]["report"]
+    report = values_of(state)["report"]
     assert report["status"] == "completed", report["error"]
     assert report["commit"] == git(repo, "rev-parse", "HEAD").strip()
     assert "read_config" in (repo / "inventory" / "config.py").read_text()
@@ -181,19 +189,19 @@ async def test_a_run_paused_before_its_writes_resumes_on_the_same_thread(
 
     paused = await client.threads.get_state(thread["thread_id"])
     assert paused["next"] == ["writer"]
-    todo = paused["values"]["steps"]
+    todo = values_of(paused)["steps"]
     assert {r["status"] for r in todo.values() if r["phase"] == "read"} == {"done"}
     assert {r["status"] for r in todo.values() if r["phase"] == "write"} == {"pending"}
     assert (repo / "inventory" / "config.py").read_text() == before
-    assert "report" not in paused["values"]
+    assert "report" not in values_of(paused)
 
     parts = await stream_run(client, thread["thread_id"], input=None)
 
     assert {e["phase"] for e in step_events(parts)} >= {"write", "verify", "commit"}
     final = await client.threads.get_state(thread["thread_id"])
     assert final["next"] == []
-    assert final["values"]["report"]["status"] == "completed"
-    assert final["values"]["report"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert values_of(final)["report"]["status"] == "completed"
+    assert values_of(final)["report"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
 
 
 async def test_a_run_paused_for_approval_resumes_with_the_answer(
@@ -221,8 +229,8 @@ async def test_a_run_paused_for_approval_resumes_with_the_answer(
     )
 
     final = await client.threads.get_state(thread["thread_id"])
-    assert final["values"]["report"]["status"] == "completed"
-    assert final["values"]["report"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert values_of(final)["report"]["status"] == "completed"
+    assert values_of(final)["report"]["commit"] == git(repo, "rev-parse", "HEAD").strip()
 
 
 async def test_run_options_travel_in_the_run_context(
@@ -233,7 +241,7 @@ async def test_run_options_travel_in_the_run_context(
     write(repo, "pyproject.toml", "[tool.ruff]\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "ruff config")
-    plan = {
+    plan: dict[str, Any] = {
         "goal": "bump",
         "steps": [
             {

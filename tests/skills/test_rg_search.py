@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testkit import require_program, write
@@ -26,11 +27,11 @@ def _rg() -> None:
     require_program("rg")
 
 
-def ctx(ws: Path, **kw: float) -> SkillContext:
-    return SkillContext(workspace=ws, step_id="s1", **kw)  # type: ignore[arg-type]
+def ctx(ws: Path) -> SkillContext:
+    return SkillContext(workspace=ws, step_id="s1")
 
 
-async def search(ws: Path, **args: object) -> dict[str, object]:
+async def search(ws: Path, **args: object) -> dict[str, Any]:
     result = await rg_search(SKILL.parse_args(args), ctx(ws))
     assert result.ok
     return {"summary": result.summary, **result.data}
@@ -69,7 +70,7 @@ async def test_no_match_is_an_empty_success(make_repo: MakeRepo) -> None:
 async def test_a_pattern_starting_with_a_dash_is_a_pattern(make_repo: MakeRepo) -> None:
     repo = make_repo(FILES)
     out = await search(repo, pattern="--verbose")
-    assert [(m["path"], m["line"]) for m in out["matches"]] == [("README.md", 2)]  # type: ignore[union-attr]
+    assert [(m["path"], m["line"]) for m in out["matches"]] == [("README.md", 2)]
     # "-e" or "--files" would change what rg does if they were read as options.
     for flag in ("-e", "--files"):
         assert (await search(repo, pattern=flag, fixed_strings=True))["matches"] == []
@@ -90,17 +91,17 @@ async def test_a_bad_regex_names_the_pattern_and_rg_error(make_repo: MakeRepo) -
 async def test_fixed_strings_match_literally(make_repo: MakeRepo) -> None:
     repo = make_repo({"a.txt": "call f(x)\ncall fx\n"})
     out = await search(repo, pattern="f(x)", fixed_strings=True)
-    assert [m["line"] for m in out["matches"]] == [1]  # type: ignore[union-attr]
+    assert [m["line"] for m in out["matches"]] == [1]
 
 
 async def test_glob_and_path_narrow_the_search(make_repo: MakeRepo) -> None:
     repo = make_repo(FILES)
     by_glob = await search(repo, pattern="needle", glob="*.py")
-    assert {m["path"] for m in by_glob["matches"]} == {"src/app.py", "src/util.py"}  # type: ignore[union-attr]
+    assert {m["path"] for m in by_glob["matches"]} == {"src/app.py", "src/util.py"}
     by_dir = await search(repo, pattern="needle", path="src", glob="!util.py")
-    assert [m["path"] for m in by_dir["matches"]] == ["src/app.py"]  # type: ignore[union-attr]
+    assert [m["path"] for m in by_dir["matches"]] == ["src/app.py"]
     by_file = await search(repo, pattern="needle", path="src/util.py")
-    assert [m["path"] for m in by_file["matches"]] == ["src/util.py"]  # type: ignore[union-attr]
+    assert [m["path"] for m in by_file["matches"]] == ["src/util.py"]
 
 
 async def test_never_searches_git_or_phasegraph_dirs(make_repo: MakeRepo) -> None:
@@ -137,7 +138,7 @@ async def test_paths_outside_or_missing_are_refused(make_repo: MakeRepo, path: s
 async def test_max_matches_caps_and_flags_truncation(make_repo: MakeRepo) -> None:
     repo = make_repo({"many.txt": "hit\n" * 50, "more.txt": "hit\n" * 5})
     out = await search(repo, pattern="hit", max_matches=10)
-    assert len(out["matches"]) == 10  # type: ignore[arg-type]
+    assert len(out["matches"]) == 10
     assert out["truncated"] is True
     assert str(out["summary"]).endswith("(truncated)")
     exact = await search(repo, pattern="hit", path="more.txt", max_matches=5)
