@@ -11,20 +11,16 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.procs import run_program
-from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
     Targets,
     cache_dir,
-    finding_key,
-    findings_with_details,
-    missing_finding,
+    located_result,
     raw_output,
     relativize,
     require_tool,
+    run_check,
     split_targets,
     tool_failure,
-    verify_env,
 )
 
 
@@ -61,13 +57,7 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
             argv += ["--python-executable", ctx.python.python]
         argv += ["--no-color-output", *(["--strict"] if args.strict else [])]
         argv += ["--", *targets.present] if targets.present else []
-        proc = await run_program(
-            argv,
-            cwd=ctx.workspace,
-            timeout=ctx.timeout,
-            env=verify_env(ctx),
-            output_cap=ctx.output_cap,
-        )
+        proc = await run_check(ctx, argv)
         if proc.timed_out:
             raise tool_failure("mypy", proc, ctx)
         messages = _parse(ctx.workspace, proc.stdout)
@@ -86,20 +76,14 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
         run_facts = raw_output(proc)
 
     errors = [m for m in messages if m["severity"] == "error"]
-    findings, details = findings_with_details(
-        [
-            (
-                finding_key(m["path"], m["code"], m["message"]),
-                f"{m['path']}:{m['line']}: error: {m['message']}  [{m['code']}]",
-            )
-            for m in errors
-        ]
-    )
-    findings += [missing_finding(path) for path in targets.missing]
-    data: dict[str, Any] = {"messages": messages, "missing": targets.missing, **run_facts}
-    summary = _summary(errors, targets.missing, nothing_to_check)
-    return SkillResult(
-        ok=not findings, summary=summary, data=data, findings=findings, details=details
+    return located_result(
+        "mypy",
+        errors,
+        targets.missing,
+        noun="error",
+        where=lambda m: f"{m['path']}:{m['line']}: error: {m['message']}  [{m['code']}]",
+        data={"messages": messages, "missing": targets.missing, **run_facts},
+        empty="no Python files to check" if nothing_to_check else "no errors",
     )
 
 
@@ -157,22 +141,6 @@ def _parse(workspace: Path, stdout: str) -> list[dict[str, Any]]:
             }
         )
     return messages
-
-
-def _summary(errors: list[dict[str, Any]], missing: list[str], nothing_to_check: bool) -> str:
-    parts: list[str] = []
-    if errors:
-        files = {e["path"] for e in errors}
-        first = errors[0]
-        parts.append(
-            f"{plural(len(errors), 'error')} in {plural(len(files), 'file')}, first "
-            f"{first['path']}:{first['line']} [{first['code']}] {first['message']}"
-        )
-    if missing:
-        parts.append(f"{plural(len(missing), 'path')} not found: {', '.join(missing)}")
-    if not parts:
-        parts.append("no Python files to check" if nothing_to_check else "no errors")
-    return clip("mypy: " + "; ".join(parts))
 
 
 SKILL = Skill(

@@ -16,12 +16,13 @@ from pydantic import Field, field_validator
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.procs import ProcResult, run_program
+from phasegraph.skills.procs import ProcResult
 from phasegraph.skills.pyenv import foreign_plugins, normalized, probe
 from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
     raw_output,
     relativize,
+    run_check,
     split_targets,
     verify_env,
 )
@@ -294,13 +295,7 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
         # turned any path starting with "-" into "./-...".
         argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
         argv += ["--color=no", *extra, *targets.present, *args.args]
-        proc = await run_program(
-            argv,
-            cwd=ctx.workspace,
-            timeout=ctx.timeout,
-            env=env,
-            output_cap=ctx.output_cap,
-        )
+        proc = await run_check(ctx, argv, env)
         records = _read_records(report)
     return _result(ctx, proc, records, missing)
 

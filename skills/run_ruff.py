@@ -10,20 +10,16 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.procs import run_program
-from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
     Targets,
     cache_dir,
-    finding_key,
-    findings_with_details,
-    missing_finding,
+    located_result,
     raw_output,
     relativize,
     require_tool,
+    run_check,
     split_targets,
     tool_failure,
-    verify_env,
 )
 
 
@@ -50,13 +46,7 @@ async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
             argv = [ruff, "check", "--output-format", "json", "--output-file", str(report)]
             argv += ["--cache-dir", str(cache_dir(ctx, "ruff", args.paths)), "--no-fix"]
             argv += ["--force-exclude", *(["--", *targets.present] if targets.present else [])]
-            proc = await run_program(
-                argv,
-                cwd=ctx.workspace,
-                timeout=ctx.timeout,
-                env=verify_env(ctx),
-                output_cap=ctx.output_cap,
-            )
+            proc = await run_check(ctx, argv)
             if proc.timed_out or proc.returncode not in (0, 1):
                 raise tool_failure("ruff", proc, ctx)
             text = report.read_text(encoding="utf-8") if report.exists() else ""
@@ -70,20 +60,14 @@ async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
             raise tool_failure("ruff", proc, ctx, reason) from exc
         run_facts = raw_output(proc)
 
-    findings, details = findings_with_details(
-        [
-            (
-                finding_key(v["path"], v["code"], v["message"]),
-                f"{v['path']}:{v['line']}:{v['column']}: {v['code']} {v['message']}",
-            )
-            for v in violations
-        ]
-    )
-    findings += [missing_finding(path) for path in targets.missing]
-    data: dict[str, Any] = {"violations": violations, "missing": targets.missing, **run_facts}
-    summary = _summary(violations, targets.missing)
-    return SkillResult(
-        ok=not findings, summary=summary, data=data, findings=findings, details=details
+    return located_result(
+        "ruff",
+        violations,
+        targets.missing,
+        noun="problem",
+        where=lambda v: f"{v['path']}:{v['line']}:{v['column']}: {v['code']} {v['message']}",
+        data={"violations": violations, "missing": targets.missing, **run_facts},
+        empty="no problems",
     )
 
 
@@ -102,20 +86,6 @@ def _violation(workspace: Path, item: dict[str, Any]) -> dict[str, Any]:
         "fixable": item.get("fix") is not None,
         "url": item.get("url"),
     }
-
-
-def _summary(violations: list[dict[str, Any]], missing: list[str]) -> str:
-    parts: list[str] = []
-    if violations:
-        files = {v["path"] for v in violations}
-        first = violations[0]
-        parts.append(
-            f"{plural(len(violations), 'problem')} in {plural(len(files), 'file')}, first "
-            f"{first['path']}:{first['line']} {first['code']} {first['message']}"
-        )
-    if missing:
-        parts.append(f"{plural(len(missing), 'path')} not found: {', '.join(missing)}")
-    return clip("ruff: " + ("; ".join(parts) if parts else "no problems"))
 
 
 SKILL = Skill(

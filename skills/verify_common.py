@@ -6,13 +6,15 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from phasegraph.skills.base import SkillContext
+from phasegraph.skills.base import SkillContext, SkillResult
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.procs import ProcResult, find_program
+from phasegraph.skills.procs import ProcResult, find_program, run_program
+from phasegraph.skills.text import clip, plural
 from phasegraph.skills.workspace import resolve_in_workspace, state_dir
 
 #: How much raw tool output a result keeps (the end of it, where the summaries are).
@@ -133,6 +135,49 @@ def missing_finding(path: str) -> str:
 def tail(text: str, limit: int = OUTPUT_TAIL) -> str:
     """The last ``limit`` characters of ``text``."""
     return text if len(text) <= limit else "…" + text[-limit:]
+
+
+async def run_check(
+    ctx: SkillContext, argv: list[str], env: dict[str, str] | None = None
+) -> ProcResult:
+    """Run a check's program in the workspace with the step's timeout and output cap."""
+    return await run_program(
+        argv,
+        cwd=ctx.workspace,
+        timeout=ctx.timeout,
+        env=env if env is not None else verify_env(ctx),
+        output_cap=ctx.output_cap,
+    )
+
+
+def located_result(
+    tool: str,
+    items: list[dict[str, Any]],
+    missing: list[str],
+    *,
+    noun: str,
+    where: Callable[[dict[str, Any]], str],
+    data: dict[str, Any],
+    empty: str,
+) -> SkillResult:
+    """A lint or type check's result from its located messages (``path``, ``code``,
+    ``message``): stable findings, each one's line for the report, and the summary."""
+    findings, details = findings_with_details(
+        [(finding_key(i["path"], i["code"], i["message"]), where(i)) for i in items]
+    )
+    findings += [missing_finding(path) for path in missing]
+    parts: list[str] = []
+    if items:
+        files = {i["path"] for i in items}
+        parts.append(
+            f"{plural(len(items), noun)} in {plural(len(files), 'file')}, first {where(items[0])}"
+        )
+    if missing:
+        parts.append(f"{plural(len(missing), 'path')} not found: {', '.join(missing)}")
+    summary = clip(f"{tool}: " + ("; ".join(parts) if parts else empty))
+    return SkillResult(
+        ok=not findings, summary=summary, data=data, findings=findings, details=details
+    )
 
 
 def tool_failure(tool: str, proc: ProcResult, ctx: SkillContext, why: str = "") -> SkillError:

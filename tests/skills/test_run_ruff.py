@@ -38,7 +38,7 @@ async def test_lint_error_is_a_stable_finding_with_details_in_data(make_repo: Ma
     [violation] = result.data["violations"]
     assert violation["path"] == "pkg/mod.py"
     assert (violation["line"], violation["column"], violation["code"]) == (1, 8, "F401")
-    assert "pkg/mod.py:1 F401" in result.summary
+    assert "first pkg/mod.py:1:8: F401" in result.summary
     assert len(result.summary) <= 200
 
 
