@@ -9,49 +9,142 @@ The public API::
     result["report"]
 """
 
-from phasegraph.graph.builder import Orchestrator, build_orchestrator
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.diagram import plan_mermaid
-from phasegraph.graph.persistence import open_persistence
-from phasegraph.graph.plan import (
-    Plan,
-    RecipeRef,
-    Step,
-    check_plan,
-    load_plan,
-    parse_plan,
-    validate_plan,
-)
-from phasegraph.graph.report import Interpreter, ModelCalls, NewFinding, Report, StepReport, Usage
-from phasegraph.graph.run import resume_run, run_plan, run_request
-from phasegraph.graph.state import InputState, State
-from phasegraph.graph.tool import as_tool
-from phasegraph.graph.undo import UndoResult, undo_run
-from phasegraph.recipes import Recipe, register_recipe
-from phasegraph.skills.adapters import (
-    register_tools,
-    skill_as_tool,
-    skill_from_tool,
-    skills_as_tools,
-)
-from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import (
-    ModelError,
-    PhasegraphError,
-    PlanError,
-    PreflightError,
-    PromptError,
-    PythonEnvError,
-    RunPaused,
-    SkillError,
-    TransientHTTPStatus,
-    UndoError,
-    URLRefused,
-    WorkspaceBusy,
-    WorkspaceViolation,
-)
-from phasegraph.skills.mcp import load_mcp_skills
-from phasegraph.skills.registry import SkillRegistry, default_registry
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phasegraph.graph.builder import Orchestrator, build_orchestrator
+    from phasegraph.graph.context import RunOptions
+    from phasegraph.graph.diagram import plan_mermaid
+    from phasegraph.graph.persistence import open_persistence
+    from phasegraph.graph.plan import (
+        Plan,
+        RecipeRef,
+        Step,
+        check_plan,
+        load_plan,
+        parse_plan,
+        validate_plan,
+    )
+    from phasegraph.graph.report import (
+        Interpreter,
+        ModelCalls,
+        NewFinding,
+        Report,
+        StepReport,
+        Usage,
+    )
+    from phasegraph.graph.run import resume_run, run_plan, run_request
+    from phasegraph.graph.state import InputState, State
+    from phasegraph.graph.tool import as_tool
+    from phasegraph.graph.undo import UndoResult, undo_run
+    from phasegraph.recipes import Recipe, register_recipe
+    from phasegraph.skills.adapters import (
+        register_tools,
+        skill_as_tool,
+        skill_from_tool,
+        skills_as_tools,
+    )
+    from phasegraph.skills.base import (
+        PathArg,
+        Skill,
+        SkillArgs,
+        SkillContext,
+        SkillKind,
+        SkillResult,
+    )
+    from phasegraph.skills.errors import (
+        ModelError,
+        PhasegraphError,
+        PlanError,
+        PreflightError,
+        PromptError,
+        PythonEnvError,
+        RunPaused,
+        SkillError,
+        TransientHTTPStatus,
+        UndoError,
+        URLRefused,
+        WorkspaceBusy,
+        WorkspaceViolation,
+    )
+    from phasegraph.skills.mcp import load_mcp_skills
+    from phasegraph.skills.registry import SkillRegistry, default_registry
+
+# What each name is imported from. The package imports lazily (PEP 562), so a command that
+# needs little (``phasegraph skills``, ``--help``) does not pay for LangGraph and LangChain.
+_EXPORTS = {
+    "Orchestrator": "phasegraph.graph.builder",
+    "build_orchestrator": "phasegraph.graph.builder",
+    "RunOptions": "phasegraph.graph.context",
+    "plan_mermaid": "phasegraph.graph.diagram",
+    "open_persistence": "phasegraph.graph.persistence",
+    "Plan": "phasegraph.graph.plan",
+    "RecipeRef": "phasegraph.graph.plan",
+    "Step": "phasegraph.graph.plan",
+    "check_plan": "phasegraph.graph.plan",
+    "load_plan": "phasegraph.graph.plan",
+    "parse_plan": "phasegraph.graph.plan",
+    "validate_plan": "phasegraph.graph.plan",
+    "Interpreter": "phasegraph.graph.report",
+    "ModelCalls": "phasegraph.graph.report",
+    "NewFinding": "phasegraph.graph.report",
+    "Report": "phasegraph.graph.report",
+    "StepReport": "phasegraph.graph.report",
+    "Usage": "phasegraph.graph.report",
+    "resume_run": "phasegraph.graph.run",
+    "run_plan": "phasegraph.graph.run",
+    "run_request": "phasegraph.graph.run",
+    "InputState": "phasegraph.graph.state",
+    "State": "phasegraph.graph.state",
+    "as_tool": "phasegraph.graph.tool",
+    "UndoResult": "phasegraph.graph.undo",
+    "undo_run": "phasegraph.graph.undo",
+    "Recipe": "phasegraph.recipes",
+    "register_recipe": "phasegraph.recipes",
+    "register_tools": "phasegraph.skills.adapters",
+    "skill_as_tool": "phasegraph.skills.adapters",
+    "skill_from_tool": "phasegraph.skills.adapters",
+    "skills_as_tools": "phasegraph.skills.adapters",
+    "PathArg": "phasegraph.skills.base",
+    "Skill": "phasegraph.skills.base",
+    "SkillArgs": "phasegraph.skills.base",
+    "SkillContext": "phasegraph.skills.base",
+    "SkillKind": "phasegraph.skills.base",
+    "SkillResult": "phasegraph.skills.base",
+    "ModelError": "phasegraph.skills.errors",
+    "PhasegraphError": "phasegraph.skills.errors",
+    "PlanError": "phasegraph.skills.errors",
+    "PreflightError": "phasegraph.skills.errors",
+    "PromptError": "phasegraph.skills.errors",
+    "PythonEnvError": "phasegraph.skills.errors",
+    "RunPaused": "phasegraph.skills.errors",
+    "SkillError": "phasegraph.skills.errors",
+    "TransientHTTPStatus": "phasegraph.skills.errors",
+    "UndoError": "phasegraph.skills.errors",
+    "URLRefused": "phasegraph.skills.errors",
+    "WorkspaceBusy": "phasegraph.skills.errors",
+    "WorkspaceViolation": "phasegraph.skills.errors",
+    "load_mcp_skills": "phasegraph.skills.mcp",
+    "SkillRegistry": "phasegraph.skills.registry",
+    "default_registry": "phasegraph.skills.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'phasegraph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "InputState",
