@@ -7,9 +7,8 @@ import asyncio
 import datetime
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.runnables import RunnableConfig
 from rich.table import Table
 
 from phasegraph.cli.approval import events_and_approval
@@ -19,9 +18,11 @@ from phasegraph.cli.run_cmd import add_fetch_arguments, add_output_arguments, fi
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.report import Report
-from phasegraph.graph.run import resume_run
 from phasegraph.graph.undo import undo_run
 from phasegraph.skills.errors import PreflightError
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +67,8 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
     model = model_from_args(args)
 
     async def go() -> Report:
+        from phasegraph.graph.run import resume_run  # LangGraph: only when running
+
         async with persisted_graph(env, db, model=model, approve=args.approve) as graph:
             snapshot = await graph.aget_state(_config(args.thread))
             values: dict[str, Any] = dict(snapshot.values)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from phasegraph.skills.errors import PreflightError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
 
 #: Providers whose chat model takes ``max_retries``: set to 0, so phasegraph's own retry
 #: (with backoff, counted in the report) is the only one.
@@ -118,6 +121,8 @@ def _init_chat_model(spec: str, key: str | None) -> BaseChatModel:
         raise PreflightError(f"--model {spec}: {exc}") from exc
     except Exception as exc:  # a provider refusing its settings (no API key, bad name)
         raise PreflightError(f"--model {spec}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(model, BaseChatModel):
+    from langchain_core.language_models import BaseChatModel as ChatModel  # when used
+
+    if not isinstance(model, ChatModel):
         raise PreflightError(f"--model {spec}: {type(model).__name__} is not a chat model")
     return model

@@ -8,8 +8,11 @@ import json
 import tempfile
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langchain_core.runnables import RunnableConfig
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
 
 from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, Env
@@ -22,7 +25,6 @@ from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.plan import Plan, check_plan, load_plan
 from phasegraph.graph.preflight import preflight
 from phasegraph.graph.report import Report
-from phasegraph.graph.run import run_plan, run_request
 from phasegraph.recipes import expand_recipe
 from phasegraph.skills.errors import PreflightError
 
@@ -144,6 +146,8 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     db = database(args.db, found.workspace)
 
     async def go() -> Report:
+        from phasegraph.graph.run import run_plan, run_request  # LangGraph: only when running
+
         async with persisted_graph(env, db, model=model, approve=args.approve) as graph:
             config: RunnableConfig = {"configurable": {"thread_id": thread}}
             if (await graph.aget_state(config)).values:

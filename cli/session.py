@@ -7,15 +7,17 @@ import json
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from phasegraph.cli.common import Env
 from phasegraph.cli.progress import Progress
-from phasegraph.graph.builder import Orchestrator, build_orchestrator
 from phasegraph.graph.events import EventHandler
-from phasegraph.graph.persistence import default_db, open_persistence
+from phasegraph.graph.persistence import default_db
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from phasegraph.graph.builder import Orchestrator
 
 EventSink = EventHandler
 
@@ -30,6 +32,10 @@ async def persisted_graph(
     env: Env, db: str, *, model: BaseChatModel | None = None, approve: bool = False
 ) -> AsyncIterator[Orchestrator]:
     """The orchestrator compiled with a durable checkpointer and store on ``db``."""
+    # Imported here: `phasegraph skills` and `--help` need none of LangGraph's machinery.
+    from phasegraph.graph.builder import build_orchestrator
+    from phasegraph.graph.persistence import open_persistence
+
     async with open_persistence(db) as (saver, store):
         yield build_orchestrator(
             env.registry, checkpointer=saver, store=store, model=model, approve_writes=approve

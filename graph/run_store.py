@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from langgraph.store.base import BaseStore
+if TYPE_CHECKING:
+    from langgraph.store.base import BaseStore
 
 Hashes = dict[str, str | None]
 
