@@ -32,6 +32,9 @@ class RunOptions:
     every other loopback, private or link-local address is refused."""
     scrub_env: bool = True
     """Subprocesses (checks, ripgrep) get the environment without secret-named variables."""
+    baseline_cache: bool = True
+    """Reuse a verify step's baseline from an earlier run on the very same tree, with the same
+    check and tools (``.phasegraph/baselines``); off: every baseline runs."""
     python: str | None = None
     """The project's Python interpreter (or virtualenv folder) checks run with; by default
     the workspace's ``.venv``/``venv``, an active virtualenv inside it, a uv or poetry

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from phasegraph.graph.baseline_cache import tree_key
 from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.plan import Plan
 from phasegraph.graph.state import Environment
@@ -36,6 +37,8 @@ class Preflight:
     dirty: list[str] = field(default_factory=list)
     python: PythonEnv = field(default_factory=own_env)
     python_version: str = ""
+    #: A digest of the untouched tree (git's view), keying kept baselines; ``None`` outside git.
+    tree: str | None = None
 
     def environment(self) -> Environment:
         """The interpreter the checks use, as the run's state and report carry it."""
@@ -86,7 +89,7 @@ def preflight(
         )
     found = Preflight(workspace=root, python=env, python_version=version)
     if in_git:
-        found = replace(found, head=head_sha(root), dirty=dirty_files(root))
+        found = replace(found, head=head_sha(root), dirty=dirty_files(root), tree=tree_key(root))
     problems = dry_run_writes(plan, registry, root, found.dirty)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)

@@ -110,6 +110,8 @@ class State(InputState, total=False):
     """HEAD at the start of the run (None outside git)."""
     environment: Environment
     """The project's interpreter that checks run with, and where it was found."""
+    tree: str | None
+    """A digest of the untouched tree (None outside git): the key of kept baselines."""
     dirty: list[str]
     """The user's uncommitted files at the start: a committing run never touches them."""
     baseline: Annotated[dict[str, list[str]], merge_dicts]
@@ -144,3 +146,4 @@ class StepTask(TypedDict):
     step: dict[str, Any]
     baseline: list[str]
     environment: Environment
+    tree: str | None

@@ -88,6 +88,7 @@ def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) ->
             "steps": rows,
             "head": found.head,
             "environment": found.environment(),
+            "tree": found.tree,
             "dirty": found.dirty,
             **usage,
         }

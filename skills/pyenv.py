@@ -29,7 +29,7 @@ _EXE = "python.exe" if os.name == "nt" else "python"
 
 # Run by the chosen interpreter: its version, the check tools it has, its pytest plugins.
 _PROBE = """\
-import importlib.metadata as m, importlib.util as u, json, sys
+import importlib.metadata as m, importlib.util as u, json, sys, sysconfig
 def version(name):
     try:
         return m.version(name)
@@ -46,6 +46,7 @@ print(json.dumps({
     "executable": sys.executable,
     "modules": {n: (version(n) or "?") if u.find_spec(n) else None for n in ("pytest", "mypy")},
     "pytest_plugins": plugins,
+    "purelib": sysconfig.get_paths()["purelib"],
 }))
 """
 
@@ -111,6 +112,8 @@ class Probe:
     modules: dict[str, str | None] = field(default_factory=dict)
     #: ``(entry point name, distribution name)`` of every pytest plugin it would autoload.
     pytest_plugins: tuple[tuple[str, str], ...] = ()
+    #: Its site-packages folder: what is installed there changes what a check finds.
+    purelib: str = ""
 
     def has(self, module: str) -> bool:
         return self.modules.get(module) is not None
@@ -251,7 +254,12 @@ def _probe(python: str, stamp: int) -> Probe:
         )
     plugins = tuple((str(n), str(d)) for n, d in data.get("pytest_plugins") or [])
     modules = dict(data["modules"])
-    return Probe(version=str(data["version"]), modules=modules, pytest_plugins=plugins)
+    return Probe(
+        version=str(data["version"]),
+        modules=modules,
+        pytest_plugins=plugins,
+        purelib=str(data.get("purelib") or ""),
+    )
 
 
 _NAME = re.compile(r"[-_.]+")

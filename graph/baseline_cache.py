@@ -1,0 +1,93 @@
+"""Baselines kept across runs: a check on the same untouched tree, with the same tools, is not
+run again.
+
+A baseline is what a verify step finds on the tree before the run writes anything; the gate
+needs it to tell new findings from old. It is kept in the workspace's ``.phasegraph/baselines``
+(ignored by git, never committed) under a key of everything that decides its result:
+
+- the tree: HEAD's tree and the bytes of every modified or untracked file (git's view);
+- the check: the step's skill and arguments;
+- the tools: the interpreter (path, version, and its site-packages folder's stamp, which moves
+  when a package is installed or removed) and each program the skill runs (path and stamp).
+
+Anything else that changes a check's result (an environment variable, a service a test talks
+to) is outside the key: ``RunOptions.baseline_cache=False`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phasegraph.graph.run_store import file_hash
+from phasegraph.skills.gitrepo import git_status, run_git_sync
+from phasegraph.skills.procs import find_program
+from phasegraph.skills.pyenv import PythonEnv, probe
+from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.workspace import atomic_write, state_dir
+
+
+def tree_key(workspace: Path) -> str | None:
+    """A digest of the workspace's files as git sees them; ``None`` outside git (no cache)."""
+    head = run_git_sync(workspace, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
+    if head.returncode != 0:
+        return None
+    changed = sorted(git_status(workspace))
+    digest = hashlib.sha256(head.stdout.strip().encode())
+    for rel in changed:
+        digest.update(f"\0{rel}\0{file_hash(workspace / rel)}".encode())
+    return digest.hexdigest()
+
+
+def _stamp(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{info.st_mtime_ns}:{info.st_size}"
+
+
+@dataclass(frozen=True)
+class BaselineCache:
+    """The baselines of one workspace's tree (``tree`` from :func:`tree_key`)."""
+
+    workspace: Path
+    tree: str
+
+    def key(self, step: dict[str, Any], registry: SkillRegistry, env: PythonEnv) -> str:
+        skill = registry.get(step["skill"])
+        programs = skill.programs if skill else ()
+        found = probe(env)
+        parts = [
+            self.tree,
+            step["skill"],
+            step.get("args", {}),
+            _stamp(env.python),
+            found.version,
+            found.modules,
+            _stamp(found.purelib),
+            [_stamp(env.project_tool(p) or find_program(p)) for p in programs],
+        ]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return state_dir(self.workspace, "baselines") / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The kept baseline (``findings``, ``summary``), or ``None``."""
+        try:
+            found = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return (
+            found if isinstance(found, dict) and isinstance(found.get("findings"), list) else None
+        )
+
+    def put(self, key: str, findings: list[str], summary: str) -> None:
+        data = json.dumps({"findings": findings, "summary": summary}).encode()
+        atomic_write(self._path(key), data)

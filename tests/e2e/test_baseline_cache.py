@@ -1,0 +1,100 @@
+"""Kept baselines: a re-run on the very same tree skips its baseline checks, and says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from testkit import git, run_collecting, write
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
+TESTS = "from lib import greet\n\n\ndef test_greet() -> None:\n    assert greet('x') == 'hello x'\n"
+# Counts pytest sessions (baselines and after-runs) in a file outside the repository.
+CONFTEST = (
+    "import os\n\n\ndef pytest_sessionstart(session):\n"
+    "    with open(os.environ['PHASEGRAPH_TEST_SESSIONS'], 'a') as f:\n"
+    "        f.write('session\\n')\n"
+)
+FILES = {
+    "lib.py": LIB,
+    "test_lib.py": TESTS,
+    "conftest.py": CONFTEST,
+    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.']\n",
+}
+PLAN: dict[str, Any] = {
+    "goal": "document greet",
+    "steps": [
+        {
+            "id": "doc",
+            "skill": "edit_block",
+            "args": {"path": "lib.py", "search": "def greet", "replace": "# Greets.\ndef greet"},
+        },
+        {"id": "tests", "skill": "run_pytest"},
+    ],
+}
+
+
+@pytest.fixture
+def sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "sessions.log"
+    monkeypatch.setenv("PHASEGRAPH_TEST_SESSIONS", str(log))
+    return log
+
+
+def count(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+async def rerun(repo: Path, **options: Any) -> str:
+    """Put the edit back (the tree is as before), run the plan again: its baseline's summary."""
+    git(repo, "checkout", "--", "lib.py")
+    report, _ = await run_collecting(PLAN, repo, **options)
+    assert report.status == "completed", report.error
+    [baseline] = report.baselines
+    return baseline.summary
+
+
+async def test_a_rerun_on_the_same_tree_reuses_the_baseline(
+    make_repo: MakeRepo, sessions: Path
+) -> None:
+    repo = make_repo(FILES)
+    report, _ = await run_collecting(PLAN, repo)
+    assert report.status == "completed", report.error
+    assert count(sessions) == 2  # the baseline, then the after-run
+    assert report.baselines[0].summary == "pytest: 1 passed"
+
+    summary = await rerun(repo)
+
+    assert summary == "reused from an earlier run on this same tree: pytest: 1 passed"
+    assert count(sessions) == 3  # only the after-run ran
+    assert git(repo, "status", "--porcelain", "--ignored") == " M lib.py\n!! .phasegraph/\n"
+
+
+async def test_any_change_to_the_tree_or_the_check_runs_the_baseline_again(
+    make_repo: MakeRepo, sessions: Path
+) -> None:
+    repo = make_repo(FILES)
+    await run_collecting(PLAN, repo)
+    assert count(sessions) == 2
+
+    write(repo, "notes.txt", "an untracked file is part of the tree too\n")
+    assert not (await rerun(repo)).startswith("reused")
+    assert count(sessions) == 4
+
+    other = {**PLAN, "steps": [PLAN["steps"][0], {**PLAN["steps"][1], "args": {"args": ["-q"]}}]}
+    git(repo, "checkout", "--", "lib.py")
+    report, _ = await run_collecting(other, repo)
+    assert not report.baselines[0].summary.startswith("reused")
+    assert count(sessions) == 6
+
+
+async def test_the_cache_can_be_turned_off(make_repo: MakeRepo, sessions: Path) -> None:
+    repo = make_repo(FILES)
+    await run_collecting(PLAN, repo)
+
+    assert not (await rerun(repo, baseline_cache=False)).startswith("reused")
+    assert count(sessions) == 4
