@@ -22,7 +22,7 @@ from phasegraph.nodes.execute import StepRunner
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import make_planner
-from phasegraph.nodes.reads import dispatch_reads, make_baseline, make_read, reads_done
+from phasegraph.nodes.reads import baseline_sends, make_baseline, make_read, read_sends, reads_done
 from phasegraph.nodes.report import report, stop_and_report
 from phasegraph.nodes.verifies import dispatch_verifies, make_verify
 from phasegraph.nodes.writer import build_writer
@@ -79,14 +79,30 @@ def build_orchestrator(
     if approve_writes and checkpointer is None and not served:
         checkpointer = InMemorySaver()  # a pause needs somewhere to wait
 
-    def route_reads(state: State) -> list[Send] | str:
-        """Reads (and baselines) still to run; then consolidate; once it has, the writes."""
+    def model_consolidates(state: State) -> bool:
+        """Whether consolidate will ask the model (as make_consolidate decides)."""
+        plan = state.get("plan", {})
+        reads = steps_of(state, skills, SkillKind.READ)
+        return consolidator_model is not None and not plan.get("recipe") and bool(reads)
+
+    def route_reads(state: State) -> list[Send | str] | str:
+        """Reads still to run (with the baselines); then consolidate; once it has, the writes.
+
+        The gate needs the baselines, the consolidator does not: when the consolidator asks a
+        model, the baselines run beside that call instead of delaying it. Either way each
+        baseline ends before the first write (reads_done joins them).
+        """
         if state.get("failure"):
             return "stop_and_report"
-        sends = dispatch_reads(state, skills, bool(state.get("strict")))
-        if isinstance(sends, list):
-            return sends
-        return to_writes if state.get("consolidated") else "consolidate"
+        consolidated = bool(state.get("consolidated"))
+        reads = read_sends(state, skills)
+        beside_model = not consolidated and model_consolidates(state)
+        baselines = [] if state.get("strict") else baseline_sends(state, skills)
+        if reads:
+            return [*reads, *([] if beside_model else baselines)]
+        if not consolidated:
+            return [*baselines, "consolidate"]
+        return [*baselines] or to_writes
 
     def route_approve(state: State) -> Literal["writer", "stop_and_report"]:
         return "stop_and_report" if state.get("failure") else "writer"
@@ -122,8 +138,9 @@ def build_orchestrator(
     builder.add_edge("read", "reads_done")
     builder.add_edge("baseline", "reads_done")
     builder.add_conditional_edges("reads_done", route_reads, after_reads)
-    # Verify steps the consolidator added get their baseline (via reads_done) before any write.
-    builder.add_conditional_edges("consolidate", route_reads, after_reads)
+    # consolidate joins reads_done, which routes once every baseline beside it has landed
+    # (verify steps the consolidator added get theirs then, before any write).
+    builder.add_edge("consolidate", "reads_done")
     if approve_writes:
         builder.add_conditional_edges("approve", route_approve, ["writer", "stop_and_report"])
     builder.add_conditional_edges("writer", route_writer, ["verify", "gate", "stop_and_report"])

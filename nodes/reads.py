@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import Send
@@ -32,19 +32,19 @@ def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) 
     )
 
 
-def dispatch_reads(
-    state: State, registry: SkillRegistry, strict: bool
-) -> list[Send] | Literal["consolidate"]:
-    """Sends for every ready read and every verify baseline not yet taken."""
-    sends = [Send("read", task(state, step)) for step in ready(state, registry, SkillKind.READ)]
-    if not strict:
-        taken = state.get("baseline", {})
-        sends += [
-            Send("baseline", task(state, step))
-            for step in steps_of(state, registry, SkillKind.VERIFY)
-            if step["id"] not in taken
-        ]
-    return sends or "consolidate"
+def read_sends(state: State, registry: SkillRegistry) -> list[Send]:
+    """A ``Send`` for every read whose dependencies are done and that has not run."""
+    return [Send("read", task(state, step)) for step in ready(state, registry, SkillKind.READ)]
+
+
+def baseline_sends(state: State, registry: SkillRegistry) -> list[Send]:
+    """A ``Send`` for every verify step whose baseline has not been taken."""
+    taken = state.get("baseline", {})
+    return [
+        Send("baseline", task(state, step))
+        for step in steps_of(state, registry, SkillKind.VERIFY)
+        if step["id"] not in taken
+    ]
 
 
 def make_read(runner: StepRunner) -> TaskNode:
