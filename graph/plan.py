@@ -50,7 +50,7 @@ class Plan(BaseModel):
     python: str | None = Field(
         None,
         description="The project's interpreter (or virtualenv folder) the checks run with, "
-        "relative to the workspace or absolute; default: found in the workspace.",
+        "relative to the workspace; default: found in the workspace.",
     )
 
     def step(self, step_id: str) -> Step:

@@ -15,6 +15,7 @@ from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.pyenv import PythonEnv, find_python_env, own_env, probe
 from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.workspace import static_path_problem
 
 INSTALL_HINTS = {
     "rg": "pip install 'ripgrep==14.1.0' (or apt-get install ripgrep)",
@@ -69,6 +70,16 @@ def preflight(
             f"workspace {str(root)!r} is not a directory; pass --workspace with an existing folder"
         )
     root = root.resolve()
+    if python is None and plan.python is not None:
+        # A plan is data (an LLM, a client of a server may write one): it may name an
+        # interpreter inside the workspace only; one elsewhere is the operator's --python.
+        problem = static_path_problem(plan.python)
+        if problem:
+            raise PreflightError(
+                f"plan python {plan.python!r}: {problem}; a plan names the project's "
+                "interpreter inside the workspace (e.g. .venv/bin/python), any other one is "
+                "given with --python (RunOptions.python)"
+            )
     env, version = _interpreter(plan, registry, root, python or plan.python)
     skills = [registry.get(s.skill) for s in plan.steps]
     commits = any(s is not None and s.kind is SkillKind.COMMIT for s in skills)

@@ -106,3 +106,10 @@ def test_preflight_takes_the_option_over_the_plans_python(tmp_path: Path) -> Non
     assert chosen.python == str(from_option)
     with pytest.raises(PreflightError, match="does not exist or cannot be run"):
         preflight(plan.model_copy(update={"python": "gone"}), registry, tmp_path)
+    # A plan may not point at an interpreter outside the workspace; the operator may.
+    outside = plan.model_copy(update={"python": str(from_option)})
+    with pytest.raises(PreflightError, match="a plan names the project's interpreter inside"):
+        preflight(outside, registry, tmp_path)
+    assert preflight(outside, registry, tmp_path, python=str(from_plan)).python.python == str(
+        from_plan
+    )
