@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ConfigDict, with_config
+
 from phasegraph.skills.base import DEFAULT_STEP_TIMEOUT
 
 
+@with_config(ConfigDict(use_attribute_docstrings=True))  # descriptions for Studio and clients
 @dataclass(frozen=True)
 class RunOptions:
     """Run-time options, given as ``context=RunOptions(...)`` on invoke/stream."""

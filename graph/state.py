@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, with_config
+
+# typing_extensions' TypedDict: pydantic (and so LangGraph's server, Studio) can read it on
+# Python < 3.12 and publish the input and state schemas, field docstrings as descriptions.
+from typing_extensions import TypedDict
+
+_DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
 StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
 FailureKind = Literal[
@@ -86,6 +94,7 @@ class ModelUsage(TypedDict):
     output_tokens: int
 
 
+@with_config(_DOCUMENTED)
 class InputState(TypedDict, total=False):
     """What a caller gives a run."""
 
@@ -97,6 +106,7 @@ class InputState(TypedDict, total=False):
     """A request in plain words, for an LLM planner."""
 
 
+@with_config(_DOCUMENTED)
 class State(InputState, total=False):
     """The whole state of a run, as every checkpoint carries it."""
 

@@ -202,3 +202,19 @@ def test_recipe_expansion_and_its_errors() -> None:
                 {"goal": "g", "recipe": {"name": "rename", "args": {"old": "a", "new": "1x"}}}
             )
         )
+
+
+def test_the_graph_publishes_documented_input_and_context_schemas() -> None:
+    # What LangGraph's server serves at /assistants/{id}/schemas (and Studio draws).
+    from phasegraph import build_orchestrator
+
+    graph = build_orchestrator(served=True)
+    fields = graph.get_input_jsonschema()["properties"]
+    assert set(fields) == {"workspace", "plan", "request"}
+    assert all(field.get("description") for field in fields.values())
+    context = graph.get_context_jsonschema()
+    assert context is not None
+    options = context["properties"]
+    assert "python" in options and all(o.get("description") for o in options.values())
+    output = graph.get_output_jsonschema()
+    assert output is not None and "report" in output["properties"]

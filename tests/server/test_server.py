@@ -265,3 +265,20 @@ async def test_run_options_travel_in_the_run_context(
     assert (values["report"]["status"], values["report"]["failure_kind"]) == ("stopped", "gate")
     assert "F401" in values["report"]["error"]
     assert git(repo, "rev-list", "--count", "HEAD").strip() == "2"
+
+
+async def test_the_server_publishes_the_input_and_context_schemas(client: LangGraphClient) -> None:
+    # Studio draws its input form from these, and clients discover the fields and options.
+    for graph_id in ("phasegraph", "phasegraph_approval"):
+        [assistant] = await client.assistants.search(graph_id=graph_id)
+        schemas = await client.assistants.get_schemas(assistant["assistant_id"])
+        inputs = schemas["input_schema"]
+        assert inputs is not None
+        fields = inputs["properties"]
+        assert {"workspace", "plan", "request"} <= set(fields)
+        assert fields["workspace"]["description"].startswith("Root of the repository")
+        context = schemas["context_schema"]
+        assert context is not None
+        options = context["properties"]
+        assert {"strict", "step_timeout", "python", "baseline_cache"} <= set(options)
+        assert options["strict"]["description"].startswith("Any verify failure blocks")
