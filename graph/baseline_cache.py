@@ -23,21 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from phasegraph.graph.run_store import file_hash
-from phasegraph.skills.gitrepo import git_status, run_git_sync
+from phasegraph.skills.gitrepo import run_git_sync
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.pyenv import PythonEnv, probe
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import atomic_write, state_dir
 
 
-def tree_key(workspace: Path) -> str | None:
-    """A digest of the workspace's files as git sees them; ``None`` outside git (no cache)."""
+def tree_key(workspace: Path, changed: list[str]) -> str | None:
+    """A digest of the workspace's files as git sees them: HEAD's tree and the bytes of each
+    of ``changed`` (its modified and untracked files); ``None`` with no commit (no cache)."""
     head = run_git_sync(workspace, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
     if head.returncode != 0:
         return None
-    changed = sorted(git_status(workspace))
     digest = hashlib.sha256(head.stdout.strip().encode())
-    for rel in changed:
+    for rel in sorted(changed):
         digest.update(f"\0{rel}\0{file_hash(workspace / rel)}".encode())
     return digest.hexdigest()
 

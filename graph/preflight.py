@@ -100,7 +100,8 @@ def preflight(
         )
     found = Preflight(workspace=root, python=env, python_version=version)
     if in_git:
-        found = replace(found, head=head_sha(root), dirty=dirty_files(root), tree=tree_key(root))
+        dirty = dirty_files(root)
+        found = replace(found, head=head_sha(root), dirty=dirty, tree=tree_key(root, dirty))
     problems = dry_run_writes(plan, registry, root, found.dirty)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
