@@ -117,7 +117,7 @@ def build_orchestrator(
 
     runner = StepRunner(skills)
     builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
-    builder.add_node("planner", make_planner(skills, planner_model))
+    builder.add_node("planner", make_planner(skills, planner_model, served=served))
     builder.add_node("read", make_read(runner))
     builder.add_node("baseline", make_baseline(runner))
     builder.add_node("reads_done", reads_done)

@@ -99,7 +99,9 @@ class InputState(TypedDict, total=False):
     """What a caller gives a run."""
 
     workspace: str
-    """Root of the repository the run works on (absolute path, or relative to the cwd)."""
+    """Root of the repository the run works on (required; absolute, or relative to the
+    process's folder, '.' for that folder itself). Served, it must lie under one of the
+    folders in PHASEGRAPH_WORKSPACE_ROOTS."""
     plan: dict[str, Any]
     """The plan as a mapping (see :class:`phasegraph.Plan`): steps, or a recipe."""
     request: str

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -28,7 +30,47 @@ def pending_rows(plan: Plan, registry: SkillRegistry) -> dict[str, Any]:
     return rows
 
 
-def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) -> StateNode:
+#: Served, a run's workspace must lie under one of these folders (``os.pathsep``-separated).
+WORKSPACE_ROOTS = "PHASEGRAPH_WORKSPACE_ROOTS"
+
+
+def workspace_problem(workspace: str, served: bool, python: str | None) -> str | None:
+    """Why a run may not work on ``workspace`` (``None``: it may).
+
+    No workspace is an input error everywhere, never the process's own folder. A served
+    run's workspace (and any interpreter its context names) must lie under one of the
+    folders in ``PHASEGRAPH_WORKSPACE_ROOTS``, after symlinks and ``..`` are resolved.
+    """
+    if not workspace.strip():
+        return (
+            "no workspace given: pass the path of the repository to work on (the workspace "
+            "input, --workspace); for the current folder say '.'"
+        )
+    if not served:
+        return None
+    roots = [
+        Path(r).expanduser().resolve()
+        for r in os.environ.get(WORKSPACE_ROOTS, "").split(os.pathsep)
+        if r.strip()
+    ]
+    if not roots:
+        return (
+            f"this server accepts no workspace yet: set {WORKSPACE_ROOTS} (folders, separated "
+            f"by {os.pathsep!r}) in langgraph.json's env or the deployment's environment"
+        )
+    for what, raw in (("workspace", workspace), ("python", python)):
+        if raw is None:
+            continue
+        target = Path(raw).expanduser().resolve()
+        if not any(target.is_relative_to(root) for root in roots):
+            shown = os.pathsep.join(str(r) for r in roots)
+            return f"{what} {raw!r} is not under the served roots ({WORKSPACE_ROOTS}={shown})"
+    return None
+
+
+def make_planner(
+    registry: SkillRegistry, model: BaseChatModel | None = None, *, served: bool = False
+) -> StateNode:
     """A planner node that accepts a given plan, a built-in recipe or (with ``model``) a request.
 
     Any planner (the LLM one too) keeps this contract: it returns ``plan`` (the
@@ -40,6 +82,9 @@ def make_planner(registry: SkillRegistry, model: BaseChatModel | None = None) ->
     async def planner(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         run_id = state.get("run_id") or uuid.uuid4().hex
         workspace = state.get("workspace", "")
+        refused = workspace_problem(workspace, served, options(runtime).python)
+        if refused:
+            return {"run_id": run_id, "failure": Failure(step=None, kind="input", error=refused)}
         raw_plan: object = state.get("plan")
         usage: dict[str, Any] = {}
         if raw_plan is None and model is not None and state.get("request"):

@@ -35,8 +35,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def served_config(dest: Path) -> Path:
-    """The project's langgraph.json, its paths made absolute so the server can run elsewhere.
+def served_config(dest: Path, roots: Path) -> Path:
+    """The project's langgraph.json, its paths made absolute so the server can run elsewhere,
+    serving workspaces under ``roots`` (the tests' temporary folders) only.
 
     ``langgraph dev`` keeps its in-memory state in ``.langgraph_api/`` under its working
     directory; running it from a temporary one keeps the source tree clean.
@@ -47,6 +48,7 @@ def served_config(dest: Path) -> Path:
         name: f"{(ROOT / spec.split(':')[0]).resolve()}:{spec.split(':')[1]}"
         for name, spec in config["graphs"].items()
     }
+    config["env"] = {**config.get("env", {}), "PHASEGRAPH_WORKSPACE_ROOTS": str(roots)}
     path = dest / "langgraph.json"
     path.write_text(json.dumps(config))
     return path
@@ -72,7 +74,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (home / "server.log").open("w")
     env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_NO_VERSION_CHECK": "true"}
     argv = [langgraph, "dev", "--no-reload", "--no-browser", "--allow-blocking"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--config", str(served_config(home))]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--config"]
+    argv += [str(served_config(home, tmp_path_factory.getbasetemp()))]
     proc = subprocess.Popen(
         argv, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -282,3 +285,15 @@ async def test_the_server_publishes_the_input_and_context_schemas(client: LangGr
         options = context["properties"]
         assert {"strict", "step_timeout", "python", "baseline_cache"} <= set(options)
         assert options["strict"]["description"].startswith("Any verify failure blocks")
+
+
+async def test_a_served_run_works_only_under_the_served_roots(client: LangGraphClient) -> None:
+    # Without a workspace the server would run in its own folder; outside the roots, anywhere.
+    for workspace, why in (("", "no workspace given"), (str(ROOT), "not under the served roots")):
+        thread = await client.threads.create()
+        await client.runs.wait(
+            thread["thread_id"], GRAPH, input={"plan": DEMO_PLAN, "workspace": workspace}
+        )
+        report = values_of(await client.threads.get_state(thread["thread_id"]))["report"]
+        assert (report["status"], report["failure_kind"]) == ("stopped", "input")
+        assert why in report["error"]
