@@ -38,8 +38,8 @@ async def test_a_served_run_needs_its_workspace_under_the_configured_roots(
     elsewhere.mkdir()
     (elsewhere / "a.py").write_text("A = 1\n")
 
-    async def error(workspace: Path | str, **options: str) -> str | None:
-        report = await run_plan(served, PLAN, workspace, options=RunOptions(**options))
+    async def error(workspace: Path | str, python: str | None = None) -> str | None:
+        report = await run_plan(served, PLAN, workspace, options=RunOptions(python=python))
         return report.error if report.status == "stopped" else None
 
     monkeypatch.delenv(WORKSPACE_ROOTS, raising=False)
