@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -12,7 +13,7 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, check_plan, parse_plan
-from phasegraph.graph.preflight import preflight
+from phasegraph.graph.preflight import Preflight, preflight
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.execute import emit, options, record
 from phasegraph.nodes.llm_planner import plan_from_request
@@ -68,6 +69,16 @@ def workspace_problem(workspace: str, served: bool, python: str | None) -> str |
     return None
 
 
+def checked(
+    raw_plan: object, registry: SkillRegistry, workspace: str, python: str | None
+) -> tuple[Plan, Preflight]:
+    """The plan parsed, its recipe expanded, preflighted and validated (blocking: a thread)."""
+    plan = expand_recipe(parse_plan(raw_plan))
+    found = preflight(plan, registry, workspace, python=python)
+    check_plan(plan, registry, workspace=found.workspace)
+    return plan, found
+
+
 def make_planner(
     registry: SkillRegistry, model: BaseChatModel | None = None, *, served: bool = False
 ) -> StateNode:
@@ -82,14 +93,20 @@ def make_planner(
     async def planner(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         run_id = state.get("run_id") or uuid.uuid4().hex
         workspace = state.get("workspace", "")
-        refused = workspace_problem(workspace, served, options(runtime).python)
+        # Filesystem, git and the interpreter's probe are blocking: never on the event loop
+        # (LangGraph's server refuses blocking calls there).
+        refused = await asyncio.to_thread(
+            workspace_problem, workspace, served, options(runtime).python
+        )
         if refused:
             return {"run_id": run_id, "failure": Failure(step=None, kind="input", error=refused)}
         raw_plan: object = state.get("plan")
         usage: dict[str, Any] = {}
         if raw_plan is None and model is not None and state.get("request"):
             try:  # a workspace that is not there costs no model call
-                root = preflight(Plan(goal="request"), registry, workspace).workspace
+                root = (
+                    await asyncio.to_thread(preflight, Plan(goal="request"), registry, workspace)
+                ).workspace
             except PreflightError as exc:
                 return {
                     "run_id": run_id,
@@ -113,9 +130,9 @@ def make_planner(
                 ),
             }
         try:
-            plan = expand_recipe(parse_plan(raw_plan))
-            found = preflight(plan, registry, workspace, python=options(runtime).python)
-            check_plan(plan, registry, workspace=found.workspace)
+            plan, found = await asyncio.to_thread(
+                checked, raw_plan, registry, workspace, options(runtime).python
+            )
         except PlanError as exc:
             failure = Failure(step=None, kind="input", error=str(exc))
             return {"run_id": run_id, "failure": failure, **usage}
