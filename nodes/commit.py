@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +39,13 @@ def make_commit(runner: StepRunner) -> StateNode:
         for step in steps_of(state, runner.registry, SkillKind.COMMIT):
             entry = await records.commit_entry(step["id"])
             message = str(step.get("args", {}).get("message", ""))
-            if entry is not None and (sha := commit_landed(workspace, entry["head"], message)):
+            # git runs in a worker thread: never a blocking call on the event loop.
+            sha = (
+                await asyncio.to_thread(commit_landed, workspace, entry["head"], message)
+                if entry is not None
+                else None
+            )
+            if sha:
                 now = time.time()
                 row = record(
                     step,
@@ -52,7 +59,8 @@ def make_commit(runner: StepRunner) -> StateNode:
                 update["steps"][step["id"]] = row
                 update["commit_sha"] = sha
                 continue
-            await records.put_commit_entry(step["id"], {"head": head_sha(workspace)})
+            head = await asyncio.to_thread(head_sha, workspace)
+            await records.put_commit_entry(step["id"], {"head": head})
             failpoint("before-commit")
             outcome = await runner.run(
                 step,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ async def recipe_consolidator(
     """Writes from the plan's recipe; a plan without a recipe already names its writes."""
     if plan.recipe is None:
         return []
-    return RECIPES[plan.recipe.name].consolidate(plan.recipe.args, outputs, workspace)
+    recipe = RECIPES[plan.recipe.name]
+    # It reads the files it edits: a worker thread, never a blocking call on the event loop.
+    return await asyncio.to_thread(recipe.consolidate, plan.recipe.args, outputs, workspace)
 
 
 def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan:
@@ -46,6 +49,18 @@ def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan
 
     steps = sorted([*plan.steps, *writes], key=order)  # sorted() is stable: plan order holds
     return plan.model_copy(update={"steps": steps})
+
+
+def final_plan(
+    plan: Plan, added: list[Step], registry: SkillRegistry, workspace: Path, dirty: list[str]
+) -> Plan:
+    """``plan`` with ``added``, validated, and its writes tried in memory (a bad one stops the
+    run before any lands); raises :class:`PlanError`."""
+    final = check_plan(with_writes(plan, added, registry), registry, workspace=workspace)
+    problems = dry_run_writes(final, registry, workspace, dirty)
+    if added and problems:
+        raise PlanError(problems)
+    return final
 
 
 def make_consolidate(
@@ -99,11 +114,9 @@ def make_consolidate(
                         for b in bad
                     ]
                 )
-            final = check_plan(with_writes(plan, added, registry), registry, workspace=workspace)
-            # Every write is tried in memory first: a bad one stops the run before any lands.
-            problems = dry_run_writes(final, registry, workspace, state.get("dirty", []))
-            if added and problems:
-                raise PlanError(problems)
+            final = await asyncio.to_thread(
+                final_plan, plan, added, registry, workspace, state.get("dirty", [])
+            )
         except PlanError as exc:
             return {"failure": Failure(step=None, kind="consolidate", error=str(exc)), **usage}
         new_rows = pending_rows(final.model_copy(update={"steps": added}), registry)

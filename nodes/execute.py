@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -141,7 +142,8 @@ class StepRunner:
             return failed(exc.message)
         except Exception as exc:  # a skill bug must still end in a report, not a crash
             return failed(f"{type(exc).__name__} in skill {skill.name}: {exc}")
-        veto = check(result) if check else None
+        # A check reads the disk (the write's read-back): a worker thread, off the event loop.
+        veto = await asyncio.to_thread(check, result) if check else None
         if veto:
             return failed(veto)
         if store_output:

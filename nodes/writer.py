@@ -8,6 +8,7 @@ the subgraph ends (the stream shows every write as it happens).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing_extensions import TypedDict
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import target_files
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.run_store import RunStore, hashes, landed
+from phasegraph.graph.run_store import Hashes, RunStore, hashes, landed
 from phasegraph.graph.state import Failure, State, StepRecord, first_failure
 from phasegraph.nodes.execute import StepRunner, emit, record
 from phasegraph.nodes.plan_view import steps_of
@@ -59,7 +60,8 @@ def make_apply_write(runner: StepRunner) -> Any:
         records = runner.records(runtime, state["run_id"])
         step = await records.write_step(index)
         workspace = Path(state["workspace"])
-        files = target_files(step, runner.registry, workspace)
+        # Filesystem work (paths, hashes, read-backs) runs in a worker thread, off the loop.
+        files = await asyncio.to_thread(target_files, step, runner.registry, workspace)
         theirs = sorted(set(files) & set(state.get("dirty", [])))
         if theirs:
             # The user's own uncommitted work is never overwritten, nor committed by a run.
@@ -73,12 +75,13 @@ def make_apply_write(runner: StepRunner) -> Any:
             )
         entry = await records.write_entry(step["id"])
         if entry is None:
-            entry = {"before": hashes(workspace, files)}
+            entry = {"before": await asyncio.to_thread(hashes, workspace, files)}
             await records.put_write_entry(step["id"], entry)
         else:  # this step began before the run was interrupted: did its write land?
-            verdict = landed(entry, hashes(workspace, list(entry["before"])))
+            now = await asyncio.to_thread(hashes, workspace, list(entry["before"]))
+            verdict = landed(entry, now)
             if verdict == "landed":
-                await records.put_write_outcome(index, recognised(step, runtime, entry, workspace))
+                await records.put_write_outcome(index, recognised(step, runtime, entry, now))
                 return {"cursor": index + 1}
             if verdict == "changed":
                 return await refuse(
@@ -96,7 +99,8 @@ def make_apply_write(runner: StepRunner) -> Any:
         done: dict[str, Any] = {"record": outcome.record, "failure": outcome.failure}
         if outcome.result is not None:
             written = outcome.result.files_written
-            after = hashes(workspace, sorted(set(entry["before"]) | set(written)))
+            touched = sorted(set(entry["before"]) | set(written))
+            after = await asyncio.to_thread(hashes, workspace, touched)
             await records.put_write_entry(step["id"], {**entry, "after": after})
             done.update(written=written, before=entry["before"], after=after)
         await records.put_write_outcome(index, done)
@@ -117,7 +121,7 @@ async def refuse(
 
 
 def recognised(
-    step: dict[str, Any], runtime: Runtime[RunOptions], entry: dict[str, Any], workspace: Path
+    step: dict[str, Any], runtime: Runtime[RunOptions], entry: dict[str, Any], found: Hashes
 ) -> dict[str, Any]:
     """A write that landed before a crash: record it as done, without applying it again."""
     now = time.time()
@@ -130,7 +134,7 @@ def recognised(
         ended_at=now,
     )
     emit(runtime, rec)
-    after = entry.get("after") or hashes(workspace, list(entry["before"]))
+    after = entry.get("after") or found  # the files as they are: the write that landed
     written = [f for f, h in after.items() if h != entry["before"].get(f)] or list(after)
     return {
         "record": rec,

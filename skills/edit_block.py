@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import hashlib
 from dataclasses import dataclass
@@ -155,6 +156,11 @@ def match_problem(rel: str, text: str, search: str, found: list[int]) -> str | N
 
 
 async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
+    """Its file work (below) runs in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(_edit_block, args, ctx)
+
+
+def _edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
     """Replace the one occurrence of ``search`` in ``path`` with ``replace``."""
     if not args.search:
         raise SkillError(

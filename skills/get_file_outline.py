@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -79,6 +80,11 @@ def _outline(node: tree_sitter.Node, prefix: str, scope: Scope, out: list[dict[s
 
 
 async def get_file_outline(args: GetFileOutlineArgs, ctx: SkillContext) -> SkillResult:
+    """Its file work (below) runs in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(_get_file_outline, args, ctx)
+
+
+def _get_file_outline(args: GetFileOutlineArgs, ctx: SkillContext) -> SkillResult:
     """Outline a Python file: each class, function and method with its line range."""
     target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
     if target.suffix not in PYTHON_SUFFIXES:

@@ -58,7 +58,7 @@ async def git_checkpoint(args: GitCheckpointArgs, ctx: SkillContext) -> SkillRes
     workspace = ctx.workspace
     if not ctx.run_files:
         raise SkillError("nothing to commit: the run wrote no files", step_id=step)
-    files = _normalize(ctx)
+    files = await asyncio.to_thread(_normalize, ctx)
     if not await asyncio.to_thread(is_git_repo, workspace, env=ctx.env):
         raise SkillError(
             f"{workspace} is not a git repository, so there is nothing to checkpoint into; "

@@ -7,6 +7,7 @@ outside an event loop; async code calls them through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -54,7 +55,8 @@ async def run_git(
 
     Raises :class:`SkillError` only when git is not installed.
     """
-    return await run_program(_git_argv(args), cwd=workspace, timeout=timeout, env=git_env(env))
+    argv = await asyncio.to_thread(_git_argv, args)  # finding git stats files: off the loop
+    return await run_program(argv, cwd=workspace, timeout=timeout, env=git_env(env))
 
 
 def run_git_sync(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -81,6 +82,11 @@ def count_lines(text: str) -> int:
 
 
 async def read_file(args: ReadFileArgs, ctx: SkillContext) -> SkillResult:
+    """Its file work (below) runs in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(_read_file, args, ctx)
+
+
+def _read_file(args: ReadFileArgs, ctx: SkillContext) -> SkillResult:
     """Read a UTF-8 text file: its text, line count and SHA-256."""
     target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
     data, text = read_text_file(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import posixpath
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -68,10 +70,16 @@ def _match(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _locate(args: RgSearchArgs, ctx: SkillContext) -> tuple[str, str | None, Path]:
+    """The search root (workspace-relative), ripgrep and the folder to run it in (filesystem
+    calls: they run in a worker thread)."""
+    target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id, must_exist=True)
+    return workspace_relative(ctx.workspace, target), find_program("rg"), ctx.workspace.resolve()
+
+
 async def rg_search(args: RgSearchArgs, ctx: SkillContext) -> SkillResult:
     """Search files under ``path`` for ``pattern`` with ripgrep (``.git/`` never searched)."""
-    target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id, must_exist=True)
-    rg = find_program("rg")
+    rel, rg, cwd = await asyncio.to_thread(_locate, args, ctx)
     if rg is None:
         raise SkillError(
             "ripgrep (rg) is not installed; install it with `pip install ripgrep==14.1.0` "
@@ -90,11 +98,11 @@ async def rg_search(args: RgSearchArgs, ctx: SkillContext) -> SkillResult:
     # Later globs win in ripgrep, so these come last: a user glob cannot re-include them.
     # A glob without a slash matches at any depth, so nested .git folders are out too.
     argv += [f"--glob=!{name}" for name in PROTECTED]
-    argv += [f"--regexp={args.pattern}", "--", workspace_relative(ctx.workspace, target)]
+    argv += [f"--regexp={args.pattern}", "--", rel]
 
     proc = await run_program(
         argv,
-        cwd=ctx.workspace.resolve(),
+        cwd=cwd,
         timeout=ctx.timeout,
         env=ctx.subprocess_env(),
         output_cap=ctx.output_cap,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 import json
 import tomllib
@@ -41,17 +42,12 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
     checks against the project's interpreter (``--python-executable``), so it sees the
     packages the project has installed.
     """
-    own_mypy = ctx.python.project_tool("mypy")
-    mypy = own_mypy or require_tool("mypy", ctx)
-    configured = not args.paths and _configured_files(ctx.workspace)
-    targets = split_targets(ctx, args.paths or ["."])
-    if configured:
-        targets = Targets(present=[], missing=[])
+    # Filesystem calls go to a worker thread: never a blocking call on the event loop.
+    own_mypy, mypy, configured, targets, cache = await asyncio.to_thread(_prepare, args, ctx)
     messages: list[dict[str, Any]] = []
     run_facts: dict[str, object] = {}
     nothing_to_check = False
     if targets.present or configured:
-        cache = cache_dir(ctx, "mypy", args.paths, args.strict)
         argv = [mypy, "-O", "json", "--cache-dir", str(cache), "--no-error-summary"]
         if own_mypy is None and not ctx.python.own:  # phasegraph's mypy, the project's packages
             argv += ["--python-executable", ctx.python.python]
@@ -60,7 +56,7 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
         proc = await run_check(ctx, argv)
         if proc.timed_out:
             raise tool_failure("mypy", proc, ctx)
-        messages = _parse(ctx.workspace, proc.stdout)
+        messages = await asyncio.to_thread(_parse, ctx.workspace, proc.stdout)
         errors_seen = any(m["severity"] == "error" for m in messages)
         if proc.returncode == 2 and not errors_seen:
             if "unrecognized arguments" in proc.stderr and "-O" in proc.stderr:
@@ -85,6 +81,18 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
         data={"messages": messages, "missing": targets.missing, **run_facts},
         empty="no Python files to check" if nothing_to_check else "no errors",
     )
+
+
+def _prepare(args: RunMypyArgs, ctx: SkillContext) -> tuple[str | None, str, bool, Targets, Path]:
+    """mypy (the project's, else phasegraph's), whether the project's config names the files,
+    the targets and the cache folder."""
+    own_mypy = ctx.python.project_tool("mypy")
+    mypy = own_mypy or require_tool("mypy", ctx)
+    configured = not args.paths and _configured_files(ctx.workspace)
+    targets = split_targets(ctx, args.paths or ["."])
+    if configured:
+        targets = Targets(present=[], missing=[])
+    return own_mypy, mypy, configured, targets, cache_dir(ctx, "mypy", args.paths, args.strict)
 
 
 def _configured_files(workspace: Path) -> bool:

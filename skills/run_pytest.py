@@ -8,7 +8,6 @@ import itertools
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from phasegraph.skills.verify_common import (
     relativize,
     run_check,
     split_targets,
+    temp_dir,
     verify_env,
 )
 from phasegraph.skills.workspace import static_path_problem
@@ -275,7 +275,8 @@ class RunPytestArgs(SkillArgs):
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     """Run pytest with the project's interpreter, no cache and no bytecode, so the workspace
     stays byte-for-byte the same; a suite that could not really run is an error, never green."""
-    targets = split_targets(ctx, args.paths, node_ids=True)
+    # Filesystem calls go to a worker thread: never a blocking call on the event loop.
+    targets = await asyncio.to_thread(split_targets, ctx, args.paths, node_ids=True)
     missing = targets.missing
     if args.paths and not targets.present:
         return SkillResult(
@@ -285,19 +286,20 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
             findings=list(missing),
         )
     extra = await asyncio.to_thread(_hygiene, ctx, args.args)
-    with tempfile.TemporaryDirectory(prefix="phasegraph-pytest-") as tmp:
-        report = Path(tmp) / "report.jsonl"
-        (Path(tmp) / f"{_PLUGIN}.py").write_text(_PLUGIN_SOURCE, encoding="utf-8")
+    async with temp_dir("phasegraph-pytest-") as tmp:
+        report = tmp / "report.jsonl"
+        plugin = tmp / f"{_PLUGIN}.py"
+        await asyncio.to_thread(plugin.write_text, _PLUGIN_SOURCE, encoding="utf-8")
         env = verify_env(ctx)
         env[_REPORT_ENV] = str(report)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tmp), env.get("PYTHONPATH", "")) if p)
         # pytest does not honour "--" before paths, so split_targets has already
         # turned any path starting with "-" into "./-...".
         argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
         argv += ["--color=no", *extra, *targets.present, *args.args]
         proc = await run_check(ctx, argv, env)
-        records = _read_records(report)
-    return _result(ctx, proc, records, missing)
+        records = await asyncio.to_thread(_read_records, report)
+    return await asyncio.to_thread(_result, ctx, proc, records, missing)
 
 
 def _hygiene(ctx: SkillContext, args: list[str]) -> list[str]:

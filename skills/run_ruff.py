@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.procs import ProcResult
 from phasegraph.skills.verify_common import (
     Targets,
     cache_dir,
     located_result,
     raw_output,
+    read_if_there,
     relativize,
     require_tool,
     run_check,
     split_targets,
+    temp_dir,
     tool_failure,
 )
 
@@ -34,30 +37,29 @@ class RunRuffArgs(SkillArgs):
 async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
     """Run ``ruff check`` (the project's own ruff when its environment has one), never fixing;
     its cache stays under ``.phasegraph/``."""
-    ruff = require_tool("ruff", ctx)
+    # Filesystem calls go to a worker thread: never a blocking call on the event loop.
+    ruff = await asyncio.to_thread(require_tool, "ruff", ctx)
     # No paths: ruff lints what the project's configuration says (its includes and excludes).
-    targets = split_targets(ctx, args.paths) if args.paths else Targets(present=[], missing=[])
+    targets = (
+        await asyncio.to_thread(split_targets, ctx, args.paths)
+        if args.paths
+        else Targets(present=[], missing=[])
+    )
     violations: list[dict[str, Any]] = []
     run_facts: dict[str, object] = {}
     if targets.present or not args.paths:
-        with tempfile.TemporaryDirectory(prefix="phasegraph-ruff-") as tmp:
-            report = Path(tmp) / "ruff.json"
+        async with temp_dir("phasegraph-ruff-") as tmp:
+            report = tmp / "ruff.json"
+            cache = await asyncio.to_thread(cache_dir, ctx, "ruff", args.paths)
             # --no-fix: a project config saying `fix = true` must not edit the user's files.
             argv = [ruff, "check", "--output-format", "json", "--output-file", str(report)]
-            argv += ["--cache-dir", str(cache_dir(ctx, "ruff", args.paths)), "--no-fix"]
+            argv += ["--cache-dir", str(cache), "--no-fix"]
             argv += ["--force-exclude", *(["--", *targets.present] if targets.present else [])]
             proc = await run_check(ctx, argv)
             if proc.timed_out or proc.returncode not in (0, 1):
                 raise tool_failure("ruff", proc, ctx)
-            text = report.read_text(encoding="utf-8") if report.exists() else ""
-        try:
-            items = json.loads(text)
-            if not isinstance(items, list):
-                raise TypeError("not a list")
-            violations = [_violation(ctx.workspace, item) for item in items]
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            reason = f"could not read ruff's JSON report ({exc})"
-            raise tool_failure("ruff", proc, ctx, reason) from exc
+            text = await asyncio.to_thread(read_if_there, report)
+        violations = await asyncio.to_thread(_violations, ctx, proc, text)
         run_facts = raw_output(proc)
 
     return located_result(
@@ -69,6 +71,17 @@ async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
         data={"violations": violations, "missing": targets.missing, **run_facts},
         empty="no problems",
     )
+
+
+def _violations(ctx: SkillContext, proc: ProcResult, text: str) -> list[dict[str, Any]]:
+    try:
+        items = json.loads(text)
+        if not isinstance(items, list):
+            raise TypeError("not a list")
+        return [_violation(ctx.workspace, item) for item in items]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        reason = f"could not read ruff's JSON report ({exc})"
+        raise tool_failure("ruff", proc, ctx, reason) from exc
 
 
 def _violation(workspace: Path, item: dict[str, Any]) -> dict[str, Any]:

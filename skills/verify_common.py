@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,6 +42,21 @@ def require_tool(name: str, ctx: SkillContext) -> str:
             step_id=ctx.step_id or None,
         )
     return found
+
+
+@contextlib.asynccontextmanager
+async def temp_dir(prefix: str) -> AsyncIterator[Path]:
+    """A temporary folder outside the workspace, made and removed off the event loop."""
+    path = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=prefix))
+    try:
+        yield path
+    finally:
+        await asyncio.to_thread(shutil.rmtree, path, True)
+
+
+def read_if_there(path: Path) -> str:
+    """``path``'s text, or ``""`` when the tool wrote no file."""
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def cache_dir(ctx: SkillContext, tool: str, *key: object) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -56,6 +57,11 @@ def _new_file_mode() -> int:
 
 
 async def write_file(args: WriteFileArgs, ctx: SkillContext) -> SkillResult:
+    """Its file work (below) runs in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(_write_file, args, ctx)
+
+
+def _write_file(args: WriteFileArgs, ctx: SkillContext) -> SkillResult:
     """Write ``content`` to ``path`` (UTF-8), creating or replacing it."""
     target = resolve_in_workspace(ctx.workspace, args.path, step_id=ctx.step_id)
     if target.is_dir():

@@ -73,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (home / "server.log").open("w")
     env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_NO_VERSION_CHECK": "true"}
-    argv = [langgraph, "dev", "--no-reload", "--no-browser", "--allow-blocking"]
+    argv = [langgraph, "dev", "--no-reload", "--no-browser"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--config"]
     argv += [str(served_config(home, tmp_path_factory.getbasetemp()))]
     proc = subprocess.Popen(
