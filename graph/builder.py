@@ -17,12 +17,17 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.state import InputState, State
 from phasegraph.nodes.approve import make_approve
 from phasegraph.nodes.commit import make_commit, route_commit
-from phasegraph.nodes.consolidate import Consolidator, make_consolidate, recipe_consolidator
+from phasegraph.nodes.consolidate import (
+    Consolidator,
+    make_consolidate,
+    make_consolidate_phase,
+    recipe_consolidator,
+)
 from phasegraph.nodes.execute import StepRunner
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import make_planner
-from phasegraph.nodes.reads import baseline_sends, make_baseline, make_read, read_sends, reads_done
+from phasegraph.nodes.reads import make_reads
 from phasegraph.nodes.report import report, stop_and_report
 from phasegraph.nodes.verifies import dispatch_verifies, make_verify
 from phasegraph.nodes.writer import build_writer
@@ -85,24 +90,21 @@ def build_orchestrator(
         reads = steps_of(state, skills, SkillKind.READ)
         return consolidator_model is not None and not plan.get("recipe") and bool(reads)
 
-    def route_reads(state: State) -> list[Send | str] | str:
-        """Reads still to run (with the baselines); then consolidate; once it has, the writes.
+    def baselines_with_reads(state: State) -> bool:
+        """The gate needs the baselines, the consolidator does not: when the consolidator
+        asks a model, the baselines run beside that call instead of beside the reads."""
+        return not model_consolidates(state)
 
-        The gate needs the baselines, the consolidator does not: when the consolidator asks a
-        model, the baselines run beside that call instead of delaying it. Either way each
-        baseline ends before the first write (reads_done joins them).
-        """
+    def route_planner(state: State) -> Literal["reads", "consolidate", "stop_and_report"]:
         if state.get("failure"):
             return "stop_and_report"
-        consolidated = bool(state.get("consolidated"))
-        reads = read_sends(state, skills)
-        beside_model = not consolidated and model_consolidates(state)
-        baselines = [] if state.get("strict") else baseline_sends(state, skills)
-        if reads:
-            return [*reads, *([] if beside_model else baselines)]
-        if not consolidated:
-            return [*baselines, "consolidate"]
-        return [*baselines] or to_writes
+        return "reads" if steps_of(state, skills, SkillKind.READ) else "consolidate"
+
+    def route_reads(state: State) -> Literal["consolidate", "stop_and_report"]:
+        return "stop_and_report" if state.get("failure") else "consolidate"
+
+    def route_consolidate(state: State) -> str:
+        return "stop_and_report" if state.get("failure") else to_writes
 
     def route_approve(state: State) -> Literal["writer", "stop_and_report"]:
         return "stop_and_report" if state.get("failure") else "writer"
@@ -118,10 +120,10 @@ def build_orchestrator(
     runner = StepRunner(skills)
     builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
     builder.add_node("planner", make_planner(skills, planner_model, served=served))
-    builder.add_node("read", make_read(runner))
-    builder.add_node("baseline", make_baseline(runner))
-    builder.add_node("reads_done", reads_done)
-    builder.add_node("consolidate", make_consolidate(runner, consolidator, consolidator_model))
+    concurrency = max(1, read_concurrency)
+    builder.add_node("reads", make_reads(runner, concurrency, baselines_with_reads))
+    consolidation = make_consolidate(runner, consolidator, consolidator_model)
+    builder.add_node("consolidate", make_consolidate_phase(runner, consolidation, concurrency))
     if approve_writes:
         builder.add_node("approve", make_approve(skills))
     builder.add_node("writer", build_writer(runner))
@@ -132,15 +134,11 @@ def build_orchestrator(
     builder.add_node("stop_and_report", stop_and_report)
 
     builder.add_edge(START, "planner")
-    after_reads = ["read", "baseline", "consolidate", to_writes, "stop_and_report"]
-    # Before consolidate has run, the route never leads to the writes: the drawing says so too.
-    builder.add_conditional_edges("planner", route_reads, after_reads[:3] + after_reads[4:])
-    builder.add_edge("read", "reads_done")
-    builder.add_edge("baseline", "reads_done")
-    builder.add_conditional_edges("reads_done", route_reads, after_reads)
-    # consolidate joins reads_done, which routes once every baseline beside it has landed
-    # (verify steps the consolidator added get theirs then, before any write).
-    builder.add_edge("consolidate", "reads_done")
+    builder.add_conditional_edges(
+        "planner", route_planner, ["reads", "consolidate", "stop_and_report"]
+    )
+    builder.add_conditional_edges("reads", route_reads, ["consolidate", "stop_and_report"])
+    builder.add_conditional_edges("consolidate", route_consolidate, [to_writes, "stop_and_report"])
     if approve_writes:
         builder.add_conditional_edges("approve", route_approve, ["writer", "stop_and_report"])
     builder.add_conditional_edges("writer", route_writer, ["verify", "gate", "stop_and_report"])
@@ -155,4 +153,4 @@ def build_orchestrator(
     elif store is None:
         store = InMemoryStore()
     graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
-    return graph.with_config(max_concurrency=max(1, read_concurrency))
+    return graph.with_config(max_concurrency=concurrency)

@@ -2,8 +2,9 @@
 
 Set ``PHASEGRAPH_FAILPOINT=<name>`` and the process sends itself SIGKILL when a
 run reaches that point, exactly as a power cut or the OOM killer would. The
-names are ``before-write:<step>``, ``write-landed:<step>``, ``verify:<step>``,
-``before-commit`` and ``commit-landed``. Without the variable it does nothing.
+names are ``read:<step>`` (as a read starts), ``before-write:<step>``,
+``write-landed:<step>``, ``verify:<step>``, ``before-commit`` and ``commit-landed``.
+Without the variable it does nothing.
 """
 
 from __future__ import annotations

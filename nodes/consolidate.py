@@ -14,10 +14,12 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.state import Failure, State
+from phasegraph.nodes.eager import Job, merged, run_jobs
 from phasegraph.nodes.execute import StepRunner, emit, options
 from phasegraph.nodes.llm_consolidate import ADDABLE, writes_from_findings
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import pending_rows
+from phasegraph.nodes.reads import baseline_jobs
 from phasegraph.nodes.types import StateNode
 from phasegraph.recipes import RECIPES
 from phasegraph.skills.base import SkillKind
@@ -128,5 +130,29 @@ def make_consolidate(
             "consolidated": True,
             **usage,
         }
+
+    return consolidate
+
+
+def make_consolidate_phase(runner: StepRunner, core: StateNode, concurrency: int) -> StateNode:
+    """The consolidate node: ``core`` (the consolidation, durable as a task of its own) with
+    every baseline not yet taken beside it, then the baselines of the verify steps the
+    consolidation added; each ends before the node does, so before the first write.
+    """
+
+    async def consolidate(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        async def consolidation() -> dict[str, Any]:
+            return await core(state, runtime=runtime)
+
+        jobs = [Job("consolidate", consolidation, bounded=False)]
+        update = merged(
+            await run_jobs([*jobs, *baseline_jobs(runner, state, runtime)], concurrency)
+        )
+        if update.get("failure") or "plan" not in update:
+            return update
+        taken = {**state.get("baseline", {}), **update.get("baseline", {})}
+        final: State = {**state, "plan": update["plan"], "baseline": taken}
+        more = baseline_jobs(runner, final, runtime)  # verify steps the consolidation added
+        return merged([update, *await run_jobs(more, concurrency)]) if more else update
 
     return consolidate

@@ -146,9 +146,16 @@ class StepRunner:
         veto = await asyncio.to_thread(check, result) if check else None
         if veto:
             return failed(veto)
-        if store_output:
-            output = {"summary": result.summary, "data": result.data, "findings": result.findings}
-            await self.records(runtime, where["run_id"]).put_output(step["id"], output)
         rec = record(step, phase, "done", result.summary, started_at=started, ended_at=time.time())
+        if store_output:
+            # The row is kept with the output: a resumed run that finds both never runs the
+            # step again, even when the crash came before LangGraph saved the task's result.
+            output = {
+                "summary": result.summary,
+                "data": result.data,
+                "findings": result.findings,
+                "record": rec,
+            }
+            await self.records(runtime, where["run_id"]).put_output(step["id"], output)
         emit(runtime, rec)
         return StepOutcome(rec, result, None)

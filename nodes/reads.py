@@ -1,24 +1,25 @@
-"""The read phase: every ready read fanned out with ``Send``, plus the verify baselines."""
+"""The read phase: every read eager and durable on its own, and the verify baselines."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
 
 from phasegraph.graph.baseline_cache import BaselineCache
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.state import Failure, State, StepTask, baseline_key
+from phasegraph.nodes.eager import Job, Update, merged, run_jobs
 from phasegraph.nodes.execute import StepRunner, emit, options, record
-from phasegraph.nodes.plan_view import ready, steps_of
-from phasegraph.nodes.types import TaskNode
+from phasegraph.nodes.plan_view import status, steps_of
+from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.pyenv import PythonEnv
-from phasegraph.skills.registry import SkillRegistry
 
 
 def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
@@ -32,30 +33,42 @@ def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) 
     )
 
 
-def read_sends(state: State, registry: SkillRegistry) -> list[Send]:
-    """A ``Send`` for every read whose dependencies are done and that has not run."""
-    return [Send("read", task(state, step)) for step in ready(state, registry, SkillKind.READ)]
+def read_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]) -> list[Job]:
+    """A job for every read that has not run, after the reads it depends on."""
+
+    def job(step: dict[str, Any]) -> Job:
+        async def read() -> Update:
+            kept = await runner.records(runtime, state["run_id"]).output(step["id"])
+            if kept is not None and kept.get("record"):
+                return {"steps": {step["id"]: kept["record"]}, "failure": None}
+            failpoint(f"read:{step['id']}")
+            outcome = await runner.run(step, task(state, step), runtime)
+            return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
+
+        return Job(f"read:{step['id']}", read, [f"read:{dep}" for dep in step.get("after", [])])
+
+    reads = steps_of(state, runner.registry, SkillKind.READ)
+    return [job(step) for step in reads if status(state, step["id"]) == "pending"]
 
 
-def baseline_sends(state: State, registry: SkillRegistry) -> list[Send]:
-    """A ``Send`` for every verify step whose baseline has not been taken."""
+def baseline_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]) -> list[Job]:
+    """A job for every verify step whose baseline the gate needs and has not been taken.
+
+    Strict mode needs none: any finding blocks, old or new.
+    """
+    if state.get("strict"):
+        return []
     taken = state.get("baseline", {})
     return [
-        Send("baseline", task(state, step))
-        for step in steps_of(state, registry, SkillKind.VERIFY)
+        Job(baseline_key(step["id"]), _baseline(runner, task(state, step), runtime))
+        for step in steps_of(state, runner.registry, SkillKind.VERIFY)
         if step["id"] not in taken
     ]
 
 
-def make_read(runner: StepRunner) -> TaskNode:
-    async def read(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        outcome = await runner.run(state["step"], state, runtime)
-        return {"steps": {state["step"]["id"]: outcome.record}, "failure": outcome.failure}
-
-    return read
-
-
-def make_baseline(runner: StepRunner) -> TaskNode:
+def _baseline(
+    runner: StepRunner, where: StepTask, runtime: Runtime[RunOptions]
+) -> Callable[[], Any]:
     """Run a verify step on the untouched tree, so the gate can tell new findings from old.
 
     Its row (phase ``baseline``, id ``baseline:<id>``) is one of its own in the todo list
@@ -65,16 +78,16 @@ def make_baseline(runner: StepRunner) -> TaskNode:
     would be no check after the writes either: the run stops before any write, as a
     preflight failure.
     """
+    step = where["step"]
+    key = baseline_key(step["id"])
+    row_step = {**step, "id": key}  # a row of its own in the todo list and the event stream
 
-    async def baseline(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        task = state
-        step = task["step"]
-        key = baseline_key(step["id"])
-        row_step = {**step, "id": key}  # a row of its own in the todo list and the event stream
-        tree = task.get("tree")
-        cache = BaselineCache(Path(task["workspace"]), tree) if tree else None
+    async def baseline() -> Update:
+        tree = where.get("tree")
+        cache = BaselineCache(Path(where["workspace"]), tree) if tree else None
+        kept_key = None
         if cache is not None and options(runtime).baseline_cache:
-            env = PythonEnv.from_dict(task.get("environment"))
+            env = PythonEnv.from_dict(where.get("environment"))
             kept_key = await asyncio.to_thread(cache.key, step, runner.registry, env)
             kept = await asyncio.to_thread(cache.get, kept_key)
             if kept is not None:
@@ -83,15 +96,8 @@ def make_baseline(runner: StepRunner) -> TaskNode:
                 row = record(row_step, "baseline", "done", summary, started_at=now, ended_at=now)
                 emit(runtime, row)
                 return {"steps": {key: row}, "baseline": {step["id"]: kept["findings"]}}
-        else:
-            kept_key = None
         outcome = await runner.run(
-            row_step,
-            task,
-            runtime,
-            failure_kind="preflight",
-            store_output=False,
-            phase="baseline",
+            row_step, where, runtime, failure_kind="preflight", store_output=False, phase="baseline"
         )
         rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:
@@ -111,6 +117,20 @@ def make_baseline(runner: StepRunner) -> TaskNode:
     return baseline
 
 
-async def reads_done(state: State) -> dict[str, Any]:
-    """Join point after each wave of reads: the route decides what comes next."""
-    return {}
+def make_reads(
+    runner: StepRunner, concurrency: int, baselines_here: Callable[[State], bool]
+) -> StateNode:
+    """The read node: every read dispatched the moment its own ``after`` reads finish
+    (not level by level), each durable on its own (:mod:`phasegraph.nodes.eager`).
+
+    ``baselines_here`` tells whether the baselines run beside the reads too; when the
+    consolidator asks a model, they run beside that call instead (see consolidate).
+    """
+
+    async def reads(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        jobs = read_jobs(runner, state, runtime)
+        if baselines_here(state):
+            jobs += baseline_jobs(runner, state, runtime)
+        return merged(await run_jobs(jobs, concurrency))
+
+    return reads

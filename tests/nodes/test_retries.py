@@ -77,8 +77,7 @@ def test_the_graph_draws_as_the_design_diagram() -> None:
     mermaid = build_orchestrator().get_graph(xray=True).draw_mermaid()
     for node in (
         "planner",
-        "read",
-        "baseline",
+        "reads",
         "consolidate",
         "apply_write",
         "verify",
