@@ -7,6 +7,7 @@ import codecs
 from dataclasses import dataclass
 
 import httpx
+from pydantic import Field
 
 from phasegraph.skills.base import Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError, TransientHTTPStatus, URLRefused
@@ -62,6 +63,9 @@ class FetchUrlArgs(SkillArgs):
 
     #: An absolute http:// or https:// URL.
     url: str
+    #: Seconds the whole fetch may take, retries and redirects included; never more than
+    #: the run's own cap (``fetch_timeout``, 60 s) or the step timeout.
+    timeout: float | None = Field(default=None, gt=0)
 
 
 @dataclass(frozen=True)
@@ -131,13 +135,14 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
     """GET ``args.url`` and return its body as text (capped at ``ctx.fetch_max_bytes``).
 
     Only public addresses are reached, at every hop, unless ``ctx.allow_hosts``
-    names the host; the whole fetch takes at most ``ctx.fetch_timeout`` seconds.
+    names the host; the whole fetch, retries included, takes at most ``ctx.fetch_timeout``
+    seconds (or ``args.timeout``, when shorter), and is not retried again past that.
     """
     try:
         check_url(args.url, AllowList.of(ctx.allow_hosts))
     except URLRefused as exc:
         raise SkillError(str(exc), step_id=ctx.step_id) from exc
-    limit = min(ctx.timeout, ctx.fetch_timeout)
+    limit = min(ctx.timeout, ctx.fetch_timeout, args.timeout or ctx.fetch_timeout)
     try:
         async with (
             asyncio.timeout(limit),
@@ -155,11 +160,14 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
             step_id=ctx.step_id,
         ) from exc
     except TimeoutError as exc:
+        # The cap is on the whole fetch, its own retries included: marked as retried
+        # already, so the step's retries do not start it over (three 60 s caps were 180 s).
         raise SkillError(
-            f"GET {args.url} did not finish within {limit:g} s; "
+            f"GET {args.url} did not finish within {limit:g} s (retries included); "
             "the server is slow or the page is large, try again later",
             step_id=ctx.step_id,
             transient=True,
+            retried=True,
         ) from exc
     except (TransientHTTPStatus, httpx.HTTPError) as exc:
         transient = is_transient(exc)

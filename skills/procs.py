@@ -1,15 +1,17 @@
-"""Subprocesses for skills: never through a shell, with timeouts and capped output."""
+"""Subprocesses for skills: never through a shell, timeouts, capped output, nothing left running."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -37,6 +39,57 @@ class ProcResult:
     truncated: bool = False
 
 
+#: The supervisor each program runs under (see :mod:`phasegraph.skills.reaper`).
+REAPER = Path(__file__).with_name("reaper.py")
+#: Seconds to keep reading a program's output after it exited: what it started may still
+#: write, but a child holding the pipe does not keep the step waiting past this.
+PIPE_GRACE = 1.0
+#: Seconds the supervisor gets to end everything once told; then its group is killed.
+REAP_GRACE = 5.0
+
+
+def resolve_program(name: str, *, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    """The file ``name`` runs, found as exec does (``PATH`` from ``env``, a path with a slash
+    from ``cwd``); :class:`FileNotFoundError` or :class:`PermissionError` as subprocess raises."""
+    if os.sep in name:
+        path = cwd / name  # an absolute name stays itself
+        if not path.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+        if not os.access(path, os.X_OK) or path.is_dir():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        return str(path)
+    path_var = (env if env is not None else os.environ).get("PATH", os.defpath)
+    found = shutil.which(name, path=path_var)
+    if found is None:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+    return found
+
+
+@dataclass
+class _Capture:
+    """One stream's output, capped; kept outside the reading task so a cancelled read keeps
+    what it had."""
+
+    cap: int
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > self.cap
+
+    async def drain(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            return
+        while chunk := await stream.read(65536):
+            if self.size < self.cap:
+                self.chunks.append(chunk[: self.cap - self.size])
+            self.size += len(chunk)
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
 async def run_program(
     argv: Sequence[str],
     *,
@@ -45,71 +98,159 @@ async def run_program(
     env: Mapping[str, str] | None = None,
     output_cap: int = 2_000_000,
     stdin: bytes | None = None,
+    supervised: bool = True,
 ) -> ProcResult:
-    """Run ``argv`` (no shell) in ``cwd``; kill its whole process group on timeout.
+    """Run ``argv`` (no shell) in ``cwd``; nothing it starts outlives it.
 
-    The program runs in a session of its own; when it ends (or times out), what
-    it left running in its process group is killed too. Output beyond
-    ``output_cap`` bytes per stream is dropped and flagged.
+    The program runs under a small supervisor (:mod:`phasegraph.skills.reaper`): when
+    it exits, times out or is cancelled, or when phasegraph itself dies (SIGKILL
+    included), every process it started is killed, those that detached with
+    ``setsid`` or a double fork included (on Linux; elsewhere its process group).
+    Output is read until the pipes close, or :data:`PIPE_GRACE` seconds after the program
+    exited; beyond ``output_cap`` bytes per stream it is dropped and flagged.
+
+    ``supervised=False`` spares the supervisor's interpreter start (tens of ms) for
+    phasegraph's own short tools that start nothing of the user's (ripgrep, git's
+    read-only commands): they run in a process group of their own, killed when they end.
     """
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=str(cwd),
-        env=dict(env) if env is not None else None,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    truncated = False
-
-    async def drain(stream: asyncio.StreamReader | None) -> bytes:
-        nonlocal truncated
-        if stream is None:
-            return b""
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await stream.read(65536):
-            if size < output_cap:
-                chunks.append(chunk[: output_cap - size])
-            if size + len(chunk) > output_cap:
-                truncated = True
-            size += len(chunk)
-        return b"".join(chunks)
-
-    async def communicate() -> tuple[bytes, bytes]:
-        if stdin is not None and proc.stdin is not None:
-            proc.stdin.write(stdin)
-            await proc.stdin.drain()
-            proc.stdin.close()
-        out, err = await asyncio.gather(drain(proc.stdout), drain(proc.stderr))
-        await proc.wait()
-        return out, err
-
+    # Finding the program stats files: a worker thread, never a blocking call on the loop.
+    executable = await asyncio.to_thread(resolve_program, argv[0], cwd=cwd, env=env)
+    ours, theirs = socket.socketpair() if supervised else (None, None)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *(_supervised(executable, argv, theirs.fileno(), env) if theirs else argv),
+            cwd=str(cwd),
+            env=dict(env) if env is not None else None,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            pass_fds=(theirs.fileno(),) if theirs else (),
+        )
+    except BaseException:
+        if ours:
+            ours.close()
+        raise
+    finally:
+        if theirs:
+            theirs.close()
+    if ours is None:
+        return await _unsupervised(proc, argv, timeout, output_cap, stdin)
+    ours.setblocking(False)
+    out, err = _Capture(output_cap), _Capture(output_cap)
+    readers = [
+        asyncio.ensure_future(out.drain(proc.stdout)),
+        asyncio.ensure_future(err.drain(proc.stderr)),
+    ]
+    status: int | None = None
     timed_out = False
     try:
-        out, err = await asyncio.wait_for(communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            if stdin is not None and proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    proc.stdin.write(stdin)
+                    await proc.stdin.drain()
+                proc.stdin.close()
+            status = await _program_status(ours)
+            # The program is done; what it started may still hold its pipes for a moment.
+            await asyncio.wait(readers, timeout=PIPE_GRACE)
     except TimeoutError:
         timed_out = True
-        _kill_group(proc.pid)
-        # A grandchild that left the group may hold the pipes open: do not wait for it forever.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(proc.wait(), 5)
-        out, err = b"", b""
     except BaseException:
-        _kill_group(proc.pid)
+        ours.close()  # the supervisor kills everything, even if this process ends now
+        for reader in readers:
+            reader.cancel()
         raise
-    # Whatever the program started in its group and left running (a server a test forgot,
-    # a background job) stops with it: nothing a step launched outlives the step.
-    _kill_group(proc.pid)
+    # Done with the program: the supervisor kills whatever is left (a server a test
+    # forgot, a child holding stdout) and exits.
+    ours.close()
+    try:
+        await asyncio.wait_for(proc.wait(), REAP_GRACE)
+    except TimeoutError:
+        _kill_group(proc.pid)
+        await proc.wait()
+    # Everything under the supervisor is gone and its pipes with it, unless something
+    # escaped it (no subreaper outside Linux): stop reading after the grace.
+    _, pending = await asyncio.wait(readers, timeout=PIPE_GRACE)
+    for reader in pending:
+        reader.cancel()
+    if status is not None:
+        returncode = os.waitstatus_to_exitcode(status)
+    else:  # the supervisor ends as the program ended (exit code or signal)
+        returncode = proc.returncode if proc.returncode is not None else -1
+    return ProcResult(
+        argv=tuple(argv),
+        returncode=returncode,
+        stdout="" if timed_out else out.text(),
+        stderr="" if timed_out else err.text(),
+        timed_out=timed_out,
+        truncated=out.truncated or err.truncated,
+    )
+
+
+async def _unsupervised(
+    proc: asyncio.subprocess.Process,
+    argv: Sequence[str],
+    timeout: float,
+    output_cap: int,
+    stdin: bytes | None,
+) -> ProcResult:
+    """Wait for a program started in a process group of its own; kill the group after."""
+    out, err = _Capture(output_cap), _Capture(output_cap)
+    readers = [
+        asyncio.ensure_future(out.drain(proc.stdout)),
+        asyncio.ensure_future(err.drain(proc.stderr)),
+    ]
+    timed_out = False
+    try:
+        async with asyncio.timeout(timeout):
+            if stdin is not None and proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    proc.stdin.write(stdin)
+                    await proc.stdin.drain()
+                proc.stdin.close()
+            await proc.wait()
+            await asyncio.wait(readers, timeout=PIPE_GRACE)
+    except TimeoutError:
+        timed_out = True
+    finally:
+        _kill_group(proc.pid)
+        for reader in readers:
+            reader.cancel()
+    await proc.wait()
     return ProcResult(
         argv=tuple(argv),
         returncode=proc.returncode if proc.returncode is not None else -1,
-        stdout=out.decode("utf-8", errors="replace"),
-        stderr=err.decode("utf-8", errors="replace"),
+        stdout="" if timed_out else out.text(),
+        stderr="" if timed_out else err.text(),
         timed_out=timed_out,
-        truncated=truncated,
+        truncated=out.truncated or err.truncated,
     )
+
+
+def _supervised(
+    executable: str, argv: Sequence[str], channel: int, env: Mapping[str, str] | None
+) -> list[str]:
+    """The supervisor's command line for ``argv``.
+
+    Python adds ``LC_CTYPE`` to its own environment when the locale is C (PEP 538);
+    the supervisor removes it again unless the program was given one.
+    """
+    given = env if env is not None else os.environ
+    unset = "" if "LC_CTYPE" in given else "LC_CTYPE"
+    return [sys.executable, "-I", "-S", str(REAPER), str(channel), unset, executable, *argv]
+
+
+async def _program_status(channel: socket.socket) -> int | None:
+    """The program's wait status, as the supervisor reports it (``None``: it died first)."""
+    loop = asyncio.get_running_loop()
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = await loop.sock_recv(channel, 64)
+        if not chunk:
+            return None
+        data += chunk
+    return int(data)
 
 
 def _kill_group(pid: int) -> None:

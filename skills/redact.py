@@ -2,9 +2,10 @@
 
 Everything a run shows (reports, stream events, failure messages) passes through
 :func:`redact` or :func:`redact_data`, which hide the values of environment
-variables named like secrets and the common key formats. Subprocesses get
-:func:`scrub_env`'s environment. Text a run read from files or the web goes to
-a model only inside :func:`fence_untrusted`.
+variables named like secrets, the passwords in any variable's URLs, and the common
+key formats. Subprocesses get :func:`scrub_env`'s environment: no variable named like a
+secret or holding a value shaped like one, and URLs without their passwords. Text a run
+read from files or the web goes to a model only inside :func:`fence_untrusted`.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ _SECRET_WORDS = frozenset(
         "WEBHOOK",
         "PRIVATE",
         "SIGNATURE",
+        "JWT",
     }
 )
+# A word that is a secret only beside others: MYSQL_PWD is a password, PWD the current folder.
+_SECRET_IN_COMPOUND = frozenset({"PWD"})
 # Names that match but hold no secret: a socket path is needed (ssh-agent) and harmless.
 _NOT_SECRET_SUFFIXES = ("_SOCK",)
 _WORD = re.compile(r"[^A-Z0-9]+")
@@ -87,8 +91,14 @@ _LABELLED = (
         r"[^\s'\",;]+"
     ),
     re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{12,}=*"),
-    # https://user:password@host -> https://user:[REDACTED]@host
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^/\s@]+(?=@)"),
+    # https://user:password@host -> https://user:[REDACTED]@host (redis://:password@ too)
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^/\s:@]*:)[^/\s@]+(?=@)"),
+)
+# A URL's password (group 3), its user (group 2) kept: postgres://app:pw@db/app.
+_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://)([^/\s:@]*):([^/\s@]+)@")
+# A connection string's password or account key: "Server=db;Password=pw;".
+_CONNECTION_SECRET = re.compile(
+    r"(?i)(?:^|;)\s*(?:password|pwd|accountkey|sharedaccesskey)\s*=\s*([^;]+)"
 )
 
 
@@ -99,6 +109,8 @@ def is_secret_name(name: str) -> bool:
     if upper.endswith(_NOT_SECRET_SUFFIXES):
         return False
     words = [w for w in _WORD.split(upper) if w]
+    if len(words) > 1 and _SECRET_IN_COMPOUND & set(words):
+        return True
     return any(w.endswith(_SECRET_SUFFIXES) or w in _SECRET_WORDS for w in words)
 
 
@@ -123,12 +135,36 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[tuple[str, str]]
 
 
 def _secret_values(source: Mapping[str, str]) -> list[tuple[str, str]]:
-    found = [
-        (name, value)
-        for name, value in source.items()
-        if len(value) >= MIN_SECRET_LENGTH and is_secret_name(name)
-    ]
+    found: list[tuple[str, str]] = []
+    for name, value in source.items():
+        if is_secret_name(name):
+            found.append((name, value))
+        # The password of a URL or a connection string, whatever the variable's name.
+        found += [(name, password) for password in _embedded_passwords(value)]
+    found = [(name, value) for name, value in found if len(value) >= MIN_SECRET_LENGTH]
     return sorted(found, key=lambda item: -len(item[1]))
+
+
+def _embedded_passwords(value: str) -> list[str]:
+    passwords = [m.group(3) for m in _URL_PASSWORD.finditer(value)]
+    return passwords + [m.group(1).strip() for m in _CONNECTION_SECRET.finditer(value)]
+
+
+def looks_secret(value: str) -> bool:
+    """Whether a value is shaped like a credential whatever its variable is called: a known
+    key format (``sk-...``, ``ghp_...``, ``AKIA...``, a JWT), an ``Authorization``/``Bearer``
+    credential, or a connection string's ``Password=``."""
+    return (
+        any(p.search(value) for p in _KEY_FORMATS)
+        or any(p.search(value) for p in _LABELLED[:2])
+        or _CONNECTION_SECRET.search(value) is not None
+    )
+
+
+def strip_url_passwords(value: str) -> str:
+    """``value`` with every URL's password removed, its user kept:
+    ``postgres://app:pw@db/app`` -> ``postgres://app@db/app``."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + (m.group(2) + "@" if m.group(2) else ""), value)
 
 
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
@@ -171,9 +207,17 @@ def _redact_data(value: Any, secrets: list[tuple[str, str]]) -> Any:
 
 
 def scrub_env(env: Mapping[str, str], *, keep: Iterable[str] = ()) -> dict[str, str]:
-    """``env`` without the variables named like secrets (``keep`` names stay regardless)."""
+    """``env`` without the variables named like secrets or holding a value shaped like one
+    (:func:`looks_secret`), and with the passwords taken out of URLs in the others, so
+    ``DATABASE_URL`` still names its database. ``keep`` names stay as they are."""
     kept = set(keep)
-    return {name: value for name, value in env.items() if name in kept or not is_secret_name(name)}
+    out: dict[str, str] = {}
+    for name, value in env.items():
+        if name in kept:
+            out[name] = value
+        elif not is_secret_name(name) and not looks_secret(value):
+            out[name] = strip_url_passwords(value)
+    return out
 
 
 def fence_untrusted(text: str, source: str, *, redact_secrets: bool = True) -> str:

@@ -106,6 +106,7 @@ async def rg_search(args: RgSearchArgs, ctx: SkillContext) -> SkillResult:
         timeout=ctx.timeout,
         env=ctx.subprocess_env(),
         output_cap=ctx.output_cap,
+        supervised=False,  # ripgrep starts nothing (no --pre: a plan cannot give one)
     )
     shown = repr(args.pattern) if len(args.pattern) <= 60 else repr(args.pattern[:57] + "...")
     if proc.timed_out:

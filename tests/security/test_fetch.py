@@ -23,6 +23,7 @@ import pytest
 import respx
 from hypothesis import given
 from hypothesis import strategies as st
+from testkit import init_repo, run_collecting
 
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.errors import SkillError, URLRefused
@@ -388,3 +389,60 @@ def test_no_url_ever_crashes_the_policy() -> None:
             pass
         except httpx.InvalidURL:  # pragma: no cover - must not happen
             pytest.fail(f"{url!r} raised InvalidURL instead of URLRefused")
+
+
+class DripServer:
+    """A raw socket server on 127.0.0.1: for each connection, the headers, then one byte
+    of body every 0.2 s, for up to a minute; it counts the requests it was sent."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/slow"
+        self.requests = 0
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            self.requests += 1
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n")
+                for _ in range(300):
+                    if self.stop.wait(0.2):
+                        return
+                    conn.sendall(b"a")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+async def test_the_time_cap_holds_for_the_whole_fetch_retries_included(tmp_path: Path) -> None:
+    # Through a whole run: the step's own retries must not start the fetch over.
+    drip = DripServer()
+    ws = init_repo(tmp_path / "ws", {"README.md": "hi\n"})
+    step = {"id": "get", "skill": "fetch_url", "args": {"url": drip.url, "timeout": 2}}
+    try:
+        started = time.monotonic()
+        report, _ = await run_collecting(
+            {"goal": "read a slow page", "steps": [step]}, ws, allow_hosts=("127.0.0.1",)
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        drip.close()
+    assert report.status == "stopped" and report.failed_step == "get"
+    assert report.error is not None
+    assert "did not finish within 2 s" in report.error
+    assert drip.requests == 1, "the fetch was started over after its time cap"
+    assert elapsed < 6, f"a 2 s cap took {elapsed:.1f} s"

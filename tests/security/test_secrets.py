@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -12,6 +15,8 @@ from security.sandbox import Sandbox
 from testkit import run_collecting
 
 from phasegraph.graph.report import to_dict
+from phasegraph.skills.base import SkillContext
+from phasegraph.skills.procs import run_program
 from phasegraph.skills.redact import REDACTED, fence_untrusted, redact, scrub_env
 
 TOKEN = "ghs-live-4f9a8b7c6d5e4f3a2b1c"  # no known format: only the env var gives it away
@@ -168,3 +173,89 @@ def test_untrusted_text_cannot_close_its_fence(text: str, source: str) -> None:
     assert fenced.endswith(closing)
     assert fenced.count(fence_id) == 2  # the text never holds the id
     assert fenced[opening.end() : -len(closing)] == hostile
+
+
+PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
+PASSWORD = "hunter2-Pw0rd-9f8e7d"
+
+
+async def _env_seen_by_a_subprocess(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """The environment a real subprocess gets when a step runs it with ``env``."""
+    ctx = SkillContext(workspace=tmp_path, env={"PATH": os.environ.get("PATH", ""), **env})
+    result = await run_program(
+        [sys.executable, "-c", PRINT_ENV], cwd=tmp_path, timeout=60, env=ctx.subprocess_env()
+    )
+    assert result.returncode == 0, result.stderr
+    seen: dict[str, str] = json.loads(result.stdout)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PGPASSWORD",
+        "MYSQL_PWD",
+        "REDIS_PASSWORD",
+        "CI_JOB_TOKEN",
+        "CI_JOB_JWT",
+        "GITHUB_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ],
+)
+async def test_password_and_ci_token_variables_never_reach_a_subprocess(
+    tmp_path: Path, name: str
+) -> None:
+    seen = await _env_seen_by_a_subprocess(tmp_path, {name: PASSWORD, "PLAIN": "kept"})
+    assert name not in seen
+    assert PASSWORD not in json.dumps(seen)
+    assert seen["PLAIN"] == "kept"
+
+
+@pytest.mark.parametrize(
+    ("name", "url", "stripped"),
+    [
+        ("DATABASE_URL", f"postgres://app:{PASSWORD}@db:5432/app", "postgres://app@db:5432/app"),
+        ("CACHE", f"redis://:{PASSWORD}@cache:6379/0", "redis://cache:6379/0"),
+        ("PIP_INDEX_URL", f"https://ci:{PASSWORD}@pypi.corp/simple", "https://ci@pypi.corp/simple"),
+    ],
+)
+async def test_passwords_in_connection_urls_are_stripped_whatever_the_name(
+    tmp_path: Path, name: str, url: str, stripped: str
+) -> None:
+    seen = await _env_seen_by_a_subprocess(tmp_path, {name: url})
+    assert seen[name] == stripped  # the rest of the URL still works for what needs no password
+    assert PASSWORD not in json.dumps(seen)
+
+
+@pytest.mark.parametrize("kind", sorted(set(KEYS) - {"pem_private_key"}))
+async def test_values_shaped_like_keys_never_reach_a_subprocess_whatever_the_name(
+    tmp_path: Path, kind: str
+) -> None:
+    env = {"SETTINGS": KEYS[kind], "CONN": f"Server=db;User Id=app;Password={PASSWORD};"}
+    seen = await _env_seen_by_a_subprocess(tmp_path, env)
+    assert "SETTINGS" not in seen and "CONN" not in seen
+    assert KEYS[kind] not in json.dumps(seen) and PASSWORD not in json.dumps(seen)
+
+
+def test_ordinary_variables_reach_subprocesses_unchanged() -> None:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin",
+        "PWD": "/home/me/project",
+        "OLDPWD": "/home/me",
+        "LS_COLORS": "rs=0:di=01;34:ln=01;36:*.tar=01;31:*.sk=00;36",
+        "GITHUB_SHA": "4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a",
+        "DATABASE_URL": "postgres://app@localhost/app",
+        "PGPASSFILE": "/home/me/.pgpass",
+        "HTTP_PROXY": "http://proxy.corp:3128",
+    }
+    assert scrub_env(env) == env
+
+
+def test_passwords_in_env_urls_are_redacted_from_output_too() -> None:
+    env = {"DATABASE_URL": f"postgres://app:{PASSWORD}@db/app", "MYSQL_PWD": PASSWORD + "x"}
+    out = redact(f"could not log in with {PASSWORD}; also tried {PASSWORD}x", env=env)
+    assert PASSWORD not in out
+    assert "[REDACTED:DATABASE_URL]" in out and "[REDACTED:MYSQL_PWD]" in out
+    # The URL form is hidden even with no variable, the password alone or with a user.
+    assert redact(f"redis://:{PASSWORD}@cache/0", env={}) == f"redis://:{REDACTED}@cache/0"

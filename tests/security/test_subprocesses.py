@@ -209,3 +209,71 @@ async def test_an_output_flood_is_capped(tmp_path: Path) -> None:
     assert result.truncated
     assert result.stdout == "x" * 10_000
     assert result.returncode == 0
+
+
+# A phasegraph process: runs one program through run_program and waits for it.
+RUNNER = """\
+import asyncio, sys
+from pathlib import Path
+from phasegraph.skills.procs import run_program
+argv = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
+asyncio.run(run_program(argv, cwd=Path(sys.argv[3]), timeout=300))
+"""
+
+# The program: a detached child (its own session, as `setsid sleep` makes) and a daemon
+# (double fork: its parent gone at once, so nobody's child), then it sleeps itself. It
+# writes "its parent, itself, the detached child, the daemon" once all are running.
+SPAWNER = """\
+import os, subprocess, sys, time
+from pathlib import Path
+out = Path(sys.argv[1])
+sleeper = [sys.executable, "-c", "import time; time.sleep(300)"]
+detached = subprocess.Popen(sleeper, start_new_session=True)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        Path(str(out) + ".daemon").write_text(str(os.getpid()))
+        os.execv(sys.executable, sleeper)
+    os._exit(0)
+while not Path(str(out) + ".daemon").exists():
+    time.sleep(0.01)
+daemon = Path(str(out) + ".daemon").read_text()
+Path(str(out) + ".tmp").write_text(f"{os.getppid()} {os.getpid()} {detached.pid} {daemon}")
+os.replace(str(out) + ".tmp", out)
+time.sleep(300)
+"""
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="detached processes are tracked on Linux")
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+async def test_nothing_a_step_started_outlives_phasegraph_itself(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    pid_file = tmp_path / "pids"
+    runner = await asyncio.create_subprocess_exec(
+        PY, "-c", RUNNER, SPAWNER, str(pid_file), str(tmp_path), cwd=tmp_path
+    )
+    pids: list[int] = []
+    try:
+        for _ in range(600):  # up to 30 s for everything to start on a loaded machine
+            if pid_file.exists() or runner.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert pid_file.exists(), "the program did not start"
+        pids = [int(p) for p in pid_file.read_text().split()]
+        assert all(_alive(pid) for pid in pids)
+        runner.send_signal(how)  # phasegraph dies mid-step, without any say in it
+        assert await runner.wait() == -how
+        survivors = [pid for pid in pids if not await _gone(pid)]
+        assert survivors == [], f"still running after phasegraph died: {survivors}"
+    finally:
+        _kill_all(pids)
+        if runner.returncode is None:
+            runner.kill()
+            await runner.wait()

@@ -7,8 +7,10 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from testkit import require_program
 
 from phasegraph.skills.procs import find_program, run_program
@@ -101,3 +103,71 @@ async def test_timeout_kills_the_process_and_its_children(tmp_path: Path) -> Non
         if pid_file.exists():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+async def _wait_gone(pid: int) -> bool:
+    for _ in range(200):  # up to 10 s for the kill to land on a loaded machine
+        if _gone(pid):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_child_holding_stdout_does_not_keep_the_step_waiting(tmp_path: Path) -> None:
+    # pytest -s and a test that starts a server: the program is done, its child keeps stdout.
+    pid_file = tmp_path / "child.pid"
+    code = (
+        "import pathlib, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        "pathlib.Path(sys.argv[1]).write_text(str(child.pid))\n"
+        "print('tests passed')\n"
+    )
+    try:
+        started = time.monotonic()
+        result = await asyncio.wait_for(
+            run_program([PY, "-c", code, str(pid_file)], cwd=tmp_path, timeout=120), 60
+        )
+        elapsed = time.monotonic() - started
+        assert (result.returncode, result.timed_out) == (0, False)
+        assert result.stdout == "tests passed\n"
+        assert elapsed < 30, f"waited {elapsed:.0f} s for a pipe the program no longer used"
+        assert await _wait_gone(int(pid_file.read_text()))
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+DETACH = (
+    "import pathlib, subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'],"
+    " start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "pathlib.Path(sys.argv[1]).write_text(str(child.pid))\n"
+    "time.sleep(float(sys.argv[2]))\n"
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="detached processes are tracked on Linux")
+@pytest.mark.parametrize(("sleep", "timeout"), [(0, 60), (60, 1.5)])
+async def test_a_detached_child_ends_with_the_step(
+    tmp_path: Path, sleep: float, timeout: float
+) -> None:
+    # A child in a session of its own (setsid) has left the program's process group.
+    pid_file = tmp_path / "child.pid"
+    try:
+        result = await run_program(
+            [PY, "-c", DETACH, str(pid_file), str(sleep)], cwd=tmp_path, timeout=timeout
+        )
+        assert result.timed_out is (sleep > 0)
+        assert await _wait_gone(int(pid_file.read_text())), "the detached child outlived its step"
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+async def test_a_missing_program_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        await run_program(["no-such-program-phasegraph"], cwd=tmp_path, timeout=30)
+    with pytest.raises(FileNotFoundError):
+        await run_program(["./not-here"], cwd=tmp_path, timeout=30)
