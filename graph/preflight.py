@@ -11,7 +11,13 @@ from phasegraph.graph.plan import Plan
 from phasegraph.graph.state import Environment
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PreflightError, PythonEnvError
-from phasegraph.skills.gitrepo import dirty_files, head_sha, is_git_repo
+from phasegraph.skills.gitrepo import (
+    dirty_files,
+    git_dir_problem,
+    head_sha,
+    is_git_repo,
+    repo_state_problems,
+)
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.pyenv import PythonEnv, find_python_env, own_env, probe
 from phasegraph.skills.registry import SkillRegistry
@@ -62,7 +68,9 @@ def preflight(
     ``python`` (``RunOptions.python``) wins over the plan's own ``python``; without
     either, the workspace's environment is looked for (:func:`find_python_env`). In a git
     repository, also record HEAD and the user's uncommitted files, which the run then
-    refuses to write to: they are never overwritten nor committed.
+    refuses to write to: they are never overwritten nor committed. A workspace that is
+    git's own directory, or a repository in the middle of an operation (merge, rebase,
+    cherry-pick, revert, bisect, conflicts) or locked by another git process, is refused.
     """
     root = Path(workspace).expanduser()
     if not root.is_dir():
@@ -70,6 +78,9 @@ def preflight(
             f"workspace {str(root)!r} is not a directory; pass --workspace with an existing folder"
         )
     root = root.resolve()
+    inside_git_dir = git_dir_problem(root)
+    if inside_git_dir:
+        raise PreflightError(inside_git_dir)
     if python is None and plan.python is not None:
         # A plan is data (an LLM, a client of a server may write one): it may name an
         # interpreter inside the workspace only; one elsewhere is the operator's --python.
@@ -98,6 +109,8 @@ def preflight(
             f"the plan commits, but {root} is not a git repository; run `git init` there "
             "or remove the git_checkpoint step"
         )
+    if in_git:
+        _refuse_repo_state(root)
     found = Preflight(workspace=root, python=env, python_version=version)
     if in_git:
         dirty = dirty_files(root)
@@ -109,6 +122,21 @@ def preflight(
             f"the plan's writes would fail ({len(problems)} problem(s)); nothing was run:\n{lines}"
         )
     return found
+
+
+def _refuse_repo_state(root: Path) -> None:
+    """Refuse a repository a run must not touch now, naming the way out of each state.
+
+    Checked for every plan, not only one that commits: a consolidator may add writes and a
+    commit after preflight, and a write into a half-done merge or rebase mixes the run's
+    change into it.
+    """
+    problems = repo_state_problems(root)
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise PreflightError(
+            f"the repository at {root} is not ready for a run; nothing was run:\n{lines}"
+        )
 
 
 def _interpreter(

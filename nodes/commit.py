@@ -17,18 +17,65 @@ from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.gitrepo import head_sha, run_git_sync
+from phasegraph.skills.text import plural
 
 
-def commit_landed(workspace: Path, before: str | None, message: str) -> str | None:
-    """The sha of the commit an interrupted run made on top of ``before``, if it made one."""
+def commit_landed(workspace: Path, before: str | None, message: str) -> tuple[str, int] | None:
+    """The commit an interrupted run made on top of ``before``, if it made one: its sha and
+    how many commits are on top of it now (0: it is HEAD; -1: not on HEAD's first-parent line).
+
+    The run's commit is the one after ``before`` whose parent is ``before`` and whose message
+    is the step's: the user may have committed on top of it since.
+    """
     head = head_sha(workspace)
     if head is None or head == before:
         return None
-    shown = run_git_sync(workspace, "log", "-1", "--format=%P%n%B", head)
-    parents, _, body = shown.stdout.partition("\n")
-    if parents.split() == ([before] if before else []) and body.strip() == message.strip():
-        return head
+    span = f"{before}..{head}" if before else head
+    shown = run_git_sync(workspace, "log", "-z", "--format=%H %P%n%B", span)
+    for entry in shown.stdout.split("\0"):
+        ids, _, body = entry.partition("\n")
+        sha, *parents = ids.split() or [""]
+        if sha and parents == ([before] if before else []) and body.strip() == message.strip():
+            return sha, _commits_on_top(workspace, sha, head)
     return None
+
+
+def _commits_on_top(workspace: Path, sha: str, head: str) -> int:
+    if sha == head:
+        return 0
+    count = run_git_sync(workspace, "rev-list", "--count", "--first-parent", f"{sha}..{head}")
+    above = int(count.stdout.strip() or 0)
+    back = run_git_sync(workspace, "rev-parse", "--verify", "--quiet", f"{head}~{above}")
+    return above if back.stdout.strip() == sha else -1
+
+
+def committed_since(workspace: Path, before: str | None, files: list[str]) -> str | None:
+    """The latest commit after ``before`` that touched ``files``, when every one of them is
+    now as HEAD holds it: someone else (the user) committed the run's changes."""
+    if not files or head_sha(workspace) in (None, before):
+        return None
+    status = run_git_sync(
+        workspace, "status", "--porcelain", "-z", "--untracked-files=all", "--", *files
+    )
+    if status.returncode != 0 or status.stdout:
+        return None
+    span = f"{before}..HEAD" if before else "HEAD"
+    found = run_git_sync(workspace, "log", "-1", "--format=%H", span, "--", *files)
+    return found.stdout.strip() or None
+
+
+def _landed_summary(sha: str, above: int) -> str:
+    where = {0: "", -1: ", now in HEAD's history"}.get(above, f", now HEAD~{above}")
+    extra = f", under {plural(above, 'commit')} made since" if above > 0 else ""
+    return f"committed {sha[:7]} before the interruption{where}{extra}; not committed again"
+
+
+def _held_summary(workspace: Path, sha: str) -> str:
+    subject = run_git_sync(workspace, "log", "-1", "--format=%s", sha).stdout.strip()
+    return (
+        f'not committed: the run\'s changes are already committed in {sha[:7]} "{subject}", '
+        "a commit made after the run started, not by this run"
+    )
 
 
 def make_commit(runner: StepRunner) -> StateNode:
@@ -39,22 +86,28 @@ def make_commit(runner: StepRunner) -> StateNode:
         for step in steps_of(state, runner.registry, SkillKind.COMMIT):
             entry = await records.commit_entry(step["id"])
             message = str(step.get("args", {}).get("message", ""))
+            written = list(state.get("written", []))
             # git runs in a worker thread: never a blocking call on the event loop.
-            sha = (
+            landed = (
                 await asyncio.to_thread(commit_landed, workspace, entry["head"], message)
                 if entry is not None
                 else None
             )
-            if sha:
-                now = time.time()
-                row = record(
-                    step,
-                    "commit",
-                    "done",
-                    f"committed {sha[:7]} before the interruption (not committed again)",
-                    started_at=now,
-                    ended_at=now,
+            before = entry["head"] if entry is not None else state.get("head")
+            held = (
+                None
+                if landed
+                else await asyncio.to_thread(committed_since, workspace, before, written)
+            )
+            if landed or held:
+                sha = landed[0] if landed else str(held)
+                summary = (
+                    _landed_summary(*landed)
+                    if landed
+                    else await asyncio.to_thread(_held_summary, workspace, sha)
                 )
+                now = time.time()
+                row = record(step, "commit", "done", summary, started_at=now, ended_at=now)
                 emit(runtime, row)
                 update["steps"][step["id"]] = row
                 update["commit_sha"] = sha

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import shlex
 from pathlib import Path, PurePosixPath
 
 from pydantic import Field, field_validator
 
 from phasegraph.skills.base import Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.gitrepo import head_sha, identity_args, is_git_repo, run_git
+from phasegraph.skills.gitrepo import (
+    head_sha,
+    identity_args,
+    is_git_repo,
+    repo_state_problems,
+    run_git,
+)
 from phasegraph.skills.procs import ProcResult
 from phasegraph.skills.retry import LOCKS, retrying
 from phasegraph.skills.workspace import resolve_in_workspace
@@ -22,6 +30,9 @@ LOCK_ATTEMPTS = 5
 _STD = ("--exclude-standard", "--")
 
 _LOCK_PATH = re.compile(r"Unable to create '([^']+\.lock)'")
+
+#: The hooks ``git commit`` runs before it makes the commit, any of which can refuse it.
+COMMIT_HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg")
 
 
 class GitCheckpointArgs(SkillArgs):
@@ -52,7 +63,10 @@ async def git_checkpoint(args: GitCheckpointArgs, ctx: SkillContext) -> SkillRes
     """Commit the run's files (``ctx.run_files``) and confirm the commit holds exactly them.
 
     The user's other changes, staged or not, are neither committed nor unstaged:
-    ``git commit --only`` builds the commit from HEAD plus the named paths.
+    ``git commit --only`` builds the commit from HEAD plus the named paths. The index is
+    touched only by that commit (new files get an intent-to-add entry first, so git knows
+    them): when the commit fails, a hook refusing it or anything else, the index is left
+    exactly as it was, so the user's next commit cannot pick up the run's change unseen.
     """
     step = ctx.step_id or None
     workspace = ctx.workspace
@@ -65,6 +79,10 @@ async def git_checkpoint(args: GitCheckpointArgs, ctx: SkillContext) -> SkillRes
             "run `git init` there or leave git_checkpoint out of the plan",
             step_id=step,
         )
+    # Not the index lock: a commit waits a little for that one (below).
+    busy = await asyncio.to_thread(repo_state_problems, workspace, locks=False, env=ctx.env)
+    if busy:
+        raise SkillError(f"cannot commit now: {'; '.join(busy)}", step_id=step)
     parent = await asyncio.to_thread(head_sha, workspace, env=ctx.env)
 
     ignored = await _lines(ctx, "ls-files", "-z", "--others", "--ignored", *_STD, *files)
@@ -83,9 +101,21 @@ async def git_checkpoint(args: GitCheckpointArgs, ctx: SkillContext) -> SkillRes
         )
 
     identity = await asyncio.to_thread(identity_args, workspace, env=ctx.env)
-    await _git_retrying(ctx, "add", "--", *changed)
+    new = await _untracked(ctx, changed)
+    if new:
+        await _git_retrying(ctx, "add", "--intent-to-add", "--", *new)
     commit = ("commit", "--quiet", "--only", "-m", args.message, "--", *changed)
-    await _git_retrying(ctx, *identity, *commit)
+    try:
+        await _git_retrying(ctx, *identity, *commit)
+    except SkillError as exc:
+        # A failed `commit --only` rolls its own index changes back; only ours are left.
+        left = await _unstage(ctx, new)
+        raise SkillError(
+            await _commit_refused(ctx, exc, changed, args.message, left),
+            step_id=step,
+            transient=exc.transient,
+            retried=exc.retried,
+        ) from None
 
     sha = await asyncio.to_thread(head_sha, workspace, env=ctx.env)
     if sha is None or sha == parent:
@@ -136,6 +166,67 @@ async def _changed(ctx: SkillContext, files: list[str], parent: str | None) -> l
     )
     new = await _lines(ctx, "ls-files", "-z", "--others", *_STD, *files)
     return sorted(wanted & (set(differs) | set(new)))
+
+
+async def _untracked(ctx: SkillContext, files: list[str]) -> list[str]:
+    """The files git does not know yet (not in the index): `commit --only` needs them known."""
+    known = set(await _lines(ctx, "ls-files", "-z", "--", *files))
+    return [f for f in files if f not in known]
+
+
+async def _unstage(ctx: SkillContext, new: list[str]) -> list[str]:
+    """Drop the intent-to-add entries of ``new`` again; the files git could not drop."""
+    if not new:
+        return []
+    proc = await run_git(ctx.workspace, "update-index", "--force-remove", "--", *new, env=ctx.env)
+    return [] if proc.returncode == 0 else new
+
+
+async def _commit_refused(
+    ctx: SkillContext, exc: SkillError, files: list[str], message: str, left: list[str]
+) -> str:
+    """What stopped the commit (the hooks that ran, by name), what is staged, what to do."""
+    hooks = await _commit_hooks(ctx)
+    output = exc.message.removeprefix("git checkpoint stopped: ")
+    if hooks and "fatal:" not in output:
+        names = ", ".join(f"{name} ({path})" for name, path in hooks)
+        why = f"the repository's commit hook refused it: {names}; {output}"
+    else:
+        why = output
+    quoted = _quoted(files)
+    staged = (
+        f"git could not unstage {', '.join(left)}: run git rm --cached -- {_quoted(left)}"
+        if left
+        else "nothing of the run is staged (the index is as it was)"
+    )
+    return (
+        f"git commit failed, nothing was committed: {why}. The run's changes are in the "
+        f"working tree and {staged}. Fix what stopped it, then commit by hand "
+        f"(git add -- {quoted} && git commit -m {shlex.quote(message)}), or undo the run "
+        "(phasegraph undo with the run's thread, or the report's undo commands)"
+    )
+
+
+def _quoted(files: list[str]) -> str:
+    return " ".join(shlex.quote(f) for f in files)
+
+
+async def _commit_hooks(ctx: SkillContext) -> list[tuple[str, str]]:
+    """The commit hooks present and executable here (core.hooksPath honoured)."""
+    proc = await run_git(ctx.workspace, "rev-parse", "--git-path", "hooks", env=ctx.env)
+    if proc.returncode != 0:
+        return []
+    folder = Path(ctx.workspace, proc.stdout.strip())
+
+    def present() -> list[tuple[str, str]]:
+        found = ((name, folder / name) for name in COMMIT_HOOKS)
+        return [(name, str(path)) for name, path in found if _executable(path)]
+
+    return await asyncio.to_thread(present)
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
 
 
 async def _lines(ctx: SkillContext, *args: str) -> list[str]:

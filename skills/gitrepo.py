@@ -1,4 +1,5 @@
-"""Git facts about a workspace (is it a repo, HEAD, dirty files, identity), read safely.
+"""Git facts about a workspace (is it a repo, HEAD, dirty files, identity, a half-done
+operation), read safely.
 
 The fact helpers are plain functions, so preflight and the demo can call them
 outside an event loop; async code calls them through ``asyncio.to_thread``.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -56,7 +58,16 @@ async def run_git(
     Raises :class:`SkillError` only when git is not installed.
     """
     argv = await asyncio.to_thread(_git_argv, args)  # finding git stats files: off the loop
-    return await run_program(argv, cwd=workspace, timeout=timeout, env=git_env(env))
+    # Commands that run the user's hooks run under the supervisor (nothing a hook starts
+    # outlives it); git's other commands start nothing of the user's.
+    supervised = any(arg in HOOKED for arg in args)
+    return await run_program(
+        argv, cwd=workspace, timeout=timeout, env=git_env(env), supervised=supervised
+    )
+
+
+#: git commands that may run the repository's hooks.
+HOOKED = frozenset({"commit", "merge", "rebase", "am", "checkout", "switch", "push", "revert"})
 
 
 def run_git_sync(
@@ -198,3 +209,119 @@ def identity_args(
     if has_identity(workspace, env=env, timeout=timeout):
         return []
     return list(FALLBACK_IDENTITY)
+
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _is_git_dir(folder: Path) -> bool:
+    """Whether ``folder`` is a git directory, by git's test: HEAD, objects/ and refs/."""
+    try:
+        if not ((folder / "objects").is_dir() and (folder / "refs").is_dir()):
+            return False
+        head = (folder / "HEAD").read_text(errors="replace")[:200].strip()
+    except OSError:
+        return False
+    return head.startswith("ref: refs/") or _SHA.fullmatch(head) is not None
+
+
+def git_dir_problem(workspace: Path) -> str | None:
+    """Why ``workspace`` is git's own directory rather than a work tree, or ``None``.
+
+    A bare repository, a ``.git`` folder or any folder inside one holds git's own files
+    (``config``, ``hooks/``): a run must never treat them as the project's. Read from the
+    files alone, so it holds where git is not installed (or refuses to look).
+    """
+    root = Path(workspace).resolve()
+    found = next((f for f in (root, *root.parents) if f.name == ".git" or _is_git_dir(f)), None)
+    if found is None:
+        return None
+    where = "is" if found == root else f"is inside {found}, which is"
+    if found.name == ".git":
+        return (
+            f"workspace {str(root)!r} {where} the git directory of the repository at "
+            f"{found.parent}: a run would write git's own files (config, hooks/); "
+            f"pass --workspace {found.parent} (the work tree) instead"
+        )
+    return (
+        f"workspace {str(root)!r} {where} a git directory (a bare repository, with no work "
+        "tree): its config and hooks/ are git's own files, not a project's; clone it "
+        f"(git clone {found} DIR) and pass --workspace DIR"
+    )
+
+
+#: Half-done operations, by the path git keeps in the git directory while one is under
+#: way: the operation, and the commands that finish or abort it. First match wins.
+_OPERATIONS = (
+    ("rebase-merge", "rebase", "git rebase --continue / git rebase --abort"),
+    ("rebase-apply/applying", "git am", "git am --continue / git am --abort"),
+    ("rebase-apply", "rebase", "git rebase --continue / git rebase --abort"),
+    ("MERGE_HEAD", "merge", "git merge --continue / git merge --abort"),
+    ("CHERRY_PICK_HEAD", "cherry-pick", "git cherry-pick --continue / git cherry-pick --abort"),
+    ("REVERT_HEAD", "revert", "git revert --continue / git revert --abort"),
+    ("BISECT_LOG", "bisect", "git bisect reset"),
+)
+
+#: How many conflicted paths a problem names before it says "and N more".
+_LISTED = 5
+
+
+def repo_state_problems(
+    workspace: Path,
+    *,
+    locks: bool = True,
+    env: Mapping[str, str] | None = None,
+    timeout: float = GIT_TIMEOUT,
+) -> list[str]:
+    """What in the state of the repository around ``workspace`` makes a run unsafe now.
+
+    Each problem names the state and the commands that get out of it: a merge, rebase,
+    ``git am``, cherry-pick, revert or bisect under way, paths in conflict, and (with
+    ``locks``) the index lock another git process holds or a crashed one left. Empty
+    when the repository is ready, or when ``workspace`` is not inside a work tree.
+    """
+    if not is_git_repo(workspace, env=env, timeout=timeout):
+        return []
+    markers = [path for path, _, _ in _OPERATIONS]
+    asked = [arg for m in [*markers, "index"] for arg in ("--git-path", m)]
+    proc = run_git_sync(workspace, "rev-parse", "--show-toplevel", *asked, env=env, timeout=timeout)
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) != len(markers) + 2:
+        raise SkillError(f"git rev-parse failed in {workspace}: {proc.stderr.strip()[-500:]}")
+    top, paths, index = Path(lines[0]), lines[1:-1], Path(workspace, lines[-1])
+    conflicts = _conflicted(top, env=env, timeout=timeout)
+    problems: list[str] = []
+    for (_, operation, fix), path in zip(_OPERATIONS, paths, strict=True):
+        if Path(workspace, path).exists():
+            problems.append(
+                f"a {operation} is in progress in {top} ({path}){_in_conflict(conflicts)}: "
+                f"finish or abort the {operation} first: {fix}"
+            )
+            break
+    else:
+        if conflicts:
+            problems.append(
+                f"files are in conflict in {top}{_in_conflict(conflicts)}: resolve them and "
+                "git add them, or put them back with git checkout --merge -- FILE, first"
+            )
+    lock = Path(f"{index}.lock")
+    if locks and lock.exists():
+        problems.append(
+            f"{lock} exists: another git process is using the repository, or one crashed and "
+            f"left it behind; wait for it, or, if no git process is running, remove {lock}"
+        )
+    return problems
+
+
+def _conflicted(top: Path, *, env: Mapping[str, str] | None, timeout: float) -> list[str]:
+    """Repository-relative paths with unmerged index entries (in conflict)."""
+    proc = run_git_sync(top, "ls-files", "--unmerged", "-z", env=env, timeout=timeout)
+    return sorted({e.split("\t", 1)[1] for e in proc.stdout.split("\0") if "\t" in e})
+
+
+def _in_conflict(paths: list[str]) -> str:
+    if not paths:
+        return ""
+    shown = ", ".join(paths[:_LISTED])
+    more = f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else ""
+    return f", with conflicts in {shown}{more}"

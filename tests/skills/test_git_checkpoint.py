@@ -260,3 +260,89 @@ async def test_a_hook_that_slips_another_file_in_is_reported(make_repo: MakeRepo
 
     with pytest.raises(SkillError, match=r"instead of exactly the run's files \['a.py'\]"):
         await checkpoint(repo, "a.py")
+
+
+def refusing_hook(repo: Path, name: str = "pre-commit") -> Path:
+    hook = repo / ".git" / "hooks" / name
+    hook.write_text("#!/bin/sh\necho 'style: line too long in a.py' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    return hook
+
+
+def index_of(repo: Path) -> tuple[str, str]:
+    return git(repo, "ls-files", "--stage"), git(repo, "diff", "--cached")
+
+
+async def test_a_commit_a_hook_refuses_leaves_the_index_exactly_as_it_began(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo(BASE)
+    hook = refusing_hook(repo)
+    write(repo, "c.py", "C = 'user, staged'\n")
+    write(repo, "user_new.py", "U = 1\n")
+    git(repo, "add", "c.py", "user_new.py")
+    head, index = git(repo, "rev-parse", "HEAD"), index_of(repo)
+    write(repo, "a.py", "A = 2\n")
+    write(repo, "pkg/new.py", "N = 1\n")
+
+    with pytest.raises(SkillError) as caught:
+        await checkpoint(repo, "a.py", "pkg/new.py", message="phasegraph: tidy")
+
+    error = str(caught.value)
+    assert f"pre-commit ({hook})" in error and "line too long in a.py" in error
+    assert "nothing of the run is staged" in error
+    assert "git add -- a.py pkg/new.py && git commit -m 'phasegraph: tidy'" in error
+    assert "undo" in error
+    assert index_of(repo) == index
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert git(repo, "status", "--porcelain", "--", "a.py", "pkg") == " M a.py\n?? pkg/\n"
+
+
+async def test_a_refused_commit_keeps_the_users_staged_version_of_a_run_file(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo(BASE)
+    refusing_hook(repo, "commit-msg")
+    write(repo, "a.py", "A = 'user, staged'\n")
+    git(repo, "add", "a.py")
+    index = index_of(repo)
+    write(repo, "a.py", "A = 'run'\n")
+
+    with pytest.raises(SkillError, match="commit-msg"):
+        await checkpoint(repo, "a.py")
+
+    assert index_of(repo) == index
+    assert git(repo, "show", ":a.py") == "A = 'user, staged'\n"
+
+
+async def test_any_failed_commit_leaves_the_index_as_it_began_and_blames_no_hook(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo(BASE)
+    # Signing with a program that always fails: git itself refuses to write the commit.
+    git(repo, "config", "commit.gpgSign", "true")
+    git(repo, "config", "gpg.program", "false")
+    index = index_of(repo)
+    write(repo, "fresh.py", "F = 1\n")
+
+    with pytest.raises(SkillError) as caught:
+        await checkpoint(repo, "fresh.py")
+
+    assert "gpg" in str(caught.value) and "hook" not in str(caught.value)
+    assert index_of(repo) == index
+    assert git(repo, "status", "--porcelain") == "?? fresh.py\n"
+
+
+async def test_refuses_to_commit_into_a_rebase_in_progress(make_repo: MakeRepo) -> None:
+    repo = make_repo(BASE)
+    write(repo, "b.py", "B = 2\n")
+    git(repo, "commit", "-q", "-am", "second")
+    git(repo, "-c", "sequence.editor=sed -i 1s/^pick/edit/", "rebase", "-q", "-i", "HEAD~1")
+    head, index = git(repo, "rev-parse", "HEAD"), index_of(repo)
+    write(repo, "a.py", "A = 2\n")
+
+    with pytest.raises(SkillError, match=r"a rebase is in progress.*git rebase --abort"):
+        await checkpoint(repo, "a.py")
+
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert index_of(repo) == index
