@@ -13,7 +13,7 @@ from typing import Any
 
 from phasegraph.graph.plan import Plan, Step
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.edit_block import find_all, match_problem
+from phasegraph.skills.edit_block import match_block
 from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
@@ -26,24 +26,23 @@ def dry_run_writes(
 
     Applies the edit_block and write_file steps, in order, to copies of the files in
     memory: an edit's target must exist (or be written by an earlier write_file) and its
-    search must occur exactly once in the file as the earlier writes leave it. No write
+    search must match exactly once in the file as the earlier writes leave it, as the edit
+    itself matches it (:func:`~phasegraph.skills.edit_block.match_block`). No write
     may target a file in ``dirty`` (the user's uncommitted changes). Files other write
     skills touch are not followed.
     """
     problems: list[str] = []
     theirs = set(dirty)
-    files: dict[str, str | None] = {}  # path -> text as the writes leave it (None: unknown)
+    # path -> text as the writes leave it, line ends and all (None: unknown)
+    files: dict[str, str | None] = {}
     others: set[str] = set()  # paths other write skills touch: not followed
 
     def text_of(rel: str) -> str | None:
         if rel not in files:
             try:
                 path = resolve_in_workspace(workspace, rel)
-                files[rel] = (
-                    path.read_text(encoding="utf-8").replace("\r\n", "\n")
-                    if path.is_file()
-                    else None
-                )
+                # Bytes decoded as the edit decodes them: no newline translation.
+                files[rel] = path.read_bytes().decode("utf-8") if path.is_file() else None
             except (OSError, UnicodeDecodeError, WorkspaceViolation):
                 files[rel] = None
         return files[rel]
@@ -62,7 +61,7 @@ def dry_run_writes(
         rel = step.args.get("path")
         if step.skill == "write_file" and isinstance(rel, str):
             content = step.args.get("content")
-            files[rel] = content.replace("\r\n", "\n") if isinstance(content, str) else None
+            files[rel] = content if isinstance(content, str) else None
         elif step.skill == "edit_block" and isinstance(rel, str):
             text = text_of(rel)
             if text is not None:
@@ -88,12 +87,11 @@ def _try_edit(
     search, replace = step.args.get("search"), step.args.get("replace")
     if not isinstance(search, str) or not isinstance(replace, str) or not search:
         return None  # the args check names it
-    search, replace = search.replace("\r\n", "\n"), replace.replace("\r\n", "\n")
-    found = find_all(text, search)
-    problem = match_problem(rel, text, search, found)
-    if problem is None:
-        files[rel] = text[: found[0]] + replace + text[found[0] + len(search) :]
+    found = match_block(rel, text, search, replace)
+    if not isinstance(found, str):
+        files[rel] = found.apply(text)
         return None
+    problem = found
     where = (
         f" (on {rel} as the plan's earlier writes leave it)"
         if _edited_before(plan, step, rel)

@@ -1,19 +1,30 @@
-"""edit_block: replace one exact block of text in a file, atomically and verified."""
+"""edit_block: replace one block of text in a file, atomically and verified.
+
+The block is found by one matcher, :func:`match_block`, shared with the dry run before a run,
+so both agree. It climbs a ladder of rungs, strictest first: the search text as given, then
+ignoring line endings, then ignoring trailing whitespace, then with its common indentation
+shifted (the replacement is shifted the same way). The first rung with any candidate decides:
+one candidate is the edit, two or more are refused with their lines. An edit whose search text
+is gone and whose replacement is there exactly once is *already applied*: a success that
+changes nothing, so a run sent again (or resumed) does not fail or apply it twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.read_file import count_lines, read_text_file
+from phasegraph.skills.text import plural
 from phasegraph.skills.workspace import (
     read_confined,
     relative_name,
@@ -24,12 +35,26 @@ from phasegraph.skills.workspace import (
 #: Lines of the nearest match shown in a "not found" error.
 _SHOWN_LINES = 12
 
+#: A rung of the matching ladder, strictest first in :data:`RUNGS`.
+Rung = Literal["exact", "line-endings", "trailing-whitespace", "reindent"]
+RUNGS: tuple[Rung, ...] = ("exact", "line-endings", "trailing-whitespace", "reindent")
+#: ``BlockMatch.match`` of an edit whose replacement is already in the file.
+ALREADY_APPLIED = "already-applied"
+
+_RUNG_WORDS: dict[str, str] = {
+    "exact": "as given",
+    "line-endings": "ignoring line endings",
+    "trailing-whitespace": "ignoring trailing whitespace",
+    "reindent": "once re-indented",
+}
+
 
 class EditBlockArgs(SkillArgs):
     """Arguments of :func:`edit_block`."""
 
     path: Annotated[str, PathArg()]
-    #: Text that must occur exactly once in the file.
+    #: Text that must occur exactly once in the file (see :func:`match_block` for the
+    #: differences in line endings, trailing whitespace and indentation it forgives).
     search: str = Field(min_length=1)
     #: What replaces it.
     replace: str
@@ -121,9 +146,9 @@ def _quote(search: str, limit: int = 60) -> str:
     return repr(first[:limit] + more)
 
 
-def _not_found(rel: str, text: str, search: str) -> str:
+def _not_found(rel: str, text: str, search: str, note: str = "") -> str:
     near = _nearest(text, search)
-    head = f"search text {_quote(search)} not found in {rel!r}"
+    head = f"search text {_quote(search)} not found in {rel!r}{note}"
     fix = "copy the block exactly as the file has it (read_file shows it) into search"
     if near is None or near.ratio < 0.3:
         return f"{head}, and nothing in it looks similar; check the path, then {fix}"
@@ -141,18 +166,291 @@ def _not_found(rel: str, text: str, search: str) -> str:
 
 def match_problem(rel: str, text: str, search: str, found: list[int]) -> str | None:
     """Why ``search``, found at ``found`` in ``text``, cannot be edited (``None``: exactly
-    once). One message for the edit itself and for the dry run before a run."""
+    once), counting exact occurrences only (:func:`find_all`). :func:`match_block` gives the
+    same messages for the ladder."""
     if not found:
         return _not_found(rel, text, search)
     if len(found) == 1:
         return None
-    lines = ", ".join(str(_line_at(text, at)) for at in found[:50])
-    more = f" and {len(found) - 50} more" if len(found) > 50 else ""
+    return _ambiguous(rel, text, search, "exact", found)
+
+
+def _ambiguous(rel: str, text: str, search: str, rung: Rung, starts: list[int]) -> str:
+    lines = ", ".join(str(_line_at(text, at)) for at in starts[:50])
+    more = f" and {len(starts) - 50} more" if len(starts) > 50 else ""
+    where = (
+        f"matches {len(starts)} times in {rel!r}"
+        if rung == "exact"
+        else f"is not in {rel!r} as given, and {_RUNG_WORDS[rung]} it matches {len(starts)} times"
+    )
     return (
-        f"search text {_quote(search)} matches {len(found)} times in {rel!r} "
-        f"(at lines {lines}{more}); "
+        f"search text {_quote(search)} {where} (at lines {lines}{more}); "
         "it must match exactly once, so add surrounding lines to make it unique"
     )
+
+
+@dataclass(frozen=True)
+class BlockMatch:
+    """Where an edit goes in a file's text (``start:end``) and the text that goes there."""
+
+    start: int
+    end: int
+    #: The replacement in the file's line endings (and, for ``reindent``, its indentation).
+    replacement: str
+    #: The rung that matched, or :data:`ALREADY_APPLIED` (then ``start:end`` is the
+    #: replacement already in the file, and nothing changes).
+    match: str
+    #: 1-based line of ``start``.
+    line: int
+    #: For ``reindent``: the shift, as ``+4 spaces`` or ``-1 tab``.
+    shift: str = ""
+    #: Already applied, and the search text matches only inside the replacement.
+    inside: bool = False
+
+    def apply(self, text: str) -> str:
+        """``text`` with the edit made (unchanged when already applied)."""
+        if self.match == ALREADY_APPLIED:
+            return text
+        return text[: self.start] + self.replacement + text[self.end :]
+
+    @property
+    def note(self) -> str:
+        """How the match was loose, for a summary: empty for an exact match."""
+        if self.match in ("exact", ALREADY_APPLIED):
+            return ""
+        if self.match == "reindent":
+            return f" (matched once re-indented, {self.shift})"
+        return f" (matched {_RUNG_WORDS[self.match]})"
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    start: int
+    end: int
+    replacement: str
+    shift: str = ""
+
+
+def match_block(rel: str, text: str, search: str, replace: str) -> BlockMatch | str:
+    """Where ``search`` is in ``text`` and what replaces it, or (a ``str``) why the edit
+    cannot be made: one decision, and one message, for the edit and the dry run.
+
+    The rungs of :data:`RUNGS` are tried in order and the first with any candidate decides:
+    exactly one is the match, two or more are refused with their lines. The edit is already
+    applied (a success that changes nothing) when its replacement is found exactly once and
+    the search text is not found at all, or only inside that replacement (a replacement that
+    contains its search), so an edit sent again is not applied twice.
+    """
+    found = _first_rung(text, search, replace)
+    placed = _first_rung(text, replace, replace) if search != replace and replace.strip() else None
+    note = ""
+    if placed is not None and len(placed[1]) == 1:
+        (spot,) = placed[1]
+        inside = found is not None and all(
+            spot.start <= c.start and c.end <= spot.end for c in found[1]
+        )
+        if found is None or inside:
+            return BlockMatch(
+                start=spot.start,
+                end=spot.end,
+                replacement=text[spot.start : spot.end],
+                match=ALREADY_APPLIED,
+                line=_line_at(text, spot.start),
+                inside=inside,
+            )
+    elif placed is not None:
+        lines = ", ".join(str(_line_at(text, c.start)) for c in placed[1][:50])
+        note = (
+            f"; its replacement occurs {len(placed[1])} times (at lines {lines}), "
+            "so it cannot be told whether the edit was already applied"
+        )
+    if found is None:
+        return _not_found(rel, text, search, note)
+    rung, candidates = found
+    if len(candidates) > 1:
+        return _ambiguous(rel, text, search, rung, [c.start for c in candidates])
+    (one,) = candidates
+    return BlockMatch(
+        one.start, one.end, one.replacement, rung, _line_at(text, one.start), one.shift
+    )
+
+
+def _first_rung(text: str, search: str, replace: str) -> tuple[Rung, list[_Candidate]] | None:
+    """The strictest rung at which ``search`` has candidates, and those candidates."""
+    for rung in RUNGS:
+        candidates = _RUNG_FINDERS[rung](text, search, replace)
+        if candidates:
+            return rung, candidates
+    return None
+
+
+def _newline_at(text: str, start: int, end: int) -> str:
+    """The newline an edit of ``text[start:end]`` writes: the span's own, else the file's."""
+    span = text[start:end]
+    return _newline_of(span if "\n" in span else text)
+
+
+def _find_exact(text: str, search: str, replace: str) -> list[_Candidate]:
+    size = len(search)
+    return [
+        _Candidate(at, at + size, _with_newline(replace, _newline_at(text, at, at + size)))
+        for at in find_all(text, search)
+    ]
+
+
+def _find_line_endings(text: str, search: str, replace: str) -> list[_Candidate]:
+    flat, flat_search = text.replace("\r\n", "\n"), search.replace("\r\n", "\n")
+    if flat == text and flat_search == search:
+        return []  # the exact rung has looked already
+    # Offsets in ``flat`` back to ``text``: each CRLF before an offset took one character.
+    marks = [at - n for n, at in enumerate(find_all(text, "\r\n"))]
+
+    def back(offset: int) -> int:
+        return offset + bisect.bisect_left(marks, offset)
+
+    out = []
+    for at in find_all(flat, flat_search):
+        start, end = back(at), back(at + len(flat_search))
+        out.append(_Candidate(start, end, _with_newline(replace, _newline_at(text, start, end))))
+    return out
+
+
+@dataclass(frozen=True)
+class _Line:
+    start: int
+    content_end: int  # before its line end
+    end: int  # after its line end
+    text: str  # without the line end or trailing whitespace
+
+
+def _file_lines(text: str) -> list[_Line]:
+    out = []
+    pos = 0
+    for raw in text.split("\n"):
+        stop = pos + len(raw)
+        content_end = stop - 1 if raw.endswith("\r") else stop
+        out.append(_Line(pos, content_end, min(stop + 1, len(text)), raw.rstrip()))
+        pos = stop + 1
+    return out
+
+
+def _search_lines(search: str) -> tuple[list[str], bool]:
+    """The search text's lines, trailing whitespace cut, and whether it ends with a newline."""
+    flat = search.replace("\r\n", "\n")
+    ends = flat.endswith("\n")
+    return [line.rstrip() for line in (flat[:-1] if ends else flat).split("\n")], ends
+
+
+def _windows(text: str, search: str) -> tuple[list[_Line], list[str], bool, range]:
+    lines = _file_lines(text)
+    wanted, ends = _search_lines(search)
+    if not search.strip():
+        return lines, wanted, ends, range(0)  # blank lines only: exact matches or nothing
+    return lines, wanted, ends, range(len(lines) - len(wanted) + 1)
+
+
+def _span(lines: list[_Line], at: int, size: int, ends: bool) -> tuple[int, int]:
+    last = lines[at + size - 1]
+    return lines[at].start, last.end if ends else last.content_end
+
+
+def _find_trailing_whitespace(text: str, search: str, replace: str) -> list[_Candidate]:
+    lines, wanted, ends, starts = _windows(text, search)
+    out = []
+    for at in starts:
+        if all(lines[at + i].text == want for i, want in enumerate(wanted)):
+            start, end = _span(lines, at, len(wanted), ends)
+            out.append(
+                _Candidate(start, end, _with_newline(replace, _newline_at(text, start, end)))
+            )
+    return out
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _common_indent(lines: list[str]) -> str:
+    """The leading whitespace every one of ``lines`` starts with."""
+    common = _indent(lines[0])
+    for line in lines[1:]:
+        while not line.startswith(common):
+            common = common[:-1]
+    return common
+
+
+def _find_reindent(text: str, search: str, replace: str) -> list[_Candidate]:
+    """Windows that hold the search lines once a common indentation is added or removed."""
+    lines, wanted, ends, starts = _windows(text, search)
+    filled = [i for i, want in enumerate(wanted) if want]
+    if not filled:
+        return []
+    theirs = _common_indent([wanted[i] for i in filled])
+    bare = [want[len(theirs) :] for want in wanted]
+    first = filled[0]
+    out = []
+    for at in starts:
+        head = lines[at + first].text
+        if not head.endswith(bare[first]):
+            continue
+        ours = head[: len(head) - len(bare[first])]
+        if ours.strip() or not all(
+            lines[at + i].text == (ours + bare[i] if want else "") for i, want in enumerate(wanted)
+        ):
+            continue
+        shifted = _shift(replace, theirs, ours)
+        if shifted is None:
+            continue
+        start, end = _span(lines, at, len(wanted), ends)
+        words = _shift_words(ours, theirs)
+        out.append(
+            _Candidate(start, end, _with_newline(shifted, _newline_at(text, start, end)), words)
+        )
+    return out
+
+
+def _shift(replace: str, theirs: str, ours: str) -> str | None:
+    """``replace`` with the indentation ``theirs`` turned into ``ours`` on every line, or
+    ``None`` when a shift to the left would cut into a line's text."""
+    if ours.startswith(theirs):
+        extra, grow = ours[len(theirs) :], True
+    elif theirs.startswith(ours):
+        extra, grow = theirs[len(ours) :], False
+    else:
+        return None  # not a shift (tabs for spaces, say): left to the person
+    out = []
+    for line in replace.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            out.append(line)
+        elif line.startswith(theirs):
+            out.append(ours + line[len(theirs) :])
+        elif grow:
+            out.append(extra + line)
+        elif line.startswith(extra):
+            out.append(line[len(extra) :])
+        else:
+            return None
+    return "\n".join(out)
+
+
+def _shift_words(ours: str, theirs: str) -> str:
+    """``+4 spaces``, ``-1 tab``: how far the block was shifted to match."""
+    grow = len(ours) >= len(theirs)
+    extra = ours[len(theirs) :] if grow else theirs[len(ours) :]
+    sign = "+" if grow else "-"
+    if set(extra) == {" "}:
+        return f"{sign}{plural(len(extra), 'space')}"
+    if set(extra) == {"\t"}:
+        return f"{sign}{plural(len(extra), 'tab')}"
+    return f"{sign}{extra!r}"
+
+
+_RUNG_FINDERS = {
+    "exact": _find_exact,
+    "line-endings": _find_line_endings,
+    "trailing-whitespace": _find_trailing_whitespace,
+    "reindent": _find_reindent,
+}
 
 
 async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
@@ -161,7 +459,8 @@ async def edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
 
 
 def _edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
-    """Replace the one occurrence of ``search`` in ``path`` with ``replace``."""
+    """Replace the one match of ``search`` in ``path`` with ``replace`` (see
+    :func:`match_block`)."""
     if not args.search:
         raise SkillError(
             f"edit_block on {args.path!r} needs a non-empty search text; "
@@ -173,23 +472,11 @@ def _edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
     original, text = read_text_file(
         target, rel, max_bytes=ctx.edit_max_bytes, step_id=ctx.step_id, workspace=ctx.workspace
     )
+    found = match_block(rel, text, args.search, args.replace)
+    if isinstance(found, str):
+        raise SkillError(found, step_id=ctx.step_id)
 
-    newline = _newline_of(text)
-    search = _with_newline(args.search, newline)
-    replace = _with_newline(args.replace, newline)
-    found = find_all(text, search)
-    if not found and search != args.search:
-        # A file with mixed line ends: the block may match only as given.
-        search, replace = args.search, args.replace
-        found = find_all(text, search)
-    problem = match_problem(rel, text, args.search, found)
-    if problem:
-        raise SkillError(problem, step_id=ctx.step_id)
-
-    at = found[0]
-    line = _line_at(text, at)
-    new_text = text[:at] + replace + text[at + len(search) :]
-    expected = new_text.encode("utf-8")
+    expected = found.apply(text).encode("utf-8")
     changed = expected != original
     if changed:
         if _read_back(ctx, target, rel, len(original)) != original:
@@ -205,16 +492,28 @@ def _edit_block(args: EditBlockArgs, ctx: SkillContext) -> SkillResult:
                 "file at the same time?); check the file and run the step again",
                 step_id=ctx.step_id,
             )
-    removed = count_lines(search)
-    added = count_lines(replace)
-    what = f"replaced {removed} line(s) with {added}" if changed else "no change (same text)"
+    if found.match == ALREADY_APPLIED:
+        why = (
+            "the replacement is there and holds the only match of the search text"
+            if found.inside
+            else "the replacement is there, the search text is not"
+        )
+        summary = (
+            f"edit of {rel[:120]} already applied at line {found.line} ({why}): nothing changed"
+        )
+    else:
+        removed = count_lines(text[found.start : found.end])
+        added = count_lines(found.replacement)
+        what = f"replaced {removed} line(s) with {added}" if changed else "no change (same text)"
+        summary = f"edited {rel[:120]} at line {found.line}: {what}{found.note}"
     return SkillResult(
-        summary=f"edited {rel[:120]} at line {line}: {what}",
+        summary=summary,
         data={
             "path": rel,
-            "line": line,
+            "line": found.line,
             "changed": changed,
-            "newline": "crlf" if newline == "\r\n" else "lf",
+            "match": found.match,
+            "newline": "crlf" if _newline_of(text) == "\r\n" else "lf",
             "sha256": hashlib.sha256(expected).hexdigest(),
         },
         files_written=[rel] if changed else [],
