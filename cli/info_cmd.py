@@ -10,7 +10,7 @@ from rich.table import Table
 from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.graph.plan import check_plan, load_plan
 from phasegraph.graph.preflight import preflight
-from phasegraph.recipes import expand_recipe
+from phasegraph.recipes import check_recipe, expand_recipe
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +36,6 @@ def validate(args: argparse.Namespace, env: Env) -> int:
     workspace: Path | None = args.workspace
     if workspace is not None:
         workspace = preflight(plan, env.registry, workspace).workspace
-    check_plan(plan, env.registry, workspace=workspace)
+    check_plan(check_recipe(plan, workspace), env.registry, workspace=workspace)
     env.out.print(f"[green]ok[/]: {args.plan} is a valid plan of {len(plan.steps)} steps")
     return EXIT_OK

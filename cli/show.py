@@ -44,6 +44,8 @@ def print_report(console: Console, report: Report) -> None:
         console.print(
             f"[yellow]pre-existing in {step_id}[/] (not blocking): {len(items)} finding(s)"
         )
+    for note in report.notes:
+        console.print(note, highlight=False, markup=False)
     total = report.usage.total
     if total.calls or total.failed_calls:
         nodes = ", ".join(f"{name} {u.calls}" for name, u in report.usage.by_node.items())

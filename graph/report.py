@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from phasegraph.graph.state import Failure, State, StepRecord, baseline_key
+from phasegraph.graph.state import Failure, State, StepRecord, StructuredOutput, baseline_key
 from phasegraph.skills.redact import redact_data
 
 
@@ -91,6 +91,16 @@ class Report(BaseModel):
     )
     undo: list[str] = Field(default_factory=list, description="Commands that undo the run.")
     usage: Usage = Field(default_factory=Usage, description="Chat model calls and tokens.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Left for a person to check: a recipe's matches it did not change, "
+        "as 'not changed: file:line: why: the line'.",
+    )
+    structured_output: StructuredOutput | None = Field(
+        None,
+        description="How the model was asked for structured answers, the last way the "
+        "endpoint took: json_schema, tool_calling, json_mode or text (None: no model call).",
+    )
 
 
 def build_report(state: State, status: Literal["completed", "stopped"]) -> Report:
@@ -110,6 +120,7 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     ]
     written = list(state.get("written", []))
     commit = state.get("commit_sha")
+    usage = dict(reversed(state.get("usage", {}).items()))  # the latest node's first
     return Report(
         status=status,
         goal=str(state.get("plan", {}).get("goal") or state.get("request", "")),
@@ -131,6 +142,10 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
         },
         undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
         usage=Usage.of(state),
+        notes=list(state.get("notes", [])),
+        structured_output=next(
+            (u["structured_output"] for u in usage.values() if "structured_output" in u), None
+        ),
     )
 
 

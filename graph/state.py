@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import ConfigDict, with_config
 
@@ -83,6 +83,10 @@ def first_failure(left: Failure | None, right: Failure | None) -> Failure | None
     return left if left is not None else right
 
 
+#: How a node asked its model for a structured answer (the ladder in nodes/llm.py), best first.
+StructuredOutput = Literal["json_schema", "tool_calling", "json_mode", "text"]
+
+
 class ModelUsage(TypedDict):
     """One node's chat model calls and the tokens they used (the model's usage metadata)."""
 
@@ -92,6 +96,11 @@ class ModelUsage(TypedDict):
     """Calls that raised (rate limits, timeouts, refused credentials...)."""
     input_tokens: int
     output_tokens: int
+    structured_output: NotRequired[StructuredOutput]
+    """The way of asking for structured answers the endpoint took."""
+    endpoint: NotRequired[str]
+    """A digest of the model asked (class, name, base URL): a later node asking the same
+    endpoint starts from the same way."""
 
 
 @with_config(_DOCUMENTED)
@@ -138,6 +147,9 @@ class State(InputState, total=False):
     """The sha256 each written file was left with (``None``: the run removed it)."""
     consolidated: bool
     """Set by consolidate: the plan in state is final, the DAG the writes will follow."""
+    notes: list[str]
+    """What the consolidator left for a person to check (a recipe's "not changed" matches,
+    ``file:line: why``); capped by the recipe."""
     usage: Annotated[dict[str, ModelUsage], merge_dicts]
     """Chat model calls and tokens, per node (``planner``, ``consolidate``); each node
     reports its own total once (the writer subgraph hands the state back whole, so an

@@ -21,7 +21,7 @@ from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import pending_rows
 from phasegraph.nodes.reads import baseline_jobs
 from phasegraph.nodes.types import StateNode
-from phasegraph.recipes import RECIPES
+from phasegraph.recipes import RECIPES, Writes
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PlanError
 from phasegraph.skills.registry import SkillRegistry
@@ -99,6 +99,7 @@ def make_consolidate(
                     workspace,
                     state.get("request"),
                     options(runtime),
+                    earlier=state.get("usage", {}),
                 )
                 usage = {"usage": {"consolidate": made.usage}}
                 if made.failure is not None:
@@ -128,6 +129,7 @@ def make_consolidate(
             "plan": final.model_dump(mode="json"),
             "steps": new_rows,
             "consolidated": True,
+            "notes": added.notes if isinstance(added, Writes) else [],
             **usage,
         }
 

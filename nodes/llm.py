@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -14,7 +15,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.json import parse_json_markdown
 from pydantic import BaseModel
 
-from phasegraph.graph.state import Failure, FailureKind, ModelUsage
+from phasegraph.graph.state import Failure, FailureKind, ModelUsage, StructuredOutput
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.errors import ModelError, PlanError
 from phasegraph.skills.retry import IMMEDIATE, MODELS, is_transient, retrying, status_of
@@ -81,6 +82,27 @@ class Meter:
         )
 
 
+#: The ways of asking for a structured answer, best first: a JSON schema response format,
+#: a forced tool call, JSON mode (the schema given in words), plain text (JSON in words,
+#: taken from the reply, fenced or not).
+LADDER: tuple[StructuredOutput, ...] = ("json_schema", "tool_calling", "json_mode", "text")
+#: langchain-core's ``with_structured_output(method=...)`` for each structured rung.
+_METHODS: dict[StructuredOutput, str] = {
+    "json_schema": "json_schema",
+    "tool_calling": "function_calling",
+    "json_mode": "json_mode",
+}
+#: Words a 400 names when the endpoint does not take a rung's way of asking.
+_REFUSED_WORDS: dict[StructuredOutput, tuple[str, ...]] = {
+    "json_schema": ("response_format", "json_schema", "output_format", "structured output"),
+    "tool_calling": ("tool", "function"),
+    "json_mode": ("response_format", "json_object", "json mode"),
+}
+#: Statuses of a request the endpoint refused as written (422: servers that validate the
+#: body with a schema of their own).
+_REFUSED_STATUSES = frozenset({400, 422})
+
+
 @dataclass
 class Asking:
     """How to ask: the attempts and limits a node's model calls keep to."""
@@ -92,6 +114,38 @@ class Asking:
     attempts: int = 3
     """Answers the model may give before a still-invalid one stops the run."""
     meter: Meter = field(default_factory=Meter)
+    rung: StructuredOutput = LADDER[0]
+    """The way answers are asked for; one rung down when the endpoint refuses it."""
+    endpoint: str = ""
+    """:func:`endpoint_of` the model asked (set by :func:`ask`)."""
+
+    def usage(self) -> ModelUsage:
+        """The meter's counts, with the rung the endpoint took (once it was asked)."""
+        usage = self.meter.usage()
+        if self.endpoint:
+            usage["structured_output"] = self.rung
+            usage["endpoint"] = self.endpoint
+        return usage
+
+    def start_like(self, earlier: Mapping[str, ModelUsage], model: BaseChatModel) -> None:
+        """Start on the rung an earlier node of the run settled on with the same endpoint,
+        so a refusal costs one call a run, not one a node."""
+        endpoint = endpoint_of(model)
+        for usage in earlier.values():
+            rung = usage.get("structured_output")
+            if rung is not None and usage.get("endpoint") == endpoint:
+                self.rung = max(self.rung, rung, key=LADDER.index)
+
+
+def endpoint_of(model: BaseChatModel) -> str:
+    """A digest of which endpoint ``model`` asks: its class, model name and base URL (hashed:
+    a URL may hold a credential, and this is kept in the run's state)."""
+    parts = [type(model).__module__, type(model).__qualname__]
+    for attr in ("model_name", "model", "openai_api_base", "base_url"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value not in parts:
+            parts.append(value)
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -123,37 +177,93 @@ async def ask(
 ) -> Answer:
     """One structured answer from ``model``, transient faults retried with backoff.
 
-    Models with structured output (tool calling or a JSON schema response
-    format) get the schema that way; models without it are asked for JSON in
-    words (``prompts/json_reply.md``) and their reply is parsed.
+    Asked the ``how.rung`` way (see :data:`LADDER`); a client without that way, or an
+    endpoint that refuses it (a 400 naming response_format or tools), moves ``how.rung``
+    one rung down, for every later call with this ``how``. On the JSON mode and text
+    rungs the schema is given in words (``prompts/json_reply.md``) and the reply parsed.
     """
-    runnable: Runnable[Any, Any]
+    how.endpoint = endpoint_of(model)
+    in_words: list[BaseMessage] | None = None
+    while True:
+        runnable = _asking(model, schema, how.rung)
+        if runnable is None:
+            how.rung = LADDER[LADDER.index(how.rung) + 1]
+            continue
+        sent = list(messages)
+        if how.rung in ("json_mode", "text"):
+            if in_words is None:  # the prompt file is read off the event loop
+                in_words = await asyncio.to_thread(_with_json_instructions, messages, schema)
+            sent = in_words
+        try:
+            reply = await _call(runnable, sent, how)
+        except ModelError as exc:
+            if not refused(exc, how.rung):
+                raise
+            how.rung = LADDER[LADDER.index(how.rung) + 1]
+            continue
+        structured = how.rung != "text"
+        how.meter.answered(reply.get("raw") if structured and isinstance(reply, dict) else reply)
+        return _answer(reply, structured=structured)
+
+
+def _asking(
+    model: BaseChatModel, schema: dict[str, Any], rung: StructuredOutput
+) -> Runnable[Any, Any] | None:
+    """``model`` asking for ``schema`` the ``rung`` way, or None when its client has no such
+    way (no call is made, so this costs nothing)."""
+    if rung == "text":
+        return model
+    default = type(model).with_structured_output is BaseChatModel.with_structured_output
+    if default and rung != "tool_calling":
+        return None  # langchain-core's own asks with a forced tool call, whatever the method
     try:
-        runnable = model.with_structured_output(schema, include_raw=True)
-        structured = True
-    except NotImplementedError:
-        runnable, structured = model, False
-        messages = _with_json_instructions(messages, schema)
+        return model.with_structured_output(schema, include_raw=True, method=_METHODS[rung])
+    except (NotImplementedError, ValueError, TypeError):  # no tools, or no such method
+        return None
+
+
+def refused(exc: ModelError, rung: StructuredOutput) -> bool:
+    """Whether ``exc`` is the endpoint refusing ``rung``'s way of asking: a 400 (or 422)
+    that names it. Any other error (and a refusal of plain text) is the run's to report."""
+    if rung == "text" or exc.status not in _REFUSED_STATUSES:
+        return False
+    said = f"{exc} {exc.__cause__ or ''}".lower()
+    return any(word in said for word in _REFUSED_WORDS[rung])
+
+
+async def _call(runnable: Runnable[Any, Any], messages: list[BaseMessage], how: Asking) -> Any:
+    """One call of ``runnable``, transient faults retried (skills/retry.py ``MODELS``)."""
     reply: Any = None
     async for attempt in retrying(how.retries, MODELS):
         with attempt:
             try:
                 async with asyncio.timeout(how.timeout):
-                    reply = await runnable.ainvoke(list(messages))
+                    reply = await runnable.ainvoke(messages)
             except Exception as exc:  # any provider's error, classified for the retry
                 how.meter.failed_calls += 1
                 raise model_error(exc, timeout=how.timeout) from exc
-    if structured:
-        raw = reply.get("raw") if isinstance(reply, dict) else None
-        how.meter.answered(raw)
-        parsed, error = reply.get("parsed"), reply.get("parsing_error")
-        text = json.dumps(parsed) if isinstance(parsed, dict) else _text(raw)
-        if isinstance(parsed, dict):
-            return Answer(parsed, None, text)
-        why = str(error) if error else "the reply held no JSON object"
-        return Answer(None, why, text)
-    how.meter.answered(reply)
-    text = _text(reply)
+    return reply
+
+
+def _answer(reply: Any, *, structured: bool) -> Answer:
+    if not structured:
+        return _parsed(reply)
+    got: dict[str, Any] = reply if isinstance(reply, dict) else {}
+    parsed, error, raw = got.get("parsed"), got.get("parsing_error"), got.get("raw")
+    if isinstance(parsed, dict):
+        return Answer(parsed, None, json.dumps(parsed))
+    answer = _parsed(raw)
+    if answer.data is not None:  # a server that ignored the tool or format, JSON in words
+        return answer
+    if error:
+        return Answer(None, str(error), answer.text)
+    return Answer(
+        None, answer.error if answer.text.strip() else "the reply held no JSON object", answer.text
+    )
+
+
+def _parsed(message: BaseMessage | None) -> Answer:
+    text = _text(message)
     try:
         data = parse_json_markdown(text, parser=json.loads)
     except (json.JSONDecodeError, ValueError) as exc:
@@ -172,7 +282,8 @@ async def ask_until_valid(
 ) -> T:
     """Ask until ``validate`` accepts the answer, at most ``how.attempts`` times.
 
-    ``validate`` raises :class:`PlanError` with every problem; the model then
+    ``validate`` (run in a worker thread: it may read files and run git) raises
+    :class:`PlanError` with every problem; the model then
     sees its answer and those exact problems (``prompts/repair.md``) and tries
     again. After the last attempt the last :class:`PlanError` is raised.
     """
@@ -184,20 +295,18 @@ async def ask_until_valid(
             try:
                 if answer.data is None:
                     raise PlanError([f"the reply is not a JSON object as asked: {answer.error}"])
-                return validate(answer.data)
+                # Validation reads the workspace and runs git: off the event loop.
+                return await asyncio.to_thread(validate, answer.data)
             except PlanError as exc:
                 left = attempts - attempt.retry_state.attempt_number
                 if left > 0:
-                    conversation += [
-                        AIMessage(content=answer.text),
-                        HumanMessage(
-                            content=load_prompt(
-                                "repair",
-                                problems="\n".join(f"- {p}" for p in exc.problems),
-                                attempts_left=str(left),
-                            )
-                        ),
-                    ]
+                    repair = await asyncio.to_thread(
+                        load_prompt,
+                        "repair",
+                        problems="\n".join(f"- {p}" for p in exc.problems),
+                        attempts_left=str(left),
+                    )
+                    conversation += [AIMessage(content=answer.text), HumanMessage(content=repair)]
                 raise
     raise AssertionError("unreachable: tenacity reraises the last PlanError")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,35 +121,24 @@ async def writes_from_findings(
     workspace: Path,
     request: str | None,
     opts: RunOptions,
+    earlier: Mapping[str, ModelUsage] | None = None,
 ) -> Consolidated:
     """Ask ``model`` for the steps after the reads; invalid ones go back with their problems.
 
     Besides the plan checks, every edit_block is tried in memory against the
     files as the earlier writes leave them, so a search text that is missing or
     not unique is sent back for a repair instead of stopping the run mid-way.
+    ``earlier`` is the run's usage so far (the planner's): the same endpoint is asked
+    the way it took then. Everything that touches the disk runs in a worker thread.
     """
     # Imported here: the consolidate node imports this module.
     from phasegraph.nodes.consolidate import with_writes
 
     how = asking(opts)
-    skills, _ = skill_catalogue(registry, ADDABLE)
-    findings = render_findings(plan, outputs, opts.findings_budget)
-    system = load_prompt("consolidator", skills=skills)
-    task = load_prompt(
-        "consolidate_task",
-        goal=plan.goal,
-        request=f"Request: {request}\n" if request and request.strip() != plan.goal else "",
-        plan="\n".join(
-            json.dumps(s.model_dump(mode="json"), ensure_ascii=False) for s in plan.steps
-        ),
-        findings=findings.text,
-        cut=(
-            "\nCut to fit the findings budget (RunOptions.findings_budget):\n"
-            + "\n".join(f"- {c}" for c in findings.cut)
-            + "\n"
-            if findings.cut
-            else ""
-        ),
+    how.start_like(earlier or {}, model)
+    # The catalogue looks for programs, the prompts are files: off the event loop.
+    system, task = await asyncio.to_thread(
+        consolidator_prompts, registry, plan, outputs, request, opts
     )
 
     def validate(data: dict[str, Any]) -> list[Step] | str:
@@ -197,7 +187,37 @@ async def writes_from_findings(
         unable="the model found the goal cannot be done",
         outcome="; nothing was written",
     )
-    return Consolidated(steps or [], failure, how.meter.usage())
+    return Consolidated(steps or [], failure, how.usage())
+
+
+def consolidator_prompts(
+    registry: SkillRegistry,
+    plan: Plan,
+    outputs: Mapping[str, Mapping[str, Any]],
+    request: str | None,
+    opts: RunOptions,
+) -> tuple[str, str]:
+    """The consolidator's system prompt and task: the skills it may add, the plan, the
+    findings. Blocking (it looks for programs): call it in a worker thread."""
+    skills, _ = skill_catalogue(registry, ADDABLE)
+    findings = render_findings(plan, outputs, opts.findings_budget)
+    task = load_prompt(
+        "consolidate_task",
+        goal=plan.goal,
+        request=f"Request: {request}\n" if request and request.strip() != plan.goal else "",
+        plan="\n".join(
+            json.dumps(s.model_dump(mode="json"), ensure_ascii=False) for s in plan.steps
+        ),
+        findings=findings.text,
+        cut=(
+            "\nCut to fit the findings budget (RunOptions.findings_budget):\n"
+            + "\n".join(f"- {c}" for c in findings.cut)
+            + "\n"
+            if findings.cut
+            else ""
+        ),
+    )
+    return load_prompt("consolidator", skills=skills), task
 
 
 def _kind(step: Step, registry: SkillRegistry) -> SkillKind | None:

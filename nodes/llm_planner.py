@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Iterable
@@ -178,19 +179,12 @@ async def plan_from_request(
 
     The plan is checked as a plan file would be (skills, args, dependencies,
     paths in ``workspace``) and preflighted (programs, git), so a plan that
-    comes back is one the run can start.
+    comes back is one the run can start. Everything that touches the disk or
+    runs git does so in a worker thread, never on the event loop.
     """
     how = asking(opts)
-    skills, unavailable = skill_catalogue(registry, SkillKind)
-    files = list_files(workspace)
-    system = load_prompt(
-        "planner",
-        skills=skills,
-        unavailable=(
-            f"\nNot available on this machine: {'; '.join(unavailable)}.\n" if unavailable else ""
-        ),
-        workspace=describe_workspace(workspace, files),
-    )
+    # The catalogue looks for programs, the file list runs git: off the event loop.
+    system = await asyncio.to_thread(planner_prompt, registry, workspace)
 
     def validate(data: dict[str, Any]) -> Plan | str:
         steps, unable = draft_parts(data, "plan")
@@ -218,7 +212,23 @@ async def plan_from_request(
         what="plan was",
         unable="the model could not plan the request",
     )
-    return Drafted(plan, failure, how.meter.usage())
+    return Drafted(plan, failure, how.usage())
+
+
+def planner_prompt(registry: SkillRegistry, workspace: Path) -> str:
+    """The planner's system prompt: the skills this machine can run and the workspace's files.
+
+    Blocking (it looks for programs and runs git): call it in a worker thread.
+    """
+    skills, unavailable = skill_catalogue(registry, SkillKind)
+    return load_prompt(
+        "planner",
+        skills=skills,
+        unavailable=(
+            f"\nNot available on this machine: {'; '.join(unavailable)}.\n" if unavailable else ""
+        ),
+        workspace=describe_workspace(workspace, list_files(workspace)),
+    )
 
 
 def draft_parts(data: dict[str, Any], what: str) -> tuple[list[Any], str | None]:

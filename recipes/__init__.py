@@ -6,10 +6,12 @@ your own with :func:`register_recipe`; it is then usable by name in every plan.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import ValidationError
 
 from phasegraph.graph.plan import Plan
-from phasegraph.recipes.base import Recipe
+from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.rename import RENAME
 from phasegraph.skills.errors import PlanError
 from phasegraph.skills.text import describe_errors
@@ -47,4 +49,22 @@ def expand_recipe(plan: Plan) -> Plan:
     return plan.model_copy(update={"steps": steps})
 
 
-__all__ = ["RECIPES", "Recipe", "expand_recipe", "register_recipe"]
+def check_recipe(plan: Plan, workspace: Path | None) -> Plan:
+    """``plan``, once its recipe's arguments are checked against ``workspace`` (a
+    ``defined_in`` that is not there); raises :class:`PlanError`. Without a workspace, or
+    a recipe, nothing is checked."""
+    if plan.recipe is None or workspace is None:
+        return plan
+    recipe = RECIPES.get(plan.recipe.name)
+    if recipe is None:
+        return plan
+    try:
+        problems = recipe.check(plan.recipe.args, workspace)
+    except ValidationError as exc:
+        problems = describe_errors(exc, f"recipe {recipe.name}")
+    if problems:
+        raise PlanError(problems)
+    return plan
+
+
+__all__ = ["RECIPES", "Recipe", "Writes", "check_recipe", "expand_recipe", "register_recipe"]

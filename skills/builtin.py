@@ -7,6 +7,7 @@ from typing import Any
 from phasegraph.skills import (
     edit_block,
     fetch_url,
+    fix_imports,
     get_file_outline,
     git_checkpoint,
     read_file,
@@ -25,6 +26,7 @@ BUILTIN_SKILLS: tuple[Skill[Any], ...] = (
     fetch_url.SKILL,
     edit_block.SKILL,
     write_file.SKILL,
+    fix_imports.SKILL,
     run_ruff.SKILL,
     run_mypy.SKILL,
     run_pytest.SKILL,

@@ -107,3 +107,80 @@ def api_error(status: int, message: str = "error") -> httpx.Response:
 def sent_messages(request: httpx.Request) -> list[dict[str, Any]]:
     """The chat messages an intercepted request carried."""
     return list(json.loads(request.content)["messages"])
+
+
+def tool_completion(
+    name: str, data: dict[str, Any], prompt_tokens: int = 100, completion_tokens: int = 10
+) -> httpx.Response:
+    """An OpenAI chat completion that answers with one call of tool ``name``, ``data`` its
+    arguments."""
+    call = {
+        "id": "call_test",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(data)},
+    }
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "test-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                    "finish_reason": "tool_calls",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        },
+    )
+
+
+#: What a server says, in a 400, when it does not take a way of asking for structured output
+#: (worded as local OpenAI-compatible servers word it).
+REFUSALS = {
+    "json_schema": "Invalid parameter: response_format of type 'json_schema' is not supported",
+    "tool_calling": "tools are not supported by this server (start it with --jinja)",
+    "json_mode": "'response_format' of type 'json_object' is not supported with this model",
+}
+
+
+def way_asked(body: dict[str, Any]) -> str:
+    """How a chat completion request asked for structured output: the rung's name."""
+    kind = (body.get("response_format") or {}).get("type")
+    if kind == "json_schema":
+        return "json_schema"
+    if kind == "json_object":
+        return "json_mode"
+    return "tool_calling" if body.get("tools") else "text"
+
+
+class PickyServer:
+    """An OpenAI-compatible endpoint (a respx side effect) that takes only the ways of asking
+    for structured output in ``accepts``, answering the rest with a 400 that names the
+    parameter; ``answers`` are given in turn, each the way it was asked for (a tool call, a
+    JSON body, or prose around a fenced ```json block)."""
+
+    def __init__(self, accepts: set[str], *answers: dict[str, Any]) -> None:
+        self.accepts = accepts
+        self.answers = list(answers)
+        self.asked: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        way = way_asked(body)
+        self.asked.append(way)
+        if way not in self.accepts:
+            return api_error(400, REFUSALS[way])
+        data = self.answers.pop(0)
+        if way == "tool_calling":
+            return tool_completion(body["tools"][0]["function"]["name"], data)
+        if way == "text":
+            return completion(f"Here is the answer:\n\n```json\n{json.dumps(data)}\n```\n")
+        return completion(data)

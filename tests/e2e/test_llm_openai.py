@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from blockbuster import blockbuster_ctx
 from langchain_openai import ChatOpenAI
-from llmkit import BASE_URL, api_error, completion, sent_messages
+from llmkit import BASE_URL, PickyServer, api_error, completion, sent_messages, way_asked
 from testkit import git, require_program, snapshot
 
 from phasegraph import Report, RunOptions, build_orchestrator, run_request
+from phasegraph.nodes.planner import WORKSPACE_ROOTS
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -301,3 +303,122 @@ async def test_model_calls_do_not_grow_with_the_number_of_reads(
     assert len(report.written) == reads
     assert endpoint.call_count == 2
     assert report.usage.total.calls == 2
+
+
+def asked_ways(route: respx.Route) -> list[str]:
+    return [way_asked(json.loads(call.request.content)) for call in route.calls]
+
+
+async def test_a_server_refusing_json_schema_is_asked_with_tool_calls_for_the_whole_run(
+    make_repo: MakeRepo, llm: ChatOpenAI, endpoint: respx.Route
+) -> None:
+    repo = make_repo(FILES)
+    server = PickyServer({"tool_calling"}, PLAN, WRITES)
+    endpoint.mock(side_effect=server)
+
+    report = await run(llm, repo)
+
+    assert report.status == "completed", report.error
+    assert "def read_config(" in (repo / "pkg/config.py").read_text()
+    assert git(repo, "rev-parse", "HEAD").strip() == report.commit
+    assert report.structured_output == "tool_calling"
+    # One refusal for the run: the consolidator asks the way the planner found accepted.
+    assert server.asked == ["json_schema", "tool_calling", "tool_calling"]
+    assert report.usage.by_node["planner"].failed_calls == 1
+    assert report.usage.by_node["consolidate"].failed_calls == 0
+    assert report.usage.total.calls == 2
+
+
+async def test_a_server_taking_only_plain_text_gets_json_from_a_fenced_block(
+    make_repo: MakeRepo, llm: ChatOpenAI, endpoint: respx.Route
+) -> None:
+    repo = make_repo(FILES)
+    server = PickyServer({"text"}, PLAN, WRITES)
+    endpoint.mock(side_effect=server)
+
+    report = await run(llm, repo)
+
+    assert report.status == "completed", report.error
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == [
+        "pkg/config.py",
+        "tests/test_config.py",
+    ]
+    assert report.structured_output == "text"
+    assert server.asked == ["json_schema", "tool_calling", "json_mode", "text", "text"]
+    # Asked in words, the model is given the schema to follow.
+    assert '"title": "writes"' in prompt_text(endpoint, 4)
+    assert report.usage.total.failed_calls == 3
+
+
+async def test_a_json_mode_server_is_given_the_schema_in_words(
+    make_repo: MakeRepo, llm: ChatOpenAI, endpoint: respx.Route
+) -> None:
+    repo = make_repo(FILES)
+    plan = {**PLAN, "steps": [s for s in PLAN["steps"] if s["skill"] != "run_pytest"]}
+    plan["steps"][-1] = {**plan["steps"][-1], "after": ["lint"]}
+    server = PickyServer({"json_mode"}, plan, WRITES)
+    endpoint.mock(side_effect=server)
+
+    report = await run(llm, repo)
+
+    assert report.status == "completed", report.error
+    assert report.structured_output == "json_mode"
+    assert server.asked == ["json_schema", "tool_calling", "json_mode", "json_mode"]
+    assert '"title": "plan"' in prompt_text(endpoint, 2)
+
+
+async def test_a_bad_request_about_something_else_stops_the_run_without_stepping_down(
+    make_repo: MakeRepo, llm: ChatOpenAI, endpoint: respx.Route
+) -> None:
+    repo = make_repo(FILES)
+    before = snapshot(repo)
+    endpoint.mock(
+        side_effect=[api_error(400, "this model's maximum context length is 8192 tokens")]
+    )
+
+    report = await run(llm, repo)
+
+    assert report.status == "stopped"
+    assert report.failure_kind == "model"
+    assert "maximum context length" in (report.error or "")
+    assert endpoint.call_count == 1
+    assert snapshot(repo) == before
+
+
+async def test_a_transient_fault_is_retried_on_the_same_rung_not_stepped_down(
+    make_repo: MakeRepo, llm: ChatOpenAI, endpoint: respx.Route
+) -> None:
+    repo = make_repo(FILES)
+    plan = {**PLAN, "steps": [s for s in PLAN["steps"] if s["skill"] != "run_pytest"]}
+    plan["steps"][-1] = {**plan["steps"][-1], "after": ["lint"]}
+    endpoint.mock(side_effect=[api_error(503, "overloaded"), completion(plan), completion(WRITES)])
+
+    report = await run(llm, repo)
+
+    assert report.status == "completed", report.error
+    assert report.structured_output == "json_schema"
+    assert asked_ways(endpoint) == ["json_schema"] * 3
+
+
+async def test_a_served_request_makes_no_blocking_call_on_the_event_loop(
+    make_repo: MakeRepo,
+    llm: ChatOpenAI,
+    endpoint: respx.Route,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = make_repo(FILES)
+    monkeypatch.setenv(WORKSPACE_ROOTS, str(tmp_path))
+    # A refusal and an invalid plan on the way: the step down and the repair run under
+    # blockbuster too.
+    invalid = {"goal": "Rename", "steps": [{"id": "find", "skill": "grep", "args": {}}]}
+    server = PickyServer({"tool_calling"}, invalid, PLAN, WRITES)
+    endpoint.mock(side_effect=server)
+    graph = build_orchestrator(model=llm, served=True)
+
+    with blockbuster_ctx():
+        report = await run_request(graph, REQUEST, repo)
+
+    assert report.status == "completed", report.error
+    assert report.commit
+    assert server.asked == ["json_schema"] + ["tool_calling"] * 3

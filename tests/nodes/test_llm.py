@@ -9,9 +9,10 @@ import httpx
 import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-from llmkit import Recorder, reply
+from langchain_openai import ChatOpenAI
+from llmkit import BASE_URL, REFUSALS, Recorder, reply
 
-from phasegraph.nodes.llm import Asking, ask, model_error, schema_of
+from phasegraph.nodes.llm import Asking, ask, endpoint_of, model_error, refused, schema_of
 from phasegraph.nodes.llm_planner import PlanDraft
 from phasegraph.skills.errors import ModelError
 from phasegraph.skills.retry import is_transient
@@ -136,3 +137,56 @@ def test_a_server_asking_to_wait_is_heard_within_a_limit() -> None:
     assert model_error(RateLimited("86400"), timeout=1).retry_after == 60.0
     assert model_error(RateLimited("Wed, 21 Oct 2015 07:28:00 GMT"), timeout=1).retry_after == 0
     assert model_error(StatusError(503), timeout=1).retry_after == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "rung", "steps_down"),
+    [
+        (400, REFUSALS["json_schema"], "json_schema", True),
+        (400, REFUSALS["tool_calling"], "tool_calling", True),
+        (400, REFUSALS["json_mode"], "json_mode", True),
+        (422, "Extra inputs are not permitted: body.response_format", "json_schema", True),
+        (400, "maximum context length is 8192 tokens", "json_schema", False),
+        (400, REFUSALS["tool_calling"], "json_schema", False),
+        (500, REFUSALS["json_schema"], "json_schema", False),
+        (400, REFUSALS["json_mode"], "text", False),
+    ],
+)
+def test_only_a_bad_request_naming_the_way_of_asking_steps_down(
+    status: int, message: str, rung: Any, steps_down: bool
+) -> None:
+    error = ModelError(f"the model call failed: {message}", transient=False, status=status)
+
+    assert refused(error, rung) is steps_down
+
+
+def openai(base_url: str, model: str = "test-model") -> ChatOpenAI:
+    return ChatOpenAI(model=model, base_url=base_url, api_key="test")
+
+
+def test_a_later_node_starts_on_the_rung_the_same_endpoint_took() -> None:
+    planner = Asking()
+    planner.endpoint, planner.rung = endpoint_of(openai(BASE_URL)), "json_mode"
+    earlier = {"planner": planner.usage()}
+
+    same, other_url, other_model = Asking(), Asking(), Asking()
+    same.start_like(earlier, openai(BASE_URL))
+    other_url.start_like(earlier, openai("http://other.test/v1"))
+    other_model.start_like(earlier, openai(BASE_URL, "another-model"))
+
+    assert (same.rung, other_url.rung, other_model.rung) == (
+        "json_mode",
+        "json_schema",
+        "json_schema",
+    )
+    assert earlier["planner"]["structured_output"] == "json_mode"
+
+
+async def test_a_model_without_tool_calling_is_asked_in_words_and_says_so() -> None:
+    fake, _ = model(reply({"goal": "g", "steps": []}))
+    how = Asking()
+
+    await ask(fake, ASK, SCHEMA, how)
+
+    assert how.rung == "text"
+    assert how.usage().get("structured_output") == "text"

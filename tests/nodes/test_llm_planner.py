@@ -49,6 +49,8 @@ async def test_a_request_becomes_a_plan_that_runs_in_two_model_calls(make_repo: 
     }
     assert report.usage.total.input_tokens == 2400
     assert report.usage.total.output_tokens == 140
+    # The fake model has no tool calling: it was asked for JSON in words, and the report says so.
+    assert report.structured_output == "text"
 
 
 async def test_the_planner_prompt_offers_the_registry_skills_and_the_workspace_files(
