@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
+from phasegraph.nodes.chat_models import ModelSpec, chat_model
 from phasegraph.skills.errors import PreflightError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
 
-#: Providers whose chat model takes ``max_retries``: set to 0, so phasegraph's own retry
-#: (with backoff, counted in the report) is the only one.
-_RETRYING_PROVIDERS = frozenset({"openai", "azure_openai", "anthropic"})
 _EXTRA_HINT = "pip install 'phasegraph[llm]'"
 
 
@@ -71,58 +66,4 @@ def model_from_args(args: argparse.Namespace) -> BaseChatModel | None:
         if base_url:
             raise PreflightError("--base-url needs --model NAME (the model's name on that server)")
         return None
-    key = _api_key(getattr(args, "api_key_env", None))
-    if base_url:
-        return _openai_compatible(spec.removeprefix("openai:"), base_url, key)
-    return _init_chat_model(spec, key)
-
-
-def _api_key(variable: str | None) -> str | None:
-    if not variable:
-        return None
-    value = os.environ.get(variable)
-    if not value:
-        raise PreflightError(f"--api-key-env {variable}: that environment variable is not set")
-    return value
-
-
-def _openai_compatible(name: str, base_url: str, key: str | None) -> BaseChatModel:
-    try:
-        from langchain_openai import ChatOpenAI
-    except ImportError as exc:
-        raise PreflightError(f"--base-url needs langchain-openai: {_EXTRA_HINT}") from exc
-    # Local servers often need no key, but the client insists on one.
-    secret = key or os.environ.get("OPENAI_API_KEY") or "not-needed"
-    return ChatOpenAI(model=name, base_url=base_url, api_key=SecretStr(secret), max_retries=0)
-
-
-def _init_chat_model(spec: str, key: str | None) -> BaseChatModel:
-    provider, sep, name = spec.partition(":")
-    if not sep or not provider or not name:
-        raise PreflightError(
-            f"--model {spec!r}: give PROVIDER:NAME (e.g. openai:gpt-4.1, "
-            "anthropic:claude-sonnet-4-5), or --base-url for an OpenAI-compatible server"
-        )
-    try:
-        from langchain.chat_models import init_chat_model
-    except ImportError as exc:
-        raise PreflightError(
-            f"--model {spec}: building a model by name needs langchain: {_EXTRA_HINT} "
-            "(or give --base-url for an OpenAI-compatible server)"
-        ) from exc
-    kwargs: dict[str, Any] = {}
-    if key is not None:
-        kwargs["api_key"] = key
-    if provider in _RETRYING_PROVIDERS:
-        kwargs["max_retries"] = 0
-    try:
-        model = init_chat_model(spec, **kwargs)
-    except ImportError as exc:  # langchain's message names the package to install
-        raise PreflightError(f"--model {spec}: {exc}") from exc
-    except Exception as exc:  # a provider refusing its settings (no API key, bad name)
-        raise PreflightError(f"--model {spec}: {type(exc).__name__}: {exc}") from exc
-    from langchain_core.language_models import BaseChatModel as ChatModel  # when used
-
-    if not isinstance(model, ChatModel):
-        raise PreflightError(f"--model {spec}: {type(model).__name__} is not a chat model")
-    return model
+    return chat_model(ModelSpec(spec, base_url, getattr(args, "api_key_env", None)))

@@ -42,3 +42,11 @@ class RunOptions:
     """The project's Python interpreter (or virtualenv folder) checks run with; by default
     the workspace's ``.venv``/``venv``, an active virtualenv inside it, a uv or poetry
     environment, else phasegraph's own (said in the report). Wins over a plan's ``python``."""
+    model: str | None = None
+    """The chat model that plans a ``request`` and turns reads into writes, for a graph built
+    without one: ``PROVIDER:NAME`` (e.g. ``openai:gpt-4.1``), or a model's name on the
+    OpenAI-compatible server at ``model_base_url``. Its API key comes from the environment
+    of the process running the graph (served: the server's), never from the run."""
+    model_base_url: str | None = None
+    """An OpenAI-compatible endpoint for ``model`` (vLLM, llama.cpp, Ollama's /v1, ...);
+    served, it must be listed in the server's PHASEGRAPH_MODEL_BASE_URLS."""

@@ -14,6 +14,7 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.state import Failure, State
+from phasegraph.nodes.chat_models import model_for
 from phasegraph.nodes.eager import Job, merged, run_jobs
 from phasegraph.nodes.execute import StepRunner, emit, options
 from phasegraph.nodes.llm_consolidate import ADDABLE, writes_from_findings
@@ -23,7 +24,7 @@ from phasegraph.nodes.reads import baseline_jobs
 from phasegraph.nodes.types import StateNode
 from phasegraph.recipes import RECIPES, Writes
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import PlanError
+from phasegraph.skills.errors import PlanError, PreflightError
 from phasegraph.skills.registry import SkillRegistry
 
 #: Writes come from the plan itself, a recipe, or an LLM: the same contract for all. A
@@ -69,11 +70,14 @@ def make_consolidate(
     runner: StepRunner,
     consolidator: Consolidator = recipe_consolidator,
     model: BaseChatModel | None = None,
+    *,
+    served: bool = False,
 ) -> StateNode:
     """The consolidate node: after the reads, add the steps that do the work.
 
-    With ``model``, a plan that has reads and no recipe gets its steps from the
-    model (one call, repaired until valid); otherwise ``consolidator`` gives them.
+    With ``model`` (or a model the run's context names), a plan that has reads and no
+    recipe gets its steps from the model (one call, repaired until valid); otherwise
+    ``consolidator`` gives them.
     Added verify steps without a baseline get one before the first write.
     """
 
@@ -90,9 +94,12 @@ def make_consolidate(
                 outputs[step["id"]] = found
         usage: dict[str, Any] = {}
         try:
-            if model is not None and plan.recipe is None and reads:
+            chosen = None
+            if plan.recipe is None and reads:  # building it may import a package: a thread
+                chosen = await asyncio.to_thread(model_for, model, options(runtime), served=served)
+            if chosen is not None:
                 made = await writes_from_findings(
-                    model,
+                    chosen,
                     registry,
                     plan,
                     outputs,
@@ -122,6 +129,8 @@ def make_consolidate(
             )
         except PlanError as exc:
             return {"failure": Failure(step=None, kind="consolidate", error=str(exc)), **usage}
+        except PreflightError as exc:  # the run's context names no usable model
+            return {"failure": Failure(step=None, kind="input", error=str(exc))}
         new_rows = pending_rows(final.model_copy(update={"steps": added}), registry)
         for row in new_rows.values():
             emit(runtime, row)
@@ -146,15 +155,19 @@ def make_consolidate_phase(runner: StepRunner, core: StateNode, concurrency: int
         async def consolidation() -> dict[str, Any]:
             return await core(state, runtime=runtime)
 
-        jobs = [Job("consolidate", consolidation, bounded=False)]
-        update = merged(
-            await run_jobs([*jobs, *baseline_jobs(runner, state, runtime)], concurrency)
-        )
+        beside = baseline_jobs(runner, state, runtime, writes_known=False)
+        jobs = [Job("consolidate", consolidation, bounded=False), *beside]
+        update = merged(await run_jobs(jobs, concurrency))
         if update.get("failure") or "plan" not in update:
             return update
         taken = {**state.get("baseline", {}), **update.get("baseline", {})}
         final: State = {**state, "plan": update["plan"], "baseline": taken}
-        more = baseline_jobs(runner, final, runtime)  # verify steps the consolidation added
+        # The writes are known now: kept for the targeted checks that select tests by them.
+        records = runner.records(runtime, state["run_id"])
+        for index, step in enumerate(steps_of(final, runner.registry, SkillKind.WRITE)):
+            await records.put_write_step(index, step)
+        # The baselines still missing: targeted checks, and verify steps the consolidation added.
+        more = baseline_jobs(runner, final, runtime, writes_known=True)
         return merged([update, *await run_jobs(more, concurrency)]) if more else update
 
     return consolidate

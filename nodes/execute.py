@@ -15,6 +15,7 @@ from langgraph.store.memory import InMemoryStore
 from pydantic import ValidationError
 
 from phasegraph.graph.context import RunOptions
+from phasegraph.graph.dry_run import target_files
 from phasegraph.graph.events import step_event
 from phasegraph.graph.run_store import RunStore
 from phasegraph.graph.state import Failure, FailureKind, StepRecord, StepStatus
@@ -24,6 +25,7 @@ from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.retry import retrying
+from phasegraph.skills.run_pytest import is_targeted
 from phasegraph.skills.text import clip, describe_errors
 
 
@@ -86,6 +88,32 @@ class StepRunner:
         store = runtime.store if runtime is not None else None
         return RunStore(store if store is not None else self.fallback_store, run_id)
 
+    async def planned_files(
+        self, runtime: Runtime[RunOptions] | None, where: Mapping[str, Any]
+    ) -> tuple[str, ...] | None:
+        """The files the run's write steps target, from the run store, and any other file
+        the writes that landed wrote; ``None`` while no write step is stored (not known yet).
+
+        The same list before the writes (the baseline) and after them, as long as every
+        write writes the files it names (the built-in ones do).
+        """
+        records = self.records(runtime, where["run_id"])
+        steps: list[dict[str, Any]] = []
+        while True:
+            try:
+                steps.append(await records.write_step(len(steps)))
+            except LookupError:
+                break
+        if not steps:
+            return None
+        workspace = Path(where["workspace"])
+        files: list[str] = []
+        for index, step in enumerate(steps):
+            files += await asyncio.to_thread(target_files, step, self.registry, workspace)
+            outcome = await records.write_outcome(index)
+            files += outcome.get("written", []) if outcome else []
+        return tuple(dict.fromkeys(files))
+
     async def run(
         self,
         step: dict[str, Any],
@@ -124,6 +152,7 @@ class StepRunner:
             args = skill.parse_args(step.get("args", {}))
         except ValidationError as exc:
             return failed(describe_errors(exc, f"bad args for {skill.name}")[0])
+        planned = await self.planned_files(runtime, where) if is_targeted(step) else None
         ctx = SkillContext(
             workspace=Path(where["workspace"]),
             step_id=step["id"],
@@ -133,6 +162,7 @@ class StepRunner:
             scrub_env=opts.scrub_env,
             python_env=PythonEnv.from_dict(where.get("environment")),
             run_id=where["run_id"],
+            planned_files=planned,
         )
         try:
             async for attempt in retrying(opts.retries):

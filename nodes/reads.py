@@ -20,6 +20,7 @@ from phasegraph.nodes.plan_view import status, steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.pyenv import PythonEnv
+from phasegraph.skills.run_pytest import is_targeted
 
 
 def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
@@ -51,10 +52,14 @@ def read_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]) ->
     return [job(step) for step in reads if status(state, step["id"]) == "pending"]
 
 
-def baseline_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]) -> list[Job]:
+def baseline_jobs(
+    runner: StepRunner, state: State, runtime: Runtime[RunOptions], *, writes_known: bool
+) -> list[Job]:
     """A job for every verify step whose baseline the gate needs and has not been taken.
 
-    Strict mode needs none: any finding blocks, old or new.
+    Strict mode needs none: any finding blocks, old or new. A targeted check selects its
+    tests by the files the run will write, so its baseline waits until ``writes_known``
+    (the final plan's write steps are in the run store).
     """
     if state.get("strict"):
         return []
@@ -62,7 +67,7 @@ def baseline_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]
     return [
         Job(baseline_key(step["id"]), _baseline(runner, task(state, step), runtime))
         for step in steps_of(state, runner.registry, SkillKind.VERIFY)
-        if step["id"] not in taken
+        if step["id"] not in taken and (writes_known or not is_targeted(step))
     ]
 
 
@@ -88,7 +93,10 @@ def _baseline(
         kept_key = None
         if cache is not None and options(runtime).baseline_cache:
             env = PythonEnv.from_dict(where.get("environment"))
-            kept_key = await asyncio.to_thread(cache.key, step, runner.registry, env)
+            keyed = step
+            if is_targeted(step):  # its tests depend on what the run writes: so does its key
+                keyed = {**step, "planned_files": await runner.planned_files(runtime, where)}
+            kept_key = await asyncio.to_thread(cache.key, keyed, runner.registry, env)
             kept = await asyncio.to_thread(cache.get, kept_key)
             if kept is not None:
                 now = time.time()
@@ -118,7 +126,7 @@ def _baseline(
 
 
 def make_reads(
-    runner: StepRunner, concurrency: int, baselines_here: Callable[[State], bool]
+    runner: StepRunner, concurrency: int, baselines_here: Callable[[State, RunOptions], bool]
 ) -> StateNode:
     """The read node: every read dispatched the moment its own ``after`` reads finish
     (not level by level), each durable on its own (:mod:`phasegraph.nodes.eager`).
@@ -129,8 +137,8 @@ def make_reads(
 
     async def reads(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         jobs = read_jobs(runner, state, runtime)
-        if baselines_here(state):
-            jobs += baseline_jobs(runner, state, runtime)
+        if baselines_here(state, options(runtime)):
+            jobs += baseline_jobs(runner, state, runtime, writes_known=False)
         return merged(await run_jobs(jobs, concurrency))
 
     return reads

@@ -96,6 +96,9 @@ class SkillContext:
     python_env: PythonEnv | None = None
     #: Identifies the run: checks that shuffle (pytest-randomly) get one seed per run.
     run_id: str = ""
+    #: The files the run's write steps target (workspace-relative), for a targeted check:
+    #: planned before the writes, the same list after them; ``None``: not known (yet).
+    planned_files: tuple[str, ...] | None = None
 
     @property
     def python(self) -> PythonEnv:

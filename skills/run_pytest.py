@@ -17,8 +17,10 @@ from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, Skil
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.procs import ProcResult
 from phasegraph.skills.pyenv import foreign_plugins, normalized, probe
+from phasegraph.skills.test_selection import Selection, select_tests
 from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
+    cache_dir,
     raw_output,
     relativize,
     run_check,
@@ -254,6 +256,8 @@ def pytest_collectreport(report):
         _emit({"event": "collect", "nodeid": report.nodeid, "longrepr": _text(report.longrepr)})
 '''
 
+SKILL_NAME = "run_pytest"
+
 _CONFTEST_ERROR = re.compile(r"ImportError while loading conftest '([^']+)'")
 
 
@@ -265,6 +269,10 @@ class RunPytestArgs(SkillArgs):
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
     #: Extra pytest arguments, e.g. ``["-k", "parser", "-x"]``.
     args: list[str] = Field(default_factory=list)
+    #: Run only the test files (within ``paths``) that import what the run writes, through
+    #: the project's own modules, plus the test files it writes; the whole suite when no
+    #: test reaches the writes (see :mod:`phasegraph.skills.test_selection`).
+    targeted: bool = False
 
     @field_validator("args")
     @classmethod
@@ -272,17 +280,40 @@ class RunPytestArgs(SkillArgs):
         return check_pytest_args(value)
 
 
+def is_targeted(step: dict[str, Any]) -> bool:
+    """Whether ``step`` (a plan step as a mapping) is a targeted run_pytest: one that needs the
+    run's planned writes (:attr:`SkillContext.planned_files`) before it runs, baseline too."""
+    args = step.get("args") or {}
+    return (
+        step.get("skill") == SKILL_NAME and isinstance(args, dict) and args.get("targeted") is True
+    )
+
+
+#: Why a targeted step runs the whole suite when it is not told the run's writes.
+WRITES_UNKNOWN = "the run's writes are not known yet: whole suite"
+
+
+def _selection(args: RunPytestArgs, ctx: SkillContext) -> Selection:
+    if ctx.planned_files is None:
+        return Selection((), {}, WRITES_UNKNOWN)
+    cache = cache_dir(ctx, "test-selection")
+    return select_tests(ctx.workspace, ctx.planned_files, paths=args.paths, cache=cache)
+
+
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     """Run pytest with the project's interpreter, no cache and no bytecode, so the workspace
     stays byte-for-byte the same; a suite that could not really run is an error, never green."""
     # Filesystem calls go to a worker thread: never a blocking call on the event loop.
-    targets = await asyncio.to_thread(split_targets, ctx, args.paths, node_ids=True)
+    selection = await asyncio.to_thread(_selection, args, ctx) if args.targeted else None
+    paths = list(selection.files) if selection and selection.files else args.paths
+    targets = await asyncio.to_thread(split_targets, ctx, paths, node_ids=True)
     missing = targets.missing
-    if args.paths and not targets.present:
+    picked = {"selection": selection.as_data()} if selection else {}
+    if paths and not targets.present:
         return SkillResult(
             ok=False,
             summary=clip(f"pytest: nothing to run, not found: {', '.join(missing)}"),
-            data={"missing": missing},
+            data={"missing": missing, **picked},
             findings=list(missing),
         )
     extra = await asyncio.to_thread(_hygiene, ctx, args.args)
@@ -299,7 +330,19 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
         argv += ["--color=no", *extra, *targets.present, *args.args]
         proc = await run_check(ctx, argv, env)
         records = await asyncio.to_thread(_read_records, report)
-    return await asyncio.to_thread(_result, ctx, proc, records, missing)
+    result = await asyncio.to_thread(_result, ctx, proc, records, missing)
+    if selection is None:
+        return result
+    summary = clip(f"{result.summary}; targeted: {_selected(selection)}")
+    return result.model_copy(update={"summary": summary, "data": {**result.data, **picked}})
+
+
+def _selected(selection: Selection) -> str:
+    """``2 of 10 test files (tests/test_a.py, tests/test_b.py)``, or why the whole suite ran."""
+    if selection.fallback:
+        return selection.fallback
+    files = selection.files
+    return f"{len(files)} of {plural(selection.considered, 'test file')} ({', '.join(files)})"
 
 
 def _hygiene(ctx: SkillContext, args: list[str]) -> list[str]:
@@ -407,7 +450,7 @@ def _not_run(
         fix = f" (or leave it out: --deselect {running[0]})" if running else ""
         return (
             f"pytest did not finish within {ctx.timeout:g}s and was stopped{hung}; "
-            f"raise the step timeout{fix}"
+            f"raise the step timeout (--step-timeout SECONDS, RunOptions.step_timeout){fix}"
         )
     if "No module named pytest" in output and not proc.stdout.strip():
         return (
@@ -514,7 +557,7 @@ def _summary(counts: dict[str, int], findings: list[str], missing: list[str]) ->
 
 
 SKILL = Skill(
-    name="run_pytest",
+    name=SKILL_NAME,
     kind=SkillKind.VERIFY,
     args_model=RunPytestArgs,
     fn=run_pytest,

@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_llm import FakeLLM, fake_llm
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.schema import ThreadState
+from llmkit import LIB, PLAN, WRITES
 from testkit import git, require_program, write
 
 from phasegraph.demo import DEMO_PLAN, prepare_sample_repo
@@ -35,9 +37,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def served_config(dest: Path, roots: Path) -> Path:
+#: The bearer token the served orchestrator admits (graph/auth.py, enabled for these tests).
+TOKEN = "test-token-for-the-served-orchestrator"
+#: The model API key in the server's own environment: clients never send one.
+SERVER_KEY = "server-side-model-key"
+
+
+def served_config(dest: Path, roots: Path, model_url: str) -> Path:
     """The project's langgraph.json, its paths made absolute so the server can run elsewhere,
-    serving workspaces under ``roots`` (the tests' temporary folders) only.
+    serving workspaces under ``roots`` (the tests' temporary folders) only, with the auth
+    example enabled and ``model_url`` listed as the one model endpoint runs may name.
 
     ``langgraph dev`` keeps its in-memory state in ``.langgraph_api/`` under its working
     directory; running it from a temporary one keeps the source tree clean.
@@ -48,7 +57,14 @@ def served_config(dest: Path, roots: Path) -> Path:
         name: f"{(ROOT / spec.split(':')[0]).resolve()}:{spec.split(':')[1]}"
         for name, spec in config["graphs"].items()
     }
-    config["env"] = {**config.get("env", {}), "PHASEGRAPH_WORKSPACE_ROOTS": str(roots)}
+    config["env"] = {
+        **config.get("env", {}),
+        "PHASEGRAPH_WORKSPACE_ROOTS": str(roots),
+        "PHASEGRAPH_API_TOKEN": TOKEN,
+        "PHASEGRAPH_MODEL_BASE_URLS": model_url,
+        "OPENAI_API_KEY": SERVER_KEY,
+    }
+    config["auth"] = {"path": f"{(ROOT / 'graph' / 'auth.py').resolve()}:auth"}
     path = dest / "langgraph.json"
     path.write_text(json.dumps(config))
     return path
@@ -65,7 +81,13 @@ def test_the_served_graphs_leave_persistence_to_the_server() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llm() -> Iterator[FakeLLM]:
+    with fake_llm() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[str]:
     """``langgraph dev`` on a free 127.0.0.1 port, as the README runs it; stopped afterwards."""
     langgraph = require_program("langgraph")
     require_program("git")
@@ -75,7 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_NO_VERSION_CHECK": "true"}
     argv = [langgraph, "dev", "--no-reload", "--no-browser"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--config"]
-    argv += [str(served_config(home, tmp_path_factory.getbasetemp()))]
+    argv += [str(served_config(home, tmp_path_factory.getbasetemp(), llm.url))]
     proc = subprocess.Popen(
         argv, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
@@ -86,7 +108,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             if proc.poll() is not None:
                 pytest.fail(f"langgraph dev exited ({proc.returncode}):\n{tail(home)}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/ok", timeout=2).status_code == 200:
+                headers = {"Authorization": f"Bearer {TOKEN}"}
+                if httpx.get(f"{url}/ok", headers=headers, timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
                 pytest.fail(f"langgraph dev was not ready in {READY_TIMEOUT:g}s:\n{tail(home)}")
@@ -109,8 +132,9 @@ def tail(home: Path, lines: int = 40) -> str:
 
 @pytest.fixture
 async def client(server: str) -> AsyncIterator[LangGraphClient]:
-    # api_key=None: never send a key from the environment, the local server needs none.
-    lg = get_client(url=server, api_key=None)
+    # api_key=None: never send a LangSmith key from the environment; the auth example
+    # admits the bearer token.
+    lg = get_client(url=server, api_key=None, headers={"Authorization": f"Bearer {TOKEN}"})
     try:
         yield lg
     finally:
@@ -297,3 +321,63 @@ async def test_a_served_run_works_only_under_the_served_roots(client: LangGraphC
         report = values_of(await client.threads.get_state(thread["thread_id"]))["report"]
         assert (report["status"], report["failure_kind"]) == ("stopped", "input")
         assert why in report["error"]
+
+
+async def test_a_request_without_the_token_is_refused(server: str, tmp_path: Path) -> None:
+    repo_before = sorted(p.name for p in tmp_path.iterdir())
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        lg = get_client(url=server, api_key=None, headers=headers)
+        try:
+            with pytest.raises(httpx.HTTPStatusError) as refused:
+                await lg.threads.create()
+        finally:
+            await lg.aclose()
+        assert refused.value.response.status_code == 401
+        assert "PHASEGRAPH_API_TOKEN" in refused.value.response.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == repo_before
+
+
+async def test_a_request_is_planned_by_the_model_the_run_context_names(
+    client: LangGraphClient, make_repo: MakeRepo, llm: FakeLLM
+) -> None:
+    repo = make_repo({"lib.py": LIB})
+    llm.received.clear()
+    llm.answers[:] = [PLAN, WRITES]  # the planner's plan, then the consolidator's writes
+    thread = await client.threads.create()
+
+    parts = await stream_run(
+        client,
+        thread["thread_id"],
+        input={"request": "Greet with hi", "workspace": str(repo)},
+        context={"model": "fake-coder", "model_base_url": llm.url},
+    )
+
+    report = values_of(await client.threads.get_state(thread["thread_id"]))["report"]
+    assert report["status"] == "completed", report["error"]
+    assert report["commit"] == git(repo, "rev-parse", "HEAD").strip()
+    assert "'hi '" in (repo / "lib.py").read_text()
+    assert {e["id"] for e in step_events(parts)} >= {"read-lib", "edit", "commit"}
+    # Two calls, with the key from the server's environment: the client sent none.
+    assert [r["body"]["model"] for r in llm.received] == ["fake-coder", "fake-coder"]
+    assert {r["headers"]["authorization"] for r in llm.received} == {f"Bearer {SERVER_KEY}"}
+
+
+async def test_a_model_endpoint_the_server_does_not_list_is_refused(
+    client: LangGraphClient, make_repo: MakeRepo, llm: FakeLLM
+) -> None:
+    repo = make_repo({"lib.py": LIB})
+    llm.received.clear()
+    thread = await client.threads.create()
+
+    await client.runs.wait(
+        thread["thread_id"],
+        GRAPH,
+        input={"request": "Greet with hi", "workspace": str(repo)},
+        context={"model": "fake-coder", "model_base_url": "http://127.0.0.1:9/v1"},
+    )
+
+    report = values_of(await client.threads.get_state(thread["thread_id"]))["report"]
+    assert (report["status"], report["failure_kind"]) == ("stopped", "input")
+    assert "PHASEGRAPH_MODEL_BASE_URLS" in report["error"]
+    assert llm.received == []
+    assert git(repo, "status", "--porcelain") == ""

@@ -1,0 +1,154 @@
+"""Targeted tests through the real graph: only the tests that import what the run writes run.
+
+The project has three modules and three test files: ``beta`` imports ``alpha``, so an edit of
+``alpha`` reaches ``test_alpha`` (directly) and ``test_beta`` (through ``beta``), never
+``test_gamma``. pytest, git and the graph run for real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.memory import InMemoryStore
+from testkit import require_program
+
+from phasegraph import RunOptions, build_orchestrator, run_plan
+from phasegraph.graph.plan import parse_plan
+from phasegraph.graph.report import Report
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+
+def module_tests(module: str, count: int) -> str:
+    body = "".join(
+        f"\n\ndef test_{module}_{n}() -> None:\n    assert {module}.value() >= 0\n"
+        for n in range(count)
+    )
+    return f"from pkg import {module}\n{body}"
+
+
+PROJECT = {
+    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\ntestpaths = ['tests']\n",
+    "src/pkg/__init__.py": "",
+    "src/pkg/alpha.py": "def value() -> int:\n    return 1\n",
+    "src/pkg/beta.py": "from pkg import alpha\n\n\ndef value() -> int:\n    return alpha.value()\n",
+    "src/pkg/gamma.py": "def value() -> int:\n    return 3\n",
+    "src/pkg/unused.py": "LIMIT = 10\n",
+    "tests/test_alpha.py": module_tests("alpha", 3),
+    "tests/test_beta.py": module_tests("beta", 2),
+    "tests/test_gamma.py": module_tests("gamma", 4),
+}
+TARGETED = {"id": "tests", "skill": "run_pytest", "args": {"targeted": True}}
+COMMIT = {"id": "commit", "skill": "git_checkpoint", "args": {"message": "change"}}
+
+
+def edit(path: str, search: str, replace: str) -> dict[str, Any]:
+    return {
+        "id": "edit",
+        "skill": "edit_block",
+        "args": {"path": path, "search": search, "replace": replace},
+    }
+
+
+ALPHA_DOC = edit("src/pkg/alpha.py", "def value", "# The first value.\ndef value")
+SELECTED = "2 of 3 test files (tests/test_alpha.py, tests/test_beta.py)"
+
+
+@pytest.fixture(autouse=True)
+def _programs() -> None:
+    require_program("git")
+
+
+async def run(repo: Path, *steps: dict[str, Any]) -> tuple[Report, dict[str, Any]]:
+    """Run the plan through the real graph; the report and the stored output of ``tests``."""
+    store = InMemoryStore()
+    plan = parse_plan({"goal": "targeted", "steps": list(steps)})
+    report = await run_plan(build_orchestrator(store=store), plan, repo, options=RunOptions())
+    [output] = [i.value for i in await store.asearch(("phasegraph", "outputs")) if i.key == "tests"]
+    return report, output
+
+
+def summary(report: Report, step_id: str) -> str:
+    return next(s.summary for s in [*report.steps, *report.baselines] if s.id == step_id)
+
+
+async def test_an_edit_of_one_module_runs_only_the_tests_that_import_it(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo(PROJECT)
+
+    report, output = await run(repo, ALPHA_DOC, TARGETED, COMMIT)
+
+    assert report.status == "completed", report.error
+    selection = output["data"]["selection"]
+    assert selection["files"] == ["tests/test_alpha.py", "tests/test_beta.py"]
+    assert selection["why"] == {
+        "tests/test_alpha.py": "imports pkg.alpha (written: src/pkg/alpha.py)",
+        "tests/test_beta.py": (
+            "imports pkg.beta, which imports pkg.alpha (written: src/pkg/alpha.py)"
+        ),
+    }
+    assert selection["fallback"] is None
+    # pytest ran the 3 + 2 tests of the two files, not test_gamma's 4.
+    assert output["data"]["counts"]["passed"] == 5
+    assert sum(output["data"]["counts"].values()) == 5
+    # The report lists the selection.
+    assert summary(report, "tests") == f"pytest: 5 passed; targeted: {SELECTED}"
+
+
+async def test_a_breaking_edit_is_still_caught_by_the_selected_tests(make_repo: MakeRepo) -> None:
+    repo = make_repo(PROJECT)
+
+    breaking = edit("src/pkg/alpha.py", "return 1", "return -5")
+    report, _ = await run(repo, breaking, TARGETED, COMMIT)
+
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    found = sorted(f.finding for f in report.new_findings["tests"])
+    assert found == [
+        "tests/test_alpha.py::test_alpha_0",
+        "tests/test_alpha.py::test_alpha_1",
+        "tests/test_alpha.py::test_alpha_2",
+        "tests/test_beta.py::test_beta_0",
+        "tests/test_beta.py::test_beta_1",
+    ]
+    assert report.commit is None
+
+
+async def test_an_edit_no_test_imports_falls_back_to_the_whole_suite(make_repo: MakeRepo) -> None:
+    repo = make_repo(PROJECT)
+
+    report, output = await run(repo, edit("src/pkg/unused.py", "10", "20"), TARGETED, COMMIT)
+
+    assert report.status == "completed", report.error
+    assert output["data"]["selection"]["files"] == []
+    assert output["data"]["selection"]["fallback"] == "nothing selected: whole suite"
+    assert output["data"]["counts"]["passed"] == 3 + 2 + 4  # never zero tests
+    assert summary(report, "tests") == "pytest: 9 passed; targeted: nothing selected: whole suite"
+
+
+async def test_a_test_file_the_run_writes_is_run(make_repo: MakeRepo) -> None:
+    repo = make_repo(PROJECT)
+    new_test = {
+        "id": "new",
+        "skill": "write_file",
+        "args": {"path": "tests/test_new.py", "content": module_tests("gamma", 1)},
+    }
+
+    report, output = await run(repo, new_test, TARGETED, COMMIT)
+
+    assert report.status == "completed", report.error
+    assert output["data"]["selection"]["files"] == ["tests/test_new.py"]
+    assert output["data"]["counts"]["passed"] == 1
+
+
+async def test_the_baseline_runs_the_same_selection(make_repo: MakeRepo) -> None:
+    repo = make_repo(PROJECT)
+
+    report, _ = await run(repo, ALPHA_DOC, TARGETED, COMMIT)
+
+    assert report.status == "completed", report.error
+    # Like with like: the gate compares two runs of the same two files.
+    assert summary(report, "baseline:tests") == f"pytest: 5 passed; targeted: {SELECTED}"
