@@ -1,21 +1,32 @@
-"""Running a plan to its report, streaming step events, answering approval pauses."""
+"""Running a plan to its report, streaming step events, answering approval pauses.
+
+Every run driven here holds the lock of the workspace it works in (a resumed run: the one
+its state names) from start to end, and a resumed run first checks the disk against its
+write journal: a refusal is a stopped report and leaves the run resumable once fixed.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.types import Command
 
 from phasegraph.graph.builder import Orchestrator
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.events import EventHandler
+from phasegraph.graph.lock import hold_workspace
 from phasegraph.graph.plan import Plan
-from phasegraph.graph.report import Report
-from phasegraph.graph.state import InputState
+from phasegraph.graph.report import Report, build_report, to_dict
+from phasegraph.graph.run_store import RunStore
+from phasegraph.graph.state import Failure, InputState
+from phasegraph.nodes.planner import resume_problem
 from phasegraph.skills.errors import RunPaused
 
 #: Given what a paused run asks (the ``interrupt()`` value), returns the answer to resume with.
@@ -88,7 +99,77 @@ async def drive(
     on_event: EventHandler | None,
     on_interrupt: InterruptHandler | None,
 ) -> Report:
-    """Stream ``inputs`` through ``graph`` to the end, answering each pause via ``on_interrupt``."""
+    """Stream ``inputs`` through ``graph`` to the end, answering each pause via ``on_interrupt``.
+
+    Holds the workspace lock throughout (:class:`WorkspaceBusy` if another run has it).
+    """
+    thread = str(config["configurable"]["thread_id"])
+    stored: dict[str, Any] = {}
+    if not isinstance(inputs, dict) and graph.checkpointer:  # a resume: the state says where
+        snapshot = await graph.aget_state(config)
+        stored = dict(snapshot.values) if snapshot.next else {}
+        where = str(snapshot.values.get("workspace", ""))
+    else:
+        where = str(inputs.get("workspace", "")) if isinstance(inputs, dict) else ""
+    config = {**config, "recursion_limit": recursion_limit(inputs, stored)}
+    workspace = await asyncio.to_thread(_existing, where)
+    # No workspace yet, or none there: nothing to lock, and the planner reports it.
+    held = hold_workspace(workspace, thread) if workspace else contextlib.nullcontext()
+    async with held:
+        if stored and workspace:
+            refused = await _resume_refused(graph, stored, workspace, thread)
+            if refused is not None:
+                return refused
+        return await _stream(graph, inputs, config, options, on_event, on_interrupt)
+
+
+#: The graph's steps for a run whose plan is not known yet (a request): ample for any plan of
+#: up to a few hundred reads; the writes do not count (the writer sets its own limit).
+REQUEST_LIMIT = 1000
+
+
+def recursion_limit(inputs: InputState | Command[Any] | None, stored: dict[str, Any]) -> int:
+    """The run's recursion limit, from its plan's size (reads run in waves of two steps),
+    never below the caller's (an agent's limit, which reaches its tools' runs too)."""
+    plan = inputs.get("plan") if isinstance(inputs, dict) else stored.get("plan")
+    steps = plan.get("steps") if isinstance(plan, dict) else None
+    needed = 2 * len(steps) + 20 if isinstance(steps, list) else REQUEST_LIMIT
+    caller = (var_child_runnable_config.get() or {}).get("recursion_limit")
+    return max(needed, caller if isinstance(caller, int) else 0)
+
+
+def _existing(where: str) -> Path | None:
+    path = Path(where).expanduser() if where.strip() else None
+    return path.resolve() if path is not None and path.is_dir() else None
+
+
+async def _resume_refused(
+    graph: Orchestrator, values: dict[str, Any], workspace: Path, thread: str
+) -> Report | None:
+    """The stopped report of a resume the disk refuses (``None``: it may go on). Nothing is
+    recorded in the run, so it resumes once the file is put right."""
+    if graph.store is None or not values.get("run_id"):
+        return None
+    progress = await RunStore(graph.store, str(values["run_id"])).progress()
+    if progress is None:
+        return None  # no write began: the writer checks the disk before its first one
+    then = f"resume the run (phasegraph resume {thread})"
+    problem = await asyncio.to_thread(resume_problem, workspace, progress, then)
+    if problem is None:
+        return None
+    failure = Failure(step=None, kind="preflight", error=f"not resumed: {problem}")
+    report = to_dict(build_report({**values, "failure": failure}, "stopped"))  # type: ignore[typeddict-item]
+    return Report.model_validate({**report, "thread": thread})
+
+
+async def _stream(
+    graph: Orchestrator,
+    inputs: InputState | Command[Any] | None,
+    config: RunnableConfig,
+    options: RunOptions | None,
+    on_event: EventHandler | None,
+    on_interrupt: InterruptHandler | None,
+) -> Report:
     # "sync": each step's result is durable before the next step starts (LangGraph raises
     # when durability is given without a checkpointer, so it is given only with one).
     durable: dict[str, Any] = {"durability": "sync"} if graph.checkpointer else {}

@@ -9,7 +9,12 @@ survive a crash exactly lives here, in the run's LangGraph store, namespaced by 
 - the write journal (``journal``, ``<step id>``): each target's hash before and after the
   write, so a resumed run applies a write exactly once;
 - the commit journal (``journal``, ``commit:<step id>``): HEAD before the commit, so a
-  resumed run recognises a commit it already made.
+  resumed run recognises a commit it already made;
+- the write plan (``journal``, ``write-plan``): each write step's target files and their
+  hashes when the writes began, so a resumed run can check the disk (:meth:`progress`).
+
+The bytes the writes replace (pre-images, for undo) are kept in the workspace instead
+(``graph/undo.py``), so that undo works after the process, and an in-memory store, are gone.
 
 The namespaces are those earlier versions wrote, so their runs still resume.
 """
@@ -17,6 +22,7 @@ The namespaces are those earlier versions wrote, so their runs still resume.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,6 +50,20 @@ def landed(entry: dict[str, Any], now: Hashes) -> Literal["landed", "not-landed"
         return "not-landed"
     # The rename happened but the process died before it could record "after".
     return "landed" if after is None else "changed"
+
+
+@dataclass
+class WriteProgress:
+    """How far a run's writes got, from its journal: what a resumed run checks on disk."""
+
+    left: Hashes = field(default_factory=dict)
+    """Files the recorded writes wrote, each with the hash it was left with (``None``: removed)."""
+    started: set[str] = field(default_factory=set)
+    """Files of a write that began and was not recorded: the journal's :func:`landed` judges."""
+    pending: list[str] = field(default_factory=list)
+    """Files of the writes not begun yet (none of the above)."""
+    start: Hashes = field(default_factory=dict)
+    """Each target's hash when the writes began."""
 
 
 class RunStore:
@@ -96,3 +116,32 @@ class RunStore:
 
     async def put_commit_entry(self, step_id: str, entry: dict[str, Any]) -> None:
         await self._put(self._journal, f"commit:{step_id}", entry)
+
+    async def write_plan(self) -> dict[str, Any] | None:
+        """``targets`` (a list of files per write step) and ``start`` (their hashes then)."""
+        return await self._get(self._journal, "write-plan")
+
+    async def put_write_plan(self, targets: list[list[str]], start: Hashes) -> None:
+        await self._put(self._journal, "write-plan", {"targets": targets, "start": start})
+
+    async def progress(self) -> WriteProgress | None:
+        """The writes' progress, or ``None`` when the writer has not begun."""
+        plan = await self.write_plan()
+        if plan is None:
+            return None
+        found = WriteProgress(start=dict(plan["start"]))
+        pending: list[str] = []
+        for index, targets in enumerate(plan["targets"]):
+            outcome = await self.write_outcome(index)
+            if outcome is not None:
+                for rel in outcome.get("written", []):
+                    found.left[rel] = outcome["after"].get(rel)
+                continue
+            entry = await self.write_entry((await self.write_step(index))["id"])
+            if entry is not None:
+                found.started |= set(entry["before"])
+            else:
+                pending += targets
+        seen = set(found.left) | found.started
+        found.pending = [f for f in dict.fromkeys(pending) if f not in seen]
+        return found

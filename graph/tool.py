@@ -17,7 +17,7 @@ from phasegraph.graph.report import Report
 from phasegraph.graph.run import InterruptHandler, drive
 from phasegraph.graph.state import InputState
 from phasegraph.skills.adapters import describe_validation_error, run_sync_coroutine
-from phasegraph.skills.errors import RunPaused
+from phasegraph.skills.errors import RunPaused, WorkspaceBusy
 from phasegraph.skills.registry import SkillRegistry, default_registry
 
 DESCRIPTION = (
@@ -68,7 +68,9 @@ def as_tool(
     ``workspace`` pins the repository (the agent then cannot choose one); without
     it the agent names it in each call. The tool's content is the report as JSON,
     its artifact the :class:`Report`. A run that pauses for an answer (approval)
-    is answered by ``on_interrupt``; without one the agent is told it paused.
+    is answered by ``on_interrupt``; without one the agent is told it paused. A run
+    holds the workspace's lock (the agent is told when another run has it), and its
+    recursion limit comes from its plan, not the agent's config that reaches it.
 
     Example::
 
@@ -107,6 +109,8 @@ def as_tool(
             raise ToolException(
                 f"the run paused waiting for an answer ({exc.value!r}); it was not finished"
             ) from exc
+        except WorkspaceBusy as exc:  # the agent is told, and may try again later
+            raise ToolException(f"{exc}; nothing was run") from exc
         return report.model_dump_json(exclude_none=True), report
 
     def run_sync(

@@ -14,12 +14,16 @@ from langgraph.runtime import Runtime
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, check_plan, parse_plan
 from phasegraph.graph.preflight import Preflight, preflight
+from phasegraph.graph.run_store import WriteProgress, file_hash
 from phasegraph.graph.state import Failure, State
+from phasegraph.nodes.chat_models import model_for
 from phasegraph.nodes.execute import emit, options, record
 from phasegraph.nodes.llm_planner import plan_from_request
 from phasegraph.nodes.types import StateNode
-from phasegraph.recipes import expand_recipe
+from phasegraph.recipes import check_recipe, expand_recipe
 from phasegraph.skills.errors import PlanError, PreflightError
+from phasegraph.skills.gitrepo import dirty_files, is_git_repo
+from phasegraph.skills.procs import find_program
 from phasegraph.skills.registry import SkillRegistry
 
 
@@ -69,13 +73,51 @@ def workspace_problem(workspace: str, served: bool, python: str | None) -> str |
     return None
 
 
+def resume_problem(workspace: Path, progress: WriteProgress, then: str) -> str | None:
+    """Why the writes may not go on (``None``: they may), after a pause, a crash or a stop.
+
+    Every file the run already wrote must still hold the bytes its write journal recorded,
+    or those it had when the writes began (else going on would build on, and commit,
+    someone else's change as the run's), and
+    every file it has yet to write must still pass preflight's rule: no uncommitted changes
+    of the user's (outside git: unchanged since the writes began). ``then`` is how to go on
+    once it is fixed. Blocking (files, git): call it from a worker thread.
+    """
+    for rel, left in progress.left.items():
+        # Back as it was when the writes began (undone, or the run went back in time to
+        # before its writes) is no one's change: the journal sees the write as not landed.
+        if file_hash(workspace / rel) not in (left, progress.start.get(rel)):
+            return (
+                f"{rel} changed after this run wrote it (it no longer holds the bytes the run's "
+                "write journal recorded), so going on would commit that change as the run's; "
+                f"save your change elsewhere and put the run's version back, then {then}"
+            )
+    if find_program("git") is not None and is_git_repo(workspace):
+        theirs = sorted(set(progress.pending) & set(dirty_files(workspace)))
+        if theirs:
+            return (
+                f"{', '.join(theirs)} has uncommitted changes of yours that this run would "
+                f"overwrite or commit (made after the run started); commit or stash them "
+                f"first, then {then}"
+            )
+        return None
+    moved = [f for f in progress.pending if file_hash(workspace / f) != progress.start.get(f)]
+    if moved:
+        return (
+            f"{', '.join(moved)} changed after this run started and before it wrote it, and "
+            f"{workspace} is not a git repository that could tell whose change it is; put it "
+            f"back as it was (or move your change elsewhere), then {then}"
+        )
+    return None
+
+
 def checked(
     raw_plan: object, registry: SkillRegistry, workspace: str, python: str | None
 ) -> tuple[Plan, Preflight]:
     """The plan parsed, its recipe expanded, preflighted and validated (blocking: a thread)."""
     plan = expand_recipe(parse_plan(raw_plan))
     found = preflight(plan, registry, workspace, python=python)
-    check_plan(plan, registry, workspace=found.workspace)
+    check_plan(check_recipe(plan, found.workspace), registry, workspace=found.workspace)
     return plan, found
 
 
@@ -102,7 +144,14 @@ def make_planner(
             return {"run_id": run_id, "failure": Failure(step=None, kind="input", error=refused)}
         raw_plan: object = state.get("plan")
         usage: dict[str, Any] = {}
-        if raw_plan is None and model is not None and state.get("request"):
+        chosen = model
+        if raw_plan is None and state.get("request"):
+            try:  # building it may import a provider's package: a worker thread
+                chosen = await asyncio.to_thread(model_for, model, options(runtime), served=served)
+            except PreflightError as exc:
+                failure = Failure(step=None, kind="input", error=str(exc))
+                return {"run_id": run_id, "failure": failure}
+        if raw_plan is None and chosen is not None and state.get("request"):
             try:  # a workspace that is not there costs no model call
                 root = (
                     await asyncio.to_thread(preflight, Plan(goal="request"), registry, workspace)
@@ -113,14 +162,19 @@ def make_planner(
                     "failure": Failure(step=None, kind="preflight", error=str(exc)),
                 }
             drafted = await plan_from_request(
-                model, registry, state["request"], root, options(runtime)
+                chosen, registry, state["request"], root, options(runtime)
             )
             usage = {"usage": {"planner": drafted.usage}}
             if drafted.failure is not None:
                 return {"run_id": run_id, "failure": drafted.failure, **usage}
             raw_plan = drafted.plan
         if raw_plan is None:
-            hint = "" if model is not None else ", or a request with build_orchestrator(model=...)"
+            hint = (
+                ""
+                if chosen is not None
+                else ", or a request with a model (build_orchestrator(model=...), or the "
+                "run's context: model='openai:gpt-4.1')"
+            )
             return {
                 "run_id": run_id,
                 "failure": Failure(

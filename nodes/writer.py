@@ -4,6 +4,13 @@ Its own state is a cursor and a few scalars, so each write's checkpoint is the
 same small size however long the plan is; the write steps and their results
 live in the run's store, and the todo rows reach the graph state once, when
 the subgraph ends (the stream shows every write as it happens).
+
+Before the first write (and again whenever the writes go on after a pause or a crash) the
+writer checks the disk against the journal (``planner.resume_problem``) and that the
+pre-images fit their caps; it holds the workspace lock while it writes, and keeps each
+file's pre-image before its first write, so undo restores the exact bytes. The subgraph
+loops once per write: its recursion limit is set from the number of writes, never the
+caller's (an agent's 25 would stop a plan of 26 writes half-way).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
@@ -22,12 +30,16 @@ from typing_extensions import TypedDict
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import target_files
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.run_store import Hashes, RunStore, hashes, landed
+from phasegraph.graph.lock import hold_workspace
+from phasegraph.graph.run_store import Hashes, RunStore, WriteProgress, hashes, landed
 from phasegraph.graph.state import Failure, State, StepRecord, first_failure
+from phasegraph.graph.undo import Preimages
 from phasegraph.nodes.execute import StepRunner, emit, record
 from phasegraph.nodes.plan_view import steps_of
+from phasegraph.nodes.planner import resume_problem
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind, SkillResult
+from phasegraph.skills.errors import WorkspaceBusy
 from phasegraph.skills.workspace import resolve_in_workspace
 
 
@@ -92,6 +104,8 @@ def make_apply_write(runner: StepRunner) -> Any:
                     f"{', '.join(entry['before'])} changed since the interrupted run wrote it; "
                     "check the file, then run the plan again",
                 )
+        # The file as it was before the run's first write of it, for undo (a no-op after).
+        await asyncio.to_thread(Preimages(workspace, state["run_id"]).keep, files)
         failpoint(f"before-write:{step['id']}")
         outcome = await runner.run(
             step, state, runtime, check=lambda result: read_back_problem(workspace, result)
@@ -169,21 +183,67 @@ def build_writer(runner: StepRunner) -> StateNode:
     async def writer(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         steps = steps_of(state, runner.registry, SkillKind.WRITE)
         records = runner.records(runtime, state["run_id"])
+        workspace = Path(state["workspace"])
         for index, step in enumerate(steps):
             await records.put_write_step(index, step)
-        final = await subgraph.ainvoke(
-            WriterState(
-                workspace=state["workspace"],
-                run_id=state["run_id"],
-                count=len(steps),
-                cursor=0,
-                dirty=list(state.get("dirty", [])),
-            ),
-            context=runtime.context,
-        )
+        config = get_config()
+        owner = str(config.get("configurable", {}).get("thread_id") or state["run_id"])
+        # The loop is as long as the plan has writes: a limit below that guards nothing.
+        limit = max(int(config.get("recursion_limit") or 0), len(steps) + 3)
+        try:
+            async with hold_workspace(workspace, owner):  # checked and written under the lock
+                problem = await ready_to_write(runner, records, steps, workspace, state["run_id"])
+                if problem:
+                    return {"failure": Failure(step=None, kind="preflight", error=problem)}
+                final = await subgraph.ainvoke(
+                    WriterState(
+                        workspace=state["workspace"],
+                        run_id=state["run_id"],
+                        count=len(steps),
+                        cursor=0,
+                        dirty=list(state.get("dirty", [])),
+                    ),
+                    {"recursion_limit": limit},
+                    context=runtime.context,
+                )
+        except WorkspaceBusy as exc:
+            return {"failure": Failure(step=None, kind="preflight", error=str(exc))}
         return await collect(records, len(steps), final)
 
     return writer
+
+
+async def ready_to_write(
+    runner: StepRunner,
+    records: RunStore,
+    steps: list[dict[str, Any]],
+    workspace: Path,
+    run_id: str,
+) -> str | None:
+    """Why the writes may not begin, or go on (``None``: they may).
+
+    The first time, the write plan (each step's targets and their hashes) goes to the
+    journal; every time, the disk is checked against it and the pre-images still to keep
+    against their caps, so nothing is written when any of it fails.
+    """
+
+    def targets_of() -> list[list[str]]:
+        return [target_files(step, runner.registry, workspace) for step in steps]
+
+    targets = await asyncio.to_thread(targets_of)
+    if await records.write_plan() is None:
+        every = sorted({f for files in targets for f in files})
+        await records.put_write_plan(targets, await asyncio.to_thread(hashes, workspace, every))
+    progress = await records.progress() or WriteProgress()  # never None: the plan is put
+    problem = await asyncio.to_thread(resume_problem, workspace, progress, "run the plan again")
+    if problem:
+        return problem
+    pending = set(progress.pending)
+    by_step = [
+        (step["id"], [f for f in files if f in pending])
+        for step, files in zip(steps, targets, strict=True)
+    ]
+    return await asyncio.to_thread(Preimages(workspace, run_id).problem, by_step)
 
 
 async def collect(records: RunStore, count: int, final: dict[str, Any]) -> dict[str, Any]:
