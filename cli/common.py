@@ -1,14 +1,24 @@
-"""What every CLI command shares: exit codes, consoles, the registry."""
+"""What every CLI command shares: exit codes, consoles, the registry.
+
+Exit codes: 0 the run completed (or the command did its job); 1 the run stopped (a step
+failed, a check blocked the commit); 2 bad input, nothing touched (a plan, a path, a
+database, a busy workspace; argparse's usage errors too); 130 interrupted by SIGINT
+(Ctrl-C), 143 by SIGTERM: the run's checkpoints are kept, ``phasegraph resume`` continues it.
+"""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 from rich.console import Console
 
+from phasegraph.cli.output import PipeSafeConsole
 from phasegraph.skills.registry import SkillRegistry
 
 EXIT_OK, EXIT_STOPPED, EXIT_BAD_INPUT = 0, 1, 2
+#: The shell's convention for a process ended by a signal: 128 + its number.
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM
 
 
 @dataclass
@@ -22,8 +32,8 @@ class Env:
 
 def consoles() -> tuple[Console, Console]:
     # soft_wrap: messages stay on one line when piped, so logs and tools can grep them.
-    out = Console(highlight=False, soft_wrap=True)
+    out = PipeSafeConsole(highlight=False, soft_wrap=True)
     if not out.is_terminal:
         # Piped or logged: rich would fold the report at 80 columns.
-        out = Console(highlight=False, soft_wrap=True, width=160)
-    return out, Console(stderr=True, highlight=False, soft_wrap=True)
+        out = PipeSafeConsole(highlight=False, soft_wrap=True, width=160)
+    return out, PipeSafeConsole(stderr=True, highlight=False, soft_wrap=True)

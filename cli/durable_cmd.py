@@ -13,9 +13,16 @@ from rich.table import Table
 
 from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_OK, Env
+from phasegraph.cli.interrupt import RunWatch, run_until_signal
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
-from phasegraph.cli.run_cmd import add_fetch_arguments, add_output_arguments, finish, options_from
-from phasegraph.cli.session import database, persisted_graph
+from phasegraph.cli.run_cmd import (
+    add_fetch_arguments,
+    add_output_arguments,
+    check_report_path,
+    finish,
+    options_from,
+)
+from phasegraph.cli.session import existing_database, existing_workspace, persisted_graph
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.report import Report
 from phasegraph.graph.undo import undo_run
@@ -54,45 +61,76 @@ def _config(thread: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread}}
 
 
-def _unknown(args: argparse.Namespace, db: str) -> PreflightError:
+def _unknown(args: argparse.Namespace, db: str | None, workspace: Path) -> PreflightError:
+    where = db if db is not None else f"{workspace} (it holds no phasegraph runs)"
     return PreflightError(
-        f"no run with thread {args.thread} in {db}; check the thread id and --workspace/--db"
+        f"no run with thread {args.thread} in {where}; check the thread id and "
+        "--workspace/--db (`phasegraph runs -w DIR` lists a workspace's runs)"
     )
 
 
-def resume_command(args: argparse.Namespace, env: Env) -> int:
-    workspace = args.workspace.resolve()
-    db = database(args.db, workspace)
+def _stored_workspace(values: dict[str, Any], fallback: Path) -> Path:
+    """The workspace the run itself worked on (what to lock), not merely where ``-w`` points."""
+    stored = values.get("workspace")
+    target = Path(stored) if isinstance(stored, str) and stored else fallback
+    if not target.is_dir():
+        raise PreflightError(
+            f"the run's workspace {target} is not a directory any more; restore it (or its "
+            "checkout) at that path first"
+        )
+    return target
 
+
+def resume_command(args: argparse.Namespace, env: Env) -> int:
+    check_report_path(args.report)
+    workspace = existing_workspace(args.workspace)
+    found = existing_database(args.db, workspace)
+    if found is None:
+        raise _unknown(args, found, workspace)
+    db: str = found
     model = model_from_args(args)
+    watch = RunWatch(args.thread, workspace, args.db)
 
     async def go() -> Report:
         from phasegraph.graph.run import resume_run  # LangGraph: only when running
 
         async with persisted_graph(env, db, model=model, approve=args.approve) as graph:
-            snapshot = await graph.aget_state(_config(args.thread))
-            values: dict[str, Any] = dict(snapshot.values)
+            values: dict[str, Any] = dict((await graph.aget_state(_config(args.thread))).values)
             if not values:
-                raise _unknown(args, db)
-            if not snapshot.next and "report" in values:
-                # It had already finished: show its report again.
-                return Report.model_validate({**values["report"], "thread": args.thread})
-            with events_and_approval(env, args.json, args.approve) as (on_event, on_interrupt):
-                return await resume_run(
-                    graph,
-                    args.thread,
-                    options=options_from(args, bool(values.get("strict"))),
-                    on_event=on_event,
-                    on_interrupt=on_interrupt,
-                )
+                raise _unknown(args, db, workspace)
+            target = _stored_workspace(values, workspace)
+            if args.db is not None:  # the database does not say where: the run's own folder
+                watch.workspace = target
+            with workspace_lock(target, args.thread):
+                # Read again under the lock: another resume may have finished it meanwhile.
+                snapshot = await graph.aget_state(_config(args.thread))
+                values = dict(snapshot.values)
+                if not snapshot.next and "report" in values:
+                    # It had already finished: show its report again.
+                    return Report.model_validate({**values["report"], "thread": args.thread})
+                watch.started = True
+                with events_and_approval(env, args.json, args.approve) as (
+                    on_event,
+                    on_interrupt,
+                ):
+                    return await resume_run(
+                        graph,
+                        args.thread,
+                        options=options_from(args, bool(values.get("strict"))),
+                        on_event=watch.watching(on_event),
+                        on_interrupt=on_interrupt,
+                    )
 
-    with workspace_lock(workspace, args.thread):
-        report = asyncio.run(go())
+    report = run_until_signal(go(), watch, env.err)
     return finish(env, report, args)
 
 
 def history_command(args: argparse.Namespace, env: Env) -> int:
-    db = database(args.db, args.workspace.resolve())
+    workspace = existing_workspace(args.workspace)
+    found = existing_database(args.db, workspace)
+    if found is None:
+        raise _unknown(args, found, workspace)
+    db: str = found
 
     async def go() -> Table:
         table = Table("step", "checkpoint", "saved at", "next", "todo")
@@ -107,7 +145,7 @@ def history_command(args: argparse.Namespace, env: Env) -> int:
                     ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
                 )
         if not table.row_count:
-            raise _unknown(args, db)
+            raise _unknown(args, db, workspace)
         return table
 
     env.out.print(asyncio.run(go()))
@@ -115,15 +153,19 @@ def history_command(args: argparse.Namespace, env: Env) -> int:
 
 
 def undo_command(args: argparse.Namespace, env: Env) -> int:
-    workspace = args.workspace.resolve()
-    db = database(args.db, workspace)
+    workspace = existing_workspace(args.workspace)
+    found = existing_database(args.db, workspace)
+    if found is None:
+        raise _unknown(args, found, workspace)
+    db: str = found
 
     async def go() -> str:
         async with persisted_graph(env, db) as graph:
             values = dict((await graph.aget_state(_config(args.thread))).values)
         if not values:
-            raise _unknown(args, db)
-        done = await undo_run(values, force=args.force)
+            raise _unknown(args, db, workspace)
+        with workspace_lock(_stored_workspace(values, workspace), f"undo {args.thread}"):
+            done = await undo_run(values, force=args.force)
         parts = [
             f"restored {', '.join(done.restored)}" if done.restored else "",
             f"removed {', '.join(done.removed)}" if done.removed else "",
@@ -131,8 +173,7 @@ def undo_command(args: argparse.Namespace, env: Env) -> int:
         ]
         return "; ".join(p for p in parts if p)
 
-    with workspace_lock(workspace, f"undo {args.thread}"):
-        env.out.print(f"[green]undone[/]: {asyncio.run(go())}")
+    env.out.print(f"[green]undone[/]: {asyncio.run(go())}")
     return EXIT_OK
 
 

@@ -6,12 +6,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from phasegraph.cli import durable_cmd, info_cmd, plan_cmd, run_cmd
+from rich.markup import escape
+
+from phasegraph.cli import durable_cmd, info_cmd, plan_cmd, run_cmd, runs_cmd
 from phasegraph.cli.common import EXIT_BAD_INPUT, Env, consoles
+from phasegraph.cli.interrupt import handle_signals, interrupted_code
+from phasegraph.cli.output import line_buffered
 from phasegraph.skills.errors import PlanError, PreflightError, UndoError, WorkspaceBusy
 from phasegraph.skills.registry import default_registry
 
-COMMANDS = (run_cmd, durable_cmd, info_cmd, plan_cmd)
+COMMANDS = (run_cmd, durable_cmd, runs_cmd, info_cmd, plan_cmd)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,14 +31,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code (see :mod:`phasegraph.cli.common` for the table)."""
     args = parser().parse_args(argv)
+    line_buffered()
     out, err = consoles()
     env = Env(out=out, err=err, registry=default_registry())
+    handle_signals()
     try:
         code: int = args.handler(args, env)
     except (PlanError, PreflightError, WorkspaceBusy, UndoError) as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # before or after a run: a run's own interrupt exits in it
+        err.print("[bold yellow]interrupted[/] (no run was in progress)")
+        return interrupted_code()
     return code
 
 

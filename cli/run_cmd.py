@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, Env
+from phasegraph.cli.interrupt import RunWatch, run_until_signal
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
+from phasegraph.cli.output import print_line
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.cli.show import print_report
 from phasegraph.graph.context import RunOptions
@@ -27,6 +29,7 @@ from phasegraph.graph.preflight import preflight
 from phasegraph.graph.report import Report
 from phasegraph.recipes import expand_recipe
 from phasegraph.skills.errors import PreflightError
+from phasegraph.skills.workspace import atomic_write
 
 
 def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,12 +42,33 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def add_step_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--step-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help=f"seconds a single step may take (default: {RunOptions.step_timeout:g})",
+    )
+
+
 def options_from(args: argparse.Namespace, strict: bool) -> RunOptions:
     python: Path | None = getattr(args, "python", None)
+    timeout: float | None = getattr(args, "step_timeout", None)
     return RunOptions(
         strict=strict,
         allow_hosts=tuple(args.allow_host),
         python=str(python.expanduser().absolute()) if python is not None else None,
+        step_timeout=timeout if timeout is not None else RunOptions.step_timeout,
     )
 
 
@@ -52,6 +76,26 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, help="write the JSON report to this file")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON event per line instead of a table"
+    )
+    add_step_arguments(parser)
+
+
+def check_report_path(report: Path | None) -> None:
+    """Refuse a ``--report`` that cannot be written, before anything runs."""
+    if report is None:
+        return
+    folder = report.parent
+    if report.is_dir():
+        problem = "is a directory"
+    elif not folder.is_dir():
+        problem = f"is in {folder}, which is not an existing directory"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"is in {folder}, which you may not write to"
+    else:
+        return
+    raise PreflightError(
+        f"--report {report} {problem}; give it a file path in a folder that exists "
+        "(nothing was run)"
     )
 
 
@@ -97,18 +141,35 @@ def run_command(args: argparse.Namespace, env: Env) -> int:
     if (args.plan is None) == (args.request is None):
         env.err.print('[bold red]error:[/] give a plan file or --request "..." (not both)')
         return EXIT_BAD_INPUT
+    check_report_path(args.report)
     plan = load_plan(args.plan) if args.plan is not None else None
     return execute(env, plan, args.workspace, args)
+
+
+def _demo_folder(where: Path) -> None:
+    """``demo --dir``: a new or empty folder; the sample repo is never copied over files."""
+    if not where.exists():
+        return
+    if not where.is_dir():
+        raise PreflightError(f"demo --dir {where} is not a folder; give a new or empty folder")
+    if any(where.iterdir()):
+        raise PreflightError(
+            f"demo --dir {where} is not empty; give a new or empty folder for the sample repo"
+        )
+    where.rmdir()  # the copy makes it again
 
 
 def demo_command(args: argparse.Namespace, env: Env) -> int:
     from phasegraph.demo import DEMO_PLAN, prepare_sample_repo
 
     where: Path | None = args.dir
+    check_report_path(args.report)
+    if where is not None:
+        _demo_folder(where)
     root = where or Path(tempfile.mkdtemp(prefix="phasegraph-demo-"))
     repo = prepare_sample_repo(root / "inventory" if where is None else root)
     if not args.json:
-        env.out.print(f"[bold]phasegraph demo[/]: sample repo at {repo}")
+        env.out.print(f"[bold]phasegraph demo[/]: sample repo at {repo}", highlight=False)
         env.out.print(f"goal: {DEMO_PLAN['goal']}\n")
     return execute(env, Plan.model_validate(DEMO_PLAN), repo, args)
 
@@ -128,22 +189,26 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     else:  # the model plans once the run has started; the workspace is checked now
         found = preflight(Plan(goal=args.request), env.registry, workspace, python=options.python)
     thread: str = args.thread or uuid.uuid4().hex[:12]
-    if args.json:
-        started = RunStarted(
-            event="run",
-            thread=thread,
-            workspace=str(found.workspace),
-            python=found.python.python,
-            source=found.python.source,
-        )
-        print(json.dumps(started), flush=True)
-    else:
+    watch = RunWatch(thread, found.workspace, args.db)
+
+    def announce() -> None:
+        """The thread and how to resume it, once the run really starts (lock held, thread new)."""
+        watch.started = True
+        if args.json:
+            started = RunStarted(
+                event="run",
+                thread=thread,
+                workspace=str(found.workspace),
+                python=found.python.python,
+                source=found.python.source,
+            )
+            print_line(json.dumps(started))
+            return
         env.out.print(
-            f"thread [bold]{thread}[/] (if it is interrupted: "
-            f"phasegraph resume {thread} -w {found.workspace})"
+            f"thread [bold]{thread}[/] (if it is interrupted: {watch.resume_command()})",
+            highlight=False,
         )
         env.out.print(f"checks run with {found.python.describe()}", highlight=False)
-    db = database(args.db, found.workspace)
 
     async def go() -> Report:
         from phasegraph.graph.run import run_plan, run_request  # LangGraph: only when running
@@ -155,6 +220,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                     f"thread {thread} already holds a run; resume it with `phasegraph resume "
                     f"{thread}` or start a new run without --thread"
                 )
+            announce()
             with events_and_approval(env, args.json, args.approve) as (on_event, on_interrupt):
                 if plan is None:
                     return await run_request(
@@ -163,7 +229,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                         found.workspace,
                         options=options,
                         thread_id=thread,
-                        on_event=on_event,
+                        on_event=watch.watching(on_event),
                         on_interrupt=on_interrupt,
                     )
                 return await run_plan(
@@ -172,23 +238,31 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
                     found.workspace,
                     options=options,
                     thread_id=thread,
-                    on_event=on_event,
+                    on_event=watch.watching(on_event),
                     on_interrupt=on_interrupt,
                 )
 
+    # The lock first: a run refused as busy prints no thread and no resume hint.
     with workspace_lock(found.workspace, thread):
-        report = asyncio.run(go())
+        db = database(args.db, found.workspace)
+        report = run_until_signal(go(), watch, env.err)
     return finish(env, report, args)
 
 
 def finish(env: Env, report: Report, args: argparse.Namespace) -> int:
     """Show the report (a table, or a final JSON line), write ``--report``, give the exit code."""
     if args.json:
-        print(json.dumps({"event": "report", **report.model_dump(mode="json")}), flush=True)
+        print_line(json.dumps({"event": "report", **report.model_dump(mode="json")}))
     else:
         print_report(env.out, report)
     if args.report is not None:
-        args.report.write_text(json.dumps(report.model_dump(mode="json"), indent=2) + "\n")
+        data = json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
+        try:  # checked before the run; written whole or not at all
+            atomic_write(args.report, data.encode())
+        except OSError as exc:
+            env.err.print(
+                f"[bold red]error:[/] could not write --report {args.report}: {exc.strerror}"
+            )
     return exit_code(report)
 
 

@@ -67,6 +67,10 @@ def load_plan(source: str | Path) -> Plan:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanError([f"cannot read plan file {path}: {exc.strerror}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            [f"plan file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"]
+        ) from exc
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

@@ -299,8 +299,8 @@ async def _invoke(tool: BaseTool, payload: dict[str, Any], ctx: SkillContext) ->
         raise
     except TimeoutError as exc:
         raise SkillError(
-            f"tool {tool.name} did not finish within {ctx.timeout:g}s; raise step_timeout "
-            "if it needs longer",
+            f"tool {tool.name} did not finish within {ctx.timeout:g}s; raise the step timeout "
+            "(--step-timeout SECONDS, RunOptions.step_timeout) if it needs longer",
             step_id=ctx.step_id,
         ) from exc
     except ToolException as exc:

@@ -139,7 +139,7 @@ def _normal_name(host: str) -> str:
 def _refusal(host: str, why: str) -> str:
     return (
         f"{why}; fetch_url only reaches public addresses. If you trust {host!r}, "
-        f'allow it: RunOptions(allow_hosts=("{host}",))'
+        f'allow it: --allow-host {host} (phasegraph run), or RunOptions(allow_hosts=("{host}",))'
     )
 
 

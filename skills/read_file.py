@@ -48,14 +48,15 @@ def read_text_file(
         if size > max_bytes:
             raise SkillError(
                 f"{rel!r} is {size} bytes, over the {max_bytes}-byte cap; raise max_bytes "
-                "or search it with rg_search instead",
+                "(read_file's argument) or search it with rg_search instead",
                 step_id=step_id,
             )
         # Read one byte past the cap: the file may have grown since fstat().
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise SkillError(
-            f"{rel!r} is over the {max_bytes}-byte cap; raise max_bytes or use rg_search",
+            f"{rel!r} is over the {max_bytes}-byte cap; raise max_bytes (read_file's "
+            "argument) or use rg_search",
             step_id=step_id,
         )
     if b"\x00" in data:

@@ -204,7 +204,8 @@ def tool_failure(tool: str, proc: ProcResult, ctx: SkillContext, why: str = "") 
     if proc.timed_out:
         return SkillError(
             f"{tool} did not finish within {ctx.timeout:g}s and was stopped; "
-            "raise the step timeout or check fewer paths",
+            "raise the step timeout (--step-timeout SECONDS, RunOptions.step_timeout) or check "
+            "fewer paths",
             step_id=ctx.step_id or None,
         )
     output = tail((proc.stderr.strip() + "\n" + proc.stdout.strip()).strip(), 2000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,10 @@ from pathlib import Path
 import pytest
 from durable_helpers import FILES, PLAN, cli, commits, make, tree
 from testkit import git, require_program, snapshot, write
+
+from phasegraph import Report, as_tool, build_orchestrator, run_plan
+from phasegraph.graph.lock import workspace_lock
+from phasegraph.skills.errors import WorkspaceBusy
 
 WAITING_TEST = (
     "import pathlib, time\n\n\ndef test_waits_while_held() -> None:\n"
@@ -132,3 +137,88 @@ def test_undo_refuses_to_throw_away_later_changes(tmp_path: Path) -> None:
     assert (repo / "more.py").read_text() == FILES["more.py"]
     again = cli("undo", "t1", "-w", str(repo))
     assert again.returncode == 2 and "nothing to undo" in again.stderr
+
+
+def test_resume_locks_the_workspace_the_run_works_in_not_the_one_named(tmp_path: Path) -> None:
+    repo, plan = make(tmp_path)
+    db = str(tmp_path / "shared.sqlite")
+    killed = cli(
+        "run",
+        str(plan),
+        "-w",
+        str(repo),
+        "--thread",
+        "t1",
+        "--db",
+        db,
+        env={"PHASEGRAPH_FAILPOINT": "before-write:e2"},
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    half = tree(repo)
+    other = tmp_path / "other"
+    other.mkdir()
+    with workspace_lock(repo, "theirs"):
+        refused = cli("resume", "t1", "-w", str(other), "--db", db)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "another run is active" in refused.stderr and "thread theirs" in refused.stderr
+        assert tree(repo) == half
+    resumed = cli("resume", "t1", "-w", str(other), "--db", db)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert commits(repo) == ["Grow the constants", "initial"]
+
+
+def small_plan() -> dict[str, object]:
+    return {
+        "goal": "one write",
+        "steps": [{"id": "w", "skill": "write_file", "args": {"path": "new.py", "content": "N\n"}}],
+    }
+
+
+async def test_a_library_run_is_refused_while_another_run_holds_the_workspace(
+    tmp_path: Path,
+) -> None:
+    repo, _ = make(tmp_path)
+    before = tree(repo)
+    with workspace_lock(repo, "theirs"), pytest.raises(WorkspaceBusy, match="thread theirs"):
+        await run_plan(build_orchestrator(), small_plan(), repo)
+    assert tree(repo) == before
+    report = await run_plan(build_orchestrator(), small_plan(), repo)  # free again: it runs
+    assert report.status == "completed" and (repo / "new.py").exists()
+
+
+async def test_an_as_tool_run_is_refused_while_another_run_holds_the_workspace(
+    tmp_path: Path,
+) -> None:
+    repo, _ = make(tmp_path)
+    before = tree(repo)
+    with workspace_lock(repo, "theirs"):
+        answer = await as_tool().ainvoke({"plan": small_plan(), "workspace": str(repo)})
+    assert "another run is active" in str(answer) and "thread theirs" in str(answer)
+    assert tree(repo) == before
+
+
+async def test_a_plain_graph_invoke_does_not_write_while_another_run_holds_the_workspace(
+    tmp_path: Path,
+) -> None:
+    repo, _ = make(tmp_path)
+    before = tree(repo)
+    with workspace_lock(repo, "theirs"):
+        final = await build_orchestrator().ainvoke({"plan": small_plan(), "workspace": str(repo)})
+    assert final["report"]["status"] == "stopped"
+    assert "another run is active" in final["report"]["error"]
+    assert tree(repo) == before
+
+
+async def test_two_concurrent_library_runs_on_one_workspace_never_both_run(
+    tmp_path: Path,
+) -> None:
+    repo, _ = make(tmp_path)
+    graph = build_orchestrator()
+    plans = [small_plan(), {**small_plan(), "goal": "the other one"}]
+    outcomes = await asyncio.gather(
+        *(run_plan(graph, plan, repo) for plan in plans), return_exceptions=True
+    )
+    busy = [o for o in outcomes if isinstance(o, WorkspaceBusy)]
+    done = [o for o in outcomes if isinstance(o, Report)]
+    assert len(busy) == 1 and len(done) == 1, outcomes
+    assert done[0].status == "completed"
