@@ -137,20 +137,12 @@ async def run_program(
     if ours is None:
         return await _unsupervised(proc, argv, timeout, output_cap, stdin)
     ours.setblocking(False)
-    out, err = _Capture(output_cap), _Capture(output_cap)
-    readers = [
-        asyncio.ensure_future(out.drain(proc.stdout)),
-        asyncio.ensure_future(err.drain(proc.stderr)),
-    ]
+    out, err, readers = _read_output(proc, output_cap)
     status: int | None = None
     timed_out = False
     try:
         async with asyncio.timeout(timeout):
-            if stdin is not None and proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    proc.stdin.write(stdin)
-                    await proc.stdin.drain()
-                proc.stdin.close()
+            await _feed(proc, stdin)
             status = await _program_status(ours)
             # The program is done; what it started may still hold its pipes for a moment.
             await asyncio.wait(readers, timeout=PIPE_GRACE)
@@ -188,6 +180,27 @@ async def run_program(
     )
 
 
+def _read_output(
+    proc: asyncio.subprocess.Process, output_cap: int
+) -> tuple[_Capture, _Capture, list[asyncio.Task[None]]]:
+    """Start reading the program's stdout and stderr, each capped at ``output_cap``."""
+    out, err = _Capture(output_cap), _Capture(output_cap)
+    readers = [
+        asyncio.create_task(out.drain(proc.stdout)),
+        asyncio.create_task(err.drain(proc.stderr)),
+    ]
+    return out, err, readers
+
+
+async def _feed(proc: asyncio.subprocess.Process, stdin: bytes | None) -> None:
+    """Give the program its input, if any; one that exits without reading it is fine."""
+    if stdin is not None and proc.stdin is not None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+        proc.stdin.close()
+
+
 async def _unsupervised(
     proc: asyncio.subprocess.Process,
     argv: Sequence[str],
@@ -196,19 +209,11 @@ async def _unsupervised(
     stdin: bytes | None,
 ) -> ProcResult:
     """Wait for a program started in a process group of its own; kill the group after."""
-    out, err = _Capture(output_cap), _Capture(output_cap)
-    readers = [
-        asyncio.ensure_future(out.drain(proc.stdout)),
-        asyncio.ensure_future(err.drain(proc.stderr)),
-    ]
+    out, err, readers = _read_output(proc, output_cap)
     timed_out = False
     try:
         async with asyncio.timeout(timeout):
-            if stdin is not None and proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    proc.stdin.write(stdin)
-                    await proc.stdin.drain()
-                proc.stdin.close()
+            await _feed(proc, stdin)
             await proc.wait()
             await asyncio.wait(readers, timeout=PIPE_GRACE)
     except TimeoutError:

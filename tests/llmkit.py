@@ -75,6 +75,14 @@ def completion(
 ) -> httpx.Response:
     """An OpenAI chat completion whose message content is ``data`` (as JSON)."""
     content = data if isinstance(data, str) else json.dumps(data)
+    message = {"role": "assistant", "content": content}
+    return chat_completion(message, "stop", prompt_tokens, completion_tokens)
+
+
+def chat_completion(
+    message: dict[str, Any], finish_reason: str, prompt_tokens: int, completion_tokens: int
+) -> httpx.Response:
+    """An OpenAI chat completion answering with ``message``, with its token usage."""
     return httpx.Response(
         200,
         json={
@@ -82,13 +90,7 @@ def completion(
             "object": "chat.completion",
             "created": 1700000000,
             "model": "test-model",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
@@ -119,27 +121,8 @@ def tool_completion(
         "type": "function",
         "function": {"name": name, "arguments": json.dumps(data)},
     }
-    return httpx.Response(
-        200,
-        json={
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "created": 1700000000,
-            "model": "test-model",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": None, "tool_calls": [call]},
-                    "finish_reason": "tool_calls",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        },
-    )
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    return chat_completion(message, "tool_calls", prompt_tokens, completion_tokens)
 
 
 #: What a server says, in a 400, when it does not take a way of asking for structured output
