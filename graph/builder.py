@@ -84,15 +84,6 @@ def build_orchestrator(
     if approve_writes and checkpointer is None and not served:
         checkpointer = InMemorySaver()  # a pause needs somewhere to wait
 
-    def baselines_with_reads(state: State, options: RunOptions) -> bool:
-        """The gate needs the baselines, the consolidator does not: when the consolidator
-        asks a model (as make_consolidate decides), the baselines run beside that call
-        instead of beside the reads."""
-        has_model = consolidator_model is not None or bool(options.model)
-        plan = state.get("plan", {})
-        reads = steps_of(state, skills, SkillKind.READ)
-        return not (has_model and not plan.get("recipe") and reads)
-
     def route_planner(state: State) -> Literal["reads", "consolidate", "stop_and_report"]:
         if state.get("failure"):
             return "stop_and_report"
@@ -119,8 +110,8 @@ def build_orchestrator(
     builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
     builder.add_node("planner", make_planner(skills, planner_model, served=served))
     concurrency = max(1, read_concurrency)
-    builder.add_node("reads", make_reads(runner, concurrency, baselines_with_reads))
     consolidation = make_consolidate(runner, consolidator, consolidator_model, served=served)
+    builder.add_node("reads", make_reads(runner, concurrency, consolidation))
     builder.add_node("consolidate", make_consolidate_phase(runner, consolidation, concurrency))
     if approve_writes:
         builder.add_node("approve", make_approve(skills))

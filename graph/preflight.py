@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -161,15 +162,25 @@ def _interpreter(
     return env, found.version
 
 
+def warm_interpreter(root: Path, python: str | None) -> None:
+    """Probe the project's interpreter now (kept for the process), so the preflight of a plan
+    still being written (an LLM planner's) does not wait for it; a problem is left for that
+    preflight to report. Blocking: call it in a worker thread."""
+    with contextlib.suppress(PythonEnvError):
+        probe(find_python_env(root, python))
+
+
 def _runs_python(registry: SkillRegistry, name: str) -> bool:
     skill = registry.get(name)
     return skill is not None and skill.kind is SkillKind.VERIFY
 
 
-def preflight_problems(plan: Plan, registry: SkillRegistry, workspace: str | Path) -> list[str]:
+def preflight_problems(
+    plan: Plan, registry: SkillRegistry, workspace: str | Path, *, python: str | None = None
+) -> list[str]:
     """:func:`preflight` as a list of problems (empty when it passes), for repair loops."""
     try:
-        preflight(plan, registry, workspace)
+        preflight(plan, registry, workspace, python=python)
     except PreflightError as exc:
         return [str(exc)]
     return []

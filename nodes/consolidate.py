@@ -146,22 +146,26 @@ def make_consolidate(
 
 
 def make_consolidate_phase(runner: StepRunner, core: StateNode, concurrency: int) -> StateNode:
-    """The consolidate node: ``core`` (the consolidation, durable as a task of its own) with
-    every baseline not yet taken beside it, then the baselines of the verify steps the
-    consolidation added; each ends before the node does, so before the first write.
+    """The consolidate node: ``core`` (the consolidation, durable as a task of its own), with
+    every baseline not yet taken beside it, unless the read node already consolidated (it
+    does as soon as its last read ends); then the baselines of the verify steps the
+    consolidation added and of targeted checks; each ends before the node does, so before
+    the first write.
     """
 
     async def consolidate(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         async def consolidation() -> dict[str, Any]:
             return await core(state, runtime=runtime)
 
-        beside = baseline_jobs(runner, state, runtime, writes_known=False)
-        jobs = [Job("consolidate", consolidation, bounded=False), *beside]
-        update = merged(await run_jobs(jobs, concurrency))
-        if update.get("failure") or "plan" not in update:
-            return update
+        update: dict[str, Any] = {}
+        if not state.get("consolidated"):
+            beside = baseline_jobs(runner, state, runtime, writes_known=False)
+            jobs = [Job("consolidate", consolidation, bounded=False), *beside]
+            update = merged(await run_jobs(jobs, concurrency))
+            if update.get("failure") or "plan" not in update:
+                return update
         taken = {**state.get("baseline", {}), **update.get("baseline", {})}
-        final: State = {**state, "plan": update["plan"], "baseline": taken}
+        final: State = {**state, **update, "baseline": taken}  # type: ignore[typeddict-item]
         # The writes are known now: kept for the targeted checks that select tests by them.
         records = runner.records(runtime, state["run_id"])
         for index, step in enumerate(steps_of(final, runner.registry, SkillKind.WRITE)):

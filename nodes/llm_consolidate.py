@@ -170,7 +170,7 @@ async def writes_from_findings(
                 "the plan commits but has no write step: give the writes, or say why in 'unable'"
             )
         if not problems:  # the machine, and every write tried in memory (graph.dry_run)
-            problems = preflight_problems(final, registry, workspace)
+            problems = preflight_problems(final, registry, workspace, python=opts.python)
         if problems:
             raise PlanError(problems)
         return added

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, Step, parse_plan, validate_plan
-from phasegraph.graph.preflight import preflight_problems
+from phasegraph.graph.preflight import Preflight, preflight
 from phasegraph.graph.state import Failure, ModelUsage
 from phasegraph.nodes.llm import Asking, answer_or_failure, schema_of
 from phasegraph.prompts import load_prompt
 from phasegraph.skills.base import Skill, SkillKind
-from phasegraph.skills.errors import PlanError
+from phasegraph.skills.errors import PlanError, PreflightError
 from phasegraph.skills.gitrepo import is_git_repo, run_git_sync
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.redact import fence_untrusted
@@ -52,6 +52,8 @@ class Drafted:
     plan: Plan | None
     failure: Failure | None
     usage: ModelUsage
+    #: The plan's preflight, taken as it was validated (so the planner need not repeat it).
+    preflight: Preflight | None = None
 
 
 def asking(opts: RunOptions) -> Asking:
@@ -186,6 +188,8 @@ async def plan_from_request(
     # The catalogue looks for programs, the file list runs git: off the event loop.
     system = await asyncio.to_thread(planner_prompt, registry, workspace)
 
+    passed: list[Preflight] = []  # the preflight of the plan that passed
+
     def validate(data: dict[str, Any]) -> Plan | str:
         steps, unable = draft_parts(data, "plan")
         if unable and not steps:
@@ -196,7 +200,10 @@ async def plan_from_request(
         if not plan.steps:
             problems.append("plan: it has no steps; give the steps, or say why in 'unable'")
         if not problems:
-            problems = preflight_problems(plan, registry, workspace)
+            try:
+                passed.append(preflight(plan, registry, workspace, python=opts.python))
+            except PreflightError as exc:
+                problems = [str(exc)]
         if problems:
             raise PlanError(problems)
         return plan
@@ -212,7 +219,7 @@ async def plan_from_request(
         what="plan was",
         unable="the model could not plan the request",
     )
-    return Drafted(plan, failure, how.usage())
+    return Drafted(plan, failure, how.usage(), passed[-1] if plan is not None and passed else None)
 
 
 def planner_prompt(registry: SkillRegistry, workspace: Path) -> str:

@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.plan import Plan, check_plan, parse_plan
-from phasegraph.graph.preflight import Preflight, preflight
+from phasegraph.graph.preflight import Preflight, preflight, warm_interpreter
 from phasegraph.graph.run_store import WriteProgress, file_hash
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.chat_models import model_for
@@ -143,6 +143,7 @@ def make_planner(
         if refused:
             return {"run_id": run_id, "failure": Failure(step=None, kind="input", error=refused)}
         raw_plan: object = state.get("plan")
+        ready: Preflight | None = None
         usage: dict[str, Any] = {}
         chosen = model
         if raw_plan is None and state.get("request"):
@@ -161,13 +162,18 @@ def make_planner(
                     "run_id": run_id,
                     "failure": Failure(step=None, kind="preflight", error=str(exc)),
                 }
+            # The plan's checks will need the project's interpreter: probed beside the call.
+            warming = asyncio.create_task(
+                asyncio.to_thread(warm_interpreter, root, options(runtime).python)
+            )
             drafted = await plan_from_request(
                 chosen, registry, state["request"], root, options(runtime)
             )
+            await warming
             usage = {"usage": {"planner": drafted.usage}}
             if drafted.failure is not None:
                 return {"run_id": run_id, "failure": drafted.failure, **usage}
-            raw_plan = drafted.plan
+            raw_plan, ready = drafted.plan, drafted.preflight
         if raw_plan is None:
             hint = (
                 ""
@@ -184,9 +190,12 @@ def make_planner(
                 ),
             }
         try:
-            plan, found = await asyncio.to_thread(
-                checked, raw_plan, registry, workspace, options(runtime).python
-            )
+            if isinstance(raw_plan, Plan) and ready is not None:
+                plan, found = raw_plan, ready  # the LLM planner checked it as it validated it
+            else:
+                plan, found = await asyncio.to_thread(
+                    checked, raw_plan, registry, workspace, options(runtime).python
+                )
         except PlanError as exc:
             failure = Failure(step=None, kind="input", error=str(exc))
             return {"run_id": run_id, "failure": failure, **usage}

@@ -125,20 +125,29 @@ def _baseline(
     return baseline
 
 
-def make_reads(
-    runner: StepRunner, concurrency: int, baselines_here: Callable[[State, RunOptions], bool]
-) -> StateNode:
+def make_reads(runner: StepRunner, concurrency: int, consolidation: StateNode) -> StateNode:
     """The read node: every read dispatched the moment its own ``after`` reads finish
     (not level by level), each durable on its own (:mod:`phasegraph.nodes.eager`).
 
-    ``baselines_here`` tells whether the baselines run beside the reads too; when the
-    consolidator asks a model, they run beside that call instead (see consolidate).
+    The baselines run beside the reads from the start (the gate needs them, nothing else
+    does), and ``consolidation`` (the consolidate node's work: a recipe, or a model call)
+    starts the moment the last read ends, so a baseline slower than the reads runs beside
+    the model call too instead of delaying it. The consolidate node then takes only the
+    baselines the consolidation added.
     """
 
     async def reads(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        jobs = read_jobs(runner, state, runtime)
-        if baselines_here(state, options(runtime)):
-            jobs += baseline_jobs(runner, state, runtime, writes_known=False)
+        read = read_jobs(runner, state, runtime)
+
+        async def consolidate() -> Update:
+            return await consolidation(state, runtime=runtime)
+
+        after_reads = [job.name for job in read]
+        jobs = [
+            *read,
+            *baseline_jobs(runner, state, runtime, writes_known=False),
+            Job("consolidate", consolidate, after_reads, bounded=False),
+        ]
         return merged(await run_jobs(jobs, concurrency))
 
     return reads
