@@ -28,7 +28,7 @@ test: system-deps lint
 
 # The benchmarks: one JSON line per result (see the README's table).
 bench: setup
-	cd bench && for script in vs_react floor scale verify_parallel real_repo start; do \
+	cd bench && for script in vs_react floor scale verify_parallel real_repo start eager_reads targeted edit_robustness; do \
 		../$(BIN)/python $$script.py || exit 1; done
 
 clean:

@@ -25,7 +25,6 @@ from phasegraph.cli.run_cmd import (
 from phasegraph.cli.session import existing_database, existing_workspace, persisted_graph
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.report import Report
-from phasegraph.graph.undo import undo_run
 from phasegraph.skills.errors import PreflightError
 
 if TYPE_CHECKING:
@@ -164,6 +163,8 @@ def undo_command(args: argparse.Namespace, env: Env) -> int:
             values = dict((await graph.aget_state(_config(args.thread))).values)
         if not values:
             raise _unknown(args, db, workspace)
+        from phasegraph.graph.undo import undo_run  # git and httpx: only when undoing
+
         with workspace_lock(_stored_workspace(values, workspace), f"undo {args.thread}"):
             done = await undo_run(values, force=args.force)
         parts = [
