@@ -87,11 +87,19 @@ def llm() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM) -> Iterator[str]:
+def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder ``langgraph dev`` runs in (its working directory)."""
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM, server_home: Path
+) -> Iterator[str]:
     """``langgraph dev`` on a free 127.0.0.1 port, as the README runs it; stopped afterwards."""
     langgraph = require_program("langgraph")
     require_program("git")
-    home = tmp_path_factory.mktemp("server")
+    home = server_home
     port = free_port()
     log = (home / "server.log").open("w")
     env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_NO_VERSION_CHECK": "true"}
@@ -311,8 +319,20 @@ async def test_the_server_publishes_the_input_and_context_schemas(client: LangGr
         assert options["strict"]["description"].startswith("Any verify failure blocks")
 
 
-async def test_a_served_run_works_only_under_the_served_roots(client: LangGraphClient) -> None:
+def files_of(folder: Path) -> dict[str, int]:
+    """Every file under ``folder`` but the server's own state and log, with its size."""
+    return {
+        str(p.relative_to(folder)): p.stat().st_size
+        for p in folder.rglob("*")
+        if p.is_file() and ".langgraph_api" not in p.parts and p.name != "server.log"
+    }
+
+
+async def test_a_served_run_works_only_under_the_served_roots(
+    client: LangGraphClient, server_home: Path
+) -> None:
     # Without a workspace the server would run in its own folder; outside the roots, anywhere.
+    home_before, checkout_before = files_of(server_home), git(ROOT, "status", "--porcelain")
     for workspace, why in (("", "no workspace given"), (str(ROOT), "not under the served roots")):
         thread = await client.threads.create()
         await client.runs.wait(
@@ -321,6 +341,8 @@ async def test_a_served_run_works_only_under_the_served_roots(client: LangGraphC
         report = values_of(await client.threads.get_state(thread["thread_id"]))["report"]
         assert (report["status"], report["failure_kind"]) == ("stopped", "input")
         assert why in report["error"]
+    assert files_of(server_home) == home_before
+    assert git(ROOT, "status", "--porcelain") == checkout_before
 
 
 async def test_a_request_without_the_token_is_refused(server: str, tmp_path: Path) -> None:
