@@ -47,20 +47,16 @@ class _Dispatch:
 
 
 def _in_order(jobs: Sequence[Job]) -> list[Job]:
-    """``jobs`` with every job after its dependencies, otherwise in the given order."""
-    by_name = {job.name: job for job in jobs}
+    """``jobs`` with every job after its dependencies, otherwise in the given order (a
+    dependency cycle, which plans are checked for first, keeps the given order)."""
+    names = {job.name for job in jobs}
     placed: dict[str, Job] = {}
-
-    def place(job: Job, path: tuple[str, ...]) -> None:
-        if job.name in placed or job.name in path:
-            return  # placed already, or a cycle (plans are checked for those first)
-        for dep in job.after:
-            if dep in by_name:
-                place(by_name[dep], (*path, job.name))
-        placed[job.name] = job
-
-    for job in jobs:
-        place(job, ())
+    waiting = list(jobs)
+    while waiting:
+        ready = [j for j in waiting if all(d in placed or d not in names for d in j.after)]
+        for job in ready or waiting:  # no job ready: a cycle, left as given
+            placed[job.name] = job
+        waiting = [j for j in waiting if j.name not in placed]
     return list(placed.values())
 
 
