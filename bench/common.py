@@ -74,3 +74,15 @@ def sizes(argv: list[str], default: list[int]) -> list[int]:
 
 def repeats(argv: list[str], default: int) -> int:
     return int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else default
+
+
+#: The harmless edit the real-project benches make: a comment above module 0's function.
+DOC_EDIT: dict[str, Any] = {
+    "id": "doc",
+    "skill": "edit_block",
+    "args": {
+        "path": "src/pkg/mod0.py",
+        "search": "def work_0",
+        "replace": "# The work of module 0.\ndef work_0",
+    },
+}

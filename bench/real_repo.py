@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import emit, median_seconds, repeats
+from common import DOC_EDIT, emit, median_seconds, repeats
 
 from phasegraph import build_orchestrator, run_plan
 
@@ -80,15 +80,7 @@ async def main(argv: list[str]) -> None:
         plan = {
             "goal": "document module 0",
             "steps": [
-                {
-                    "id": "doc",
-                    "skill": "edit_block",
-                    "args": {
-                        "path": "src/pkg/mod0.py",
-                        "search": "def work_0",
-                        "replace": "# The work of module 0.\ndef work_0",
-                    },
-                },
+                DOC_EDIT,
                 {"id": "tests", "skill": "run_pytest"},
                 {"id": "commit", "skill": "git_checkpoint", "args": {"message": "doc"}},
             ],

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import emit, repeats
+from common import DOC_EDIT, emit, repeats
 
 from phasegraph import Report, RunOptions, build_orchestrator, run_plan
 
@@ -77,15 +77,7 @@ def plan(targeted: bool) -> dict[str, Any]:
     return {
         "goal": "document module 0",
         "steps": [
-            {
-                "id": "doc",
-                "skill": "edit_block",
-                "args": {
-                    "path": "src/pkg/mod0.py",
-                    "search": "def work_0",
-                    "replace": "# The work of module 0.\ndef work_0",
-                },
-            },
+            DOC_EDIT,
             tests,
         ],
     }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -108,3 +110,15 @@ async def run_collecting(
         on_event=lambda event: events.append(dict(event)),
     )
     return report, events
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def run_bench(script: str, *args: str) -> list[dict[str, Any]]:
+    """Run ``bench/<script>`` with ``args``; its JSON lines (it must exit 0)."""
+    out = subprocess.run(
+        [sys.executable, script, *args], cwd=BENCH, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]

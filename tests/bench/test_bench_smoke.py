@@ -5,24 +5,9 @@ No timing is asserted here: the figures live in the bench output and the README.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
-
 import pytest
 from testkit import require_program
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def run(script: str, *args: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [sys.executable, script, *args], cwd=BENCH, capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+from testkit import run_bench as run
 
 
 def test_vs_react_counts_calls_on_both_sides() -> None:

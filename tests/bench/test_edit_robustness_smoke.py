@@ -5,24 +5,11 @@ The rates themselves are figures for the README, not asserted here.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from testkit import run_bench
 
 
 def test_edit_robustness_reports_both_matchers_and_no_wrong_apply() -> None:
-    out = subprocess.run(
-        [sys.executable, "edit_robustness.py", "--blocks", "20"],
-        cwd=BENCH,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    [row] = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    [row] = run_bench("edit_robustness.py", "--blocks", "20")
     assert row["bench"] == "edit_robustness" and row["blocks"] == 20
     for side in ("exact_only", "ladder"):
         counts = row[side]
