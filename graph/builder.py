@@ -11,7 +11,6 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
-from langgraph.types import Send
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.state import InputState, State
@@ -29,7 +28,7 @@ from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import make_planner
 from phasegraph.nodes.reads import make_reads
 from phasegraph.nodes.report import report, stop_and_report
-from phasegraph.nodes.verifies import dispatch_verifies, make_verify
+from phasegraph.nodes.verifies import make_verify
 from phasegraph.nodes.writer import build_writer
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry, default_registry
@@ -98,10 +97,10 @@ def build_orchestrator(
     def route_approve(state: State) -> Literal["writer", "stop_and_report"]:
         return "stop_and_report" if state.get("failure") else "writer"
 
-    def route_writer(state: State) -> list[Send] | str:
+    def route_writer(state: State) -> str:
         if state.get("failure"):
             return "stop_and_report"
-        return dispatch_verifies(state, skills)
+        return "verify" if steps_of(state, skills, SkillKind.VERIFY) else "gate"
 
     def route_after_gate(state: State) -> str:
         return route_gate(state, commits=bool(steps_of(state, skills, SkillKind.COMMIT)))
@@ -116,7 +115,7 @@ def build_orchestrator(
     if approve_writes:
         builder.add_node("approve", make_approve(skills))
     builder.add_node("writer", build_writer(runner))
-    builder.add_node("verify", make_verify(runner))
+    builder.add_node("verify", make_verify(runner, concurrency))
     builder.add_node("gate", gate)
     builder.add_node("commit", make_commit(runner))
     builder.add_node("report", report)
@@ -141,5 +140,6 @@ def build_orchestrator(
         checkpointer, store = None, None
     elif store is None:
         store = InMemoryStore()
-    graph = builder.compile(checkpointer=checkpointer, store=store, name=name)
-    return graph.with_config(max_concurrency=concurrency)
+    # No graph-wide max_concurrency: the read, baseline and verify jobs are bounded by
+    # ``concurrency`` themselves, and LangGraph's bound would count the node they run in.
+    return builder.compile(checkpointer=checkpointer, store=store, name=name)

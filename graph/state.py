@@ -163,7 +163,8 @@ class State(InputState, total=False):
 
 
 class StepTask(TypedDict):
-    """What a fanned-out read, baseline or verify task receives through ``Send``."""
+    """Where one read, baseline or verify step runs: the run's workspace, project environment
+    and tree, the step, and (for a verify) its baseline findings."""
 
     workspace: str
     run_id: str

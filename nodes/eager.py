@@ -60,9 +60,12 @@ def _in_order(jobs: Sequence[Job]) -> list[Job]:
     return list(placed.values())
 
 
-async def run_jobs(jobs: Sequence[Job], concurrency: int) -> list[Update]:
+async def run_jobs(
+    jobs: Sequence[Job], concurrency: int, *, stop_on_failure: bool = True
+) -> list[Update]:
     """Run ``jobs`` eagerly, at most ``concurrency`` bounded ones at once; their updates,
-    in the order the jobs ended (the first failure first)."""
+    in the order the jobs ended (the first failure first). With ``stop_on_failure``
+    false, a failure does not stop the jobs still waiting (independent checks)."""
     ordered = _in_order(jobs)
     names = {job.name for job in ordered}
     dispatch = _Dispatch(
@@ -93,7 +96,7 @@ async def run_jobs(jobs: Sequence[Job], concurrency: int) -> list[Update]:
         result: Update | None = await future
         dispatch.results[job.name] = result
         ended_order.append(job.name)
-        if result is not None and result.get("failure"):
+        if stop_on_failure and result is not None and result.get("failure"):
             dispatch.stopped = True
         dispatch.ended[job.name].set()
 
@@ -108,7 +111,7 @@ def merged(updates: Sequence[Update]) -> Update:
         for key, value in update.items():
             if key == "steps":
                 out[key] = merge_records(out.get(key), value)
-            elif key in ("baseline", "usage"):
+            elif key in ("baseline", "usage", "verdicts"):
                 out[key] = merge_dicts(out.get(key), value)
             elif key == "failure":
                 if value is not None and out.get("failure") is None:

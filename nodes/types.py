@@ -7,18 +7,10 @@ from typing import Any, Protocol
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.state import State, StepTask
+from phasegraph.graph.state import State
 
 
 class StateNode(Protocol):
     """A node that reads the whole state and returns a partial update."""
 
     async def __call__(self, state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]: ...
-
-
-class TaskNode(Protocol):
-    """A fanned-out node that gets one :class:`StepTask` through ``Send``."""
-
-    async def __call__(
-        self, state: StepTask, *, runtime: Runtime[RunOptions]
-    ) -> dict[str, Any]: ...

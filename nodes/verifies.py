@@ -1,22 +1,23 @@
-"""The verify phase: every check fanned out with ``Send``, judged against its baseline."""
+"""The verify phase: every check at once (each a LangGraph task, durable on its own, at most
+``concurrency`` running), each judged against its baseline."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.state import State, StepTask, VerifyOutcome
+from phasegraph.nodes.eager import Job, Update, merged, run_jobs
 from phasegraph.nodes.execute import StepRunner, emit, options, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task
-from phasegraph.nodes.types import TaskNode
+from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.registry import SkillRegistry
 
 #: Introduced findings whose explanation (a failing test's assertion) a verdict keeps.
 MAX_DETAILS = 10
@@ -35,18 +36,27 @@ def split_findings(after: list[str], before: list[str]) -> tuple[list[str], list
     return introduced, preexisting
 
 
-def dispatch_verifies(state: State, registry: SkillRegistry) -> list[Send] | Literal["gate"]:
-    baseline = state.get("baseline", {})
-    sends = [
-        Send("verify", task(state, step, baseline.get(step["id"], [])))
-        for step in steps_of(state, registry, SkillKind.VERIFY)
-    ]
-    return sends or "gate"
+def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
+    """The verify node: every verify step of the plan, all of them run (a check that cannot
+    run does not stop the others: the gate wants every verdict), at most ``concurrency``
+    at once (:mod:`phasegraph.nodes.eager`)."""
+
+    async def verify(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        baseline = state.get("baseline", {})
+        steps = steps_of(state, runner.registry, SkillKind.VERIFY)
+        where = [task(state, step, baseline.get(step["id"])) for step in steps]
+        jobs = [Job(f"verify:{w['step']['id']}", _check(runner, w, runtime)) for w in where]
+        return merged(await run_jobs(jobs, concurrency, stop_on_failure=False))
+
+    return verify
 
 
-def make_verify(runner: StepRunner) -> TaskNode:
-    async def verify(state: StepTask, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        task = state
+def _check(
+    runner: StepRunner, task: StepTask, runtime: Runtime[RunOptions]
+) -> Callable[[], Awaitable[Update]]:
+    """Run one verify step after the writes and judge its findings against its baseline."""
+
+    async def check() -> Update:
         step = task["step"]
         failpoint(f"verify:{step['id']}")
         outcome = await runner.run(step, task, runtime, failure_kind="verify")
@@ -82,4 +92,4 @@ def make_verify(runner: StepRunner) -> TaskNode:
         )
         return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}
 
-    return verify
+    return check

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from durable_helpers import cli
 from testkit import init_repo, require_program
 
@@ -95,3 +96,46 @@ async def test_a_read_starts_when_its_own_dependencies_end_not_its_level(tmp_pat
     report = await run_plan(build_orchestrator(registry), plan, tmp_path, on_event=on_event)
     assert report.status == "completed", report.error
     assert order.index(("B", "done")) < order.index(("C", "done"))
+
+
+class Busy:
+    """How many steps run at once, at most, as the steps themselves see it."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+
+    async def nap(self) -> None:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        await asyncio.sleep(0.05)
+        self.now -= 1
+
+
+@pytest.mark.parametrize("bound", [1, 2, 3])
+async def test_read_concurrency_bounds_the_reads_and_the_checks_exactly(
+    tmp_path: Path, bound: int
+) -> None:
+    """``read_concurrency=N``: N reads (and N checks) run at once, never more, never fewer
+    (a bound of 1 used to hang: LangGraph counted the read node itself against it)."""
+    registry = default_registry()
+    reads, checks = Busy(), Busy()
+
+    @registry.skill("busy_read", kind="read", args=SkillArgs)
+    async def busy_read(args: SkillArgs, ctx: SkillContext) -> SkillResult:
+        await reads.nap()
+        return SkillResult(summary="read")
+
+    @registry.skill("busy_check", kind="verify", args=SkillArgs)
+    async def busy_check(args: SkillArgs, ctx: SkillContext) -> SkillResult:
+        await checks.nap()
+        return SkillResult(summary="checked")
+
+    steps = [{"id": f"r{k}", "skill": "busy_read"} for k in range(5)]
+    steps += [{"id": "w", "skill": "write_file", "args": {"path": "d.py", "content": "D = 4\n"}}]
+    steps += [{"id": f"v{k}", "skill": "busy_check"} for k in range(5)]
+    graph = build_orchestrator(registry, read_concurrency=bound)
+    plan = {"goal": "bounded", "steps": steps}
+    report = await asyncio.wait_for(run_plan(graph, plan, tmp_path), timeout=60)
+    assert report.status == "completed", report.error
+    assert (reads.most, checks.most) == (bound, bound)
