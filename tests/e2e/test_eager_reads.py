@@ -131,7 +131,7 @@ async def test_read_concurrency_bounds_the_reads_and_the_checks_exactly(
         await checks.nap()
         return SkillResult(summary="checked")
 
-    steps = [{"id": f"r{k}", "skill": "busy_read"} for k in range(5)]
+    steps: list[dict[str, Any]] = [{"id": f"r{k}", "skill": "busy_read"} for k in range(5)]
     steps += [{"id": "w", "skill": "write_file", "args": {"path": "d.py", "content": "D = 4\n"}}]
     steps += [{"id": f"v{k}", "skill": "busy_check"} for k in range(5)]
     graph = build_orchestrator(registry, read_concurrency=bound)
