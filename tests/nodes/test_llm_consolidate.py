@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,46 @@ async def test_strict_runs_need_no_baseline_for_added_verifies(make_repo: MakeRe
     assert report.status == "stopped"
     assert report.failure_kind == "gate"
     assert report.failed_step == "lint"
+
+
+async def test_the_writes_it_adds_never_touch_a_file_the_user_had_changed(
+    make_repo: MakeRepo,
+) -> None:
+    """The consolidator's check keeps the planner's git facts: the user's uncommitted file is
+    still theirs, and an added edit of it goes back to the model before any write."""
+    repo = make_repo({"lib.py": LIB})
+    mine = LIB + "# my own change\n"
+    (repo / "lib.py").write_text(mine)
+    plan = {
+        "goal": "Greet with hi",
+        "steps": [
+            *READ_PLAN["steps"],
+            {"id": "commit", "skill": "git_checkpoint", "args": {"message": "hi"}},
+        ],
+    }
+    new_file = {"id": "new", "skill": "write_file", "args": {"path": "hi.py", "content": "H = 1\n"}}
+    model, seen = fake_model({"steps": [edit("edit", "'hello '", "'hi '")]}, {"steps": [new_file]})
+
+    report = await run_plan(build_orchestrator(model=model), plan, repo)
+
+    assert report.status == "completed", report.error
+    assert "lib.py has uncommitted changes of yours" in str(seen.calls[1][-1].content)
+    assert (repo / "lib.py").read_text() == mine
+    assert (repo / "hi.py").read_text() == "H = 1\n"
+
+
+async def test_a_commit_it_adds_in_a_repository_with_no_commit_yet(tmp_path: Path) -> None:
+    """A repository with no commit has no HEAD, and is still a repository to commit in."""
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "lib.py").write_text(LIB)
+    new_file = {"id": "new", "skill": "write_file", "args": {"path": "hi.py", "content": "H = 1\n"}}
+    commit = {"id": "commit", "skill": "git_checkpoint", "args": {"message": "hi"}}
+    model, seen = fake_model({"steps": [new_file, commit]})
+
+    report = await run_plan(build_orchestrator(model=model), READ_PLAN, repo)
+
+    assert report.status == "completed", report.error
+    assert len(seen.calls) == 1  # accepted at once: not "not a git repository"
+    assert report.commit
