@@ -59,7 +59,8 @@ _SECRET_IN_COMPOUND = frozenset({"PWD"})
 _NOT_SECRET_SUFFIXES = ("_SOCK",)
 _WORD = re.compile(r"[^A-Z0-9]+")
 
-# Common key formats, found wherever they appear (an env var or not).
+# Common key formats, found wherever they appear (an env var or not). A new format (or
+# label below) needs a literal of its own in _MAY_HOLD_KEY, or text holding it is skipped.
 _KEY_FORMATS = tuple(
     re.compile(pattern, flags)
     for pattern, flags in (
