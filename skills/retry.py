@@ -11,10 +11,10 @@ policy to catch.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from phasegraph.skills.errors import ModelError, SkillError
@@ -62,9 +62,13 @@ def is_transient(exc: BaseException) -> bool:
     """
     if isinstance(exc, SkillError | ModelError):
         return exc.transient and not getattr(exc, "retried", False)
-    if isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
+    # An httpx error implies httpx is loaded: it is looked up, not imported (start-up time).
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.TooManyRedirects | httpx.UnsupportedProtocol):
         return False
-    if isinstance(exc, TimeoutError | ConnectionError | httpx.TransportError):
+    if isinstance(exc, TimeoutError | ConnectionError) or (
+        httpx is not None and isinstance(exc, httpx.TransportError)
+    ):
         return True
     status = status_of(exc)
     if status is not None:
