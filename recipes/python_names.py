@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
-import tree_sitter
-import tree_sitter_python
+from phasegraph.skills.get_file_outline import parse_python
+
+if TYPE_CHECKING:
+    import tree_sitter
 
 #: Nodes that open a scope of their own.
 _COMPREHENSIONS = frozenset(
@@ -107,13 +109,8 @@ def module_name(rel: str, is_file: Callable[[str], bool]) -> tuple[str, bool]:
     return ".".join(parts), package
 
 
-@cache
-def _parser() -> tree_sitter.Parser:
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
-
-
 def parse(text: str) -> tree_sitter.Tree:
-    return _parser().parse(text.encode("utf-8"))
+    return parse_python(text.encode("utf-8"))
 
 
 def _text(node: tree_sitter.Node | None) -> str:

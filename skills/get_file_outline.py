@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from functools import cache
-from typing import Annotated, Any, Literal
-
-import tree_sitter
-import tree_sitter_python
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.read_file import read_text_file
 from phasegraph.skills.workspace import relative_name, resolve_in_workspace
+
+if TYPE_CHECKING:
+    import tree_sitter
 
 #: File suffixes outlined as Python (stubs included).
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -30,7 +30,17 @@ class GetFileOutlineArgs(SkillArgs):
 
 @cache
 def _parser() -> tree_sitter.Parser:
+    # Loaded on the first outline, not with the skill registry (start-up time).
+    import tree_sitter
+    import tree_sitter_python
+
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
+
+
+def parse_python(source: bytes) -> tree_sitter.Tree:
+    """``source`` parsed by tree-sitter's Python grammar: the one parser, for the outline and
+    the rename recipe (:mod:`phasegraph.recipes.python_names`)."""
+    return _parser().parse(source)
 
 
 def _text(node: tree_sitter.Node | None) -> str:
@@ -97,7 +107,7 @@ def _get_file_outline(args: GetFileOutlineArgs, ctx: SkillContext) -> SkillResul
     data, _ = read_text_file(
         target, rel, max_bytes=MAX_OUTLINE_BYTES, step_id=ctx.step_id, workspace=ctx.workspace
     )
-    tree = _parser().parse(data)
+    tree = parse_python(data)
     symbols: list[dict[str, Any]] = []
     _outline(tree.root_node, "", "module", symbols)
 

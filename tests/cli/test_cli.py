@@ -161,6 +161,28 @@ def test_validate_and_skills(tmp_path: Path) -> None:
         assert name in out.stdout
 
 
+#: What ``phasegraph skills`` must not pay for at start-up: each loads where it is used.
+HEAVY = ("httpx", "httpcore", "langgraph", "langchain_core", "langsmith", "mcp", "tree_sitter")
+
+LOADED_BY_SKILLS = f"""
+import sys
+from phasegraph.cli.main import main
+code = main(["skills"])
+print("LOADED", sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_listing_the_skills_loads_no_network_graph_or_model_stack() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_SKILLS], capture_output=True, text=True, timeout=300
+    )
+
+    assert out.returncode == 0, out.stderr
+    assert "fetch_url" in out.stdout
+    assert "LOADED []" in out.stderr
+
+
 def test_plan_show_prints_the_dag_as_text_and_mermaid(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(
