@@ -72,9 +72,13 @@ def make_apply_write(runner: StepRunner) -> Any:
         records = runner.records(runtime, state["run_id"])
         step = await records.write_step(index)
         workspace = Path(state["workspace"])
-        # Filesystem work (paths, hashes, read-backs) runs in a worker thread, off the loop.
-        files = await asyncio.to_thread(target_files, step, runner.registry, workspace)
-        theirs = sorted(set(files) & set(state.get("dirty", [])))
+        entry = await records.write_entry(step["id"])
+        preimages = Preimages(workspace, state["run_id"])
+        # Filesystem work (paths, hashes, pre-images, read-backs) runs in a worker thread, off
+        # the loop; what comes before a write is one hop (each hop costs ~0.4 ms a write).
+        files, theirs, now = await asyncio.to_thread(
+            before_write, step, runner, workspace, entry, state.get("dirty", []), preimages
+        )
         if theirs:
             # The user's own uncommitted work is never overwritten, nor committed by a run.
             return await refuse(
@@ -85,12 +89,10 @@ def make_apply_write(runner: StepRunner) -> Any:
                 f"{', '.join(theirs)} has uncommitted changes of yours that this run would "
                 "overwrite or commit; commit or stash them first, then run again",
             )
-        entry = await records.write_entry(step["id"])
         if entry is None:
-            entry = {"before": await asyncio.to_thread(hashes, workspace, files)}
+            entry = {"before": now}
             await records.put_write_entry(step["id"], entry)
         else:  # this step began before the run was interrupted: did its write land?
-            now = await asyncio.to_thread(hashes, workspace, list(entry["before"]))
             verdict = landed(entry, now)
             if verdict == "landed":
                 await records.put_write_outcome(index, recognised(step, runtime, entry, now))
@@ -104,8 +106,8 @@ def make_apply_write(runner: StepRunner) -> Any:
                     f"{', '.join(entry['before'])} changed since the interrupted run wrote it; "
                     "check the file, then run the plan again",
                 )
-        # The file as it was before the run's first write of it, for undo (a no-op after).
-        await asyncio.to_thread(Preimages(workspace, state["run_id"]).keep, files)
+            # The file as it was before the run's first write of it, for undo (a no-op after).
+            await asyncio.to_thread(preimages.keep, files)
         failpoint(f"before-write:{step['id']}")
         outcome = await runner.run(
             step, state, runtime, check=lambda result: read_back_problem(workspace, result)
@@ -122,6 +124,31 @@ def make_apply_write(runner: StepRunner) -> Any:
         return {"cursor": index + 1, "failure": outcome.failure}
 
     return apply_write
+
+
+def before_write(
+    step: dict[str, Any],
+    runner: StepRunner,
+    workspace: Path,
+    entry: dict[str, Any] | None,
+    dirty: list[str],
+    preimages: Preimages,
+) -> tuple[list[str], list[str], Hashes]:
+    """A write step's files, those of them the user has uncommitted changes in, and the
+    hashes to judge it by: its files' now, or (resuming) those of its journal entry's files.
+
+    A first try also keeps the pre-images of its files, unless they are the user's: kept
+    before the journal entry is put is as good as after (a crash between the two leaves a
+    pre-image that the next try keeps again as a no-op, the first record winning).
+    Blocking (files): a worker thread."""
+    files = target_files(step, runner.registry, workspace)
+    theirs = sorted(set(files) & set(dirty))
+    if theirs:
+        return files, theirs, {}
+    now = hashes(workspace, files if entry is None else list(entry["before"]))
+    if entry is None:
+        preimages.keep(files)
+    return files, theirs, now
 
 
 async def refuse(
