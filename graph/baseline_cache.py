@@ -10,6 +10,10 @@ needs it to tell new findings from old. It is kept in the workspace's ``.phasegr
 - the tools: the interpreter (path, version, and its site-packages folder's stamp, which moves
   when a package is installed or removed) and each program the skill runs (path and stamp).
 
+A committing run also keeps its checks' findings as baselines, under the tree it committed: the
+next run on top of that commit finds its untouched tree already checked (its checks ran on
+exactly those bytes), so a chain of runs pays for each suite once per run, not twice.
+
 Anything else that changes a check's result (an environment variable, a service a test talks
 to) is outside the key: ``RunOptions.baseline_cache=False`` turns the cache off.
 """
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from phasegraph.graph.run_store import file_hash
-from phasegraph.skills.gitrepo import run_git_sync
+from phasegraph.skills.gitrepo import dirty_files, run_git_sync
 from phasegraph.skills.procs import find_program
 from phasegraph.skills.pyenv import PythonEnv, probe
 from phasegraph.skills.registry import SkillRegistry
@@ -91,3 +95,22 @@ class BaselineCache:
     def put(self, key: str, findings: list[str], summary: str) -> None:
         data = json.dumps({"findings": findings, "summary": summary}).encode()
         atomic_write(self._path(key), data)
+
+
+def keep_checks(
+    workspace: Path,
+    checks: list[tuple[dict[str, Any], list[str], str]],
+    registry: SkillRegistry,
+    env: PythonEnv,
+) -> int:
+    """Keep each of ``checks`` (a verify step, the findings it had after the writes, its
+    summary) as the baseline of the tree the workspace holds now: call it right after the
+    commit, so the tree is HEAD plus the user's own uncommitted files, exactly what the
+    checks ran on. How many were kept (none without a commit to key them by). Blocking."""
+    tree = tree_key(workspace, dirty_files(workspace))
+    if tree is None:
+        return 0
+    cache = BaselineCache(workspace, tree)
+    for step, findings, summary in checks:
+        cache.put(cache.key(step, registry, env), findings, summary)
+    return len(checks)

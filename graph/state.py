@@ -46,6 +46,8 @@ class VerifyOutcome(TypedDict, total=False):
     blocking: bool
     details: dict[str, str]
     """What the first introduced findings mean (a failing test's assertion), by finding."""
+    summary: str
+    """The check's own summary line (what a later run that reuses it as a baseline shows)."""
 
 
 class Environment(TypedDict, total=False):

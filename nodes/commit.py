@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
+from phasegraph.graph.baseline_cache import keep_checks
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.state import State
-from phasegraph.nodes.execute import StepRunner, emit, record
+from phasegraph.nodes.execute import StepRunner, emit, options, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.errors import SkillError
 from phasegraph.skills.gitrepo import head_sha, run_git_sync
+from phasegraph.skills.pyenv import PythonEnv
+from phasegraph.skills.run_pytest import is_targeted
 from phasegraph.skills.text import plural
 
 
@@ -129,9 +134,28 @@ def make_commit(runner: StepRunner) -> StateNode:
             if outcome.result is not None:
                 update["commit_sha"] = outcome.result.data.get("sha")
                 failpoint("commit-landed")
+                if options(runtime).baseline_cache:
+                    await asyncio.to_thread(keep_checks_for_next_run, runner, state)
         return update
 
     return commit
+
+
+def keep_checks_for_next_run(runner: StepRunner, state: State) -> None:
+    """The checks' findings, kept as the baselines of the tree just committed: a run on top of
+    this commit then pays for each suite once (a targeted check is left out: its tests depend
+    on what that run will write). A cache, so failing to keep it fails nothing. Blocking."""
+    verdicts = state.get("verdicts", {})
+    checks = [
+        (step, [*verdict["introduced"], *verdict["preexisting"]], verdict["summary"])
+        for step in steps_of(state, runner.registry, SkillKind.VERIFY)
+        if (verdict := verdicts.get(step["id"])) and "summary" in verdict and not is_targeted(step)
+    ]
+    if not checks:
+        return
+    env = PythonEnv.from_dict(state.get("environment"))
+    with contextlib.suppress(OSError, SkillError):
+        keep_checks(Path(state["workspace"]), checks, runner.registry, env)
 
 
 def route_commit(state: State) -> Literal["report", "stop_and_report"]:

@@ -89,6 +89,7 @@ def _check(
             preexisting=preexisting,
             blocking=blocking,
             details={f: details[f] for f in introduced[:MAX_DETAILS] if f in details},
+            summary=outcome.result.summary,
         )
         return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}
 

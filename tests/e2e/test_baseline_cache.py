@@ -98,3 +98,63 @@ async def test_the_cache_can_be_turned_off(make_repo: MakeRepo, sessions: Path) 
 
     assert not (await rerun(repo, baseline_cache=False)).startswith("reused")
     assert count(sessions) == 4
+
+
+def committing(edit_id: str, search: str, replace: str) -> dict[str, Any]:
+    """An edit of lib.py, the tests, a commit."""
+    return {
+        "goal": f"{edit_id} greet",
+        "steps": [
+            {
+                "id": edit_id,
+                "skill": "edit_block",
+                "args": {"path": "lib.py", "search": search, "replace": replace},
+            },
+            {"id": "tests", "skill": "run_pytest"},
+            {"id": "commit", "skill": "git_checkpoint", "args": {"message": edit_id}},
+        ],
+    }
+
+
+FIRST = committing("doc", "def greet", "# Greets.\ndef greet")
+SECOND = committing("note", "'hello ' + name", "'hello ' + name  # the greeting")
+
+
+async def test_a_run_on_top_of_a_runs_commit_reuses_its_checks(
+    make_repo: MakeRepo, sessions: Path
+) -> None:
+    repo = make_repo(FILES)
+    first, _ = await run_collecting(FIRST, repo)
+    assert first.status == "completed", first.error
+    assert count(sessions) == 2
+
+    # The second run's untouched tree is the first run's commit: its tests ran on it already.
+    second, _ = await run_collecting(SECOND, repo)
+
+    assert second.status == "completed", second.error
+    assert second.baselines[0].summary == (
+        "reused from an earlier run on this same tree: pytest: 1 passed"
+    )
+    assert count(sessions) == 3  # only the second run's after-run
+    # What was reused is what the tests found on that commit: a new failure still blocks.
+    failing = committing("break", "'hello ' + name  # the greeting", "'bye ' + name")
+    third, _ = await run_collecting(failing, repo)
+    assert third.status == "stopped"
+    assert third.baselines[0].summary.startswith("reused")
+    assert "test_lib.py::test_greet" in (third.error or "")
+    assert git(repo, "log", "--format=%s") == "note\ndoc\ninitial\n"
+
+
+async def test_a_change_after_the_commit_is_checked_again(
+    make_repo: MakeRepo, sessions: Path
+) -> None:
+    repo = make_repo(FILES)
+    await run_collecting(FIRST, repo)
+    assert count(sessions) == 2
+    write(repo, "notes.txt", "made after the first run\n")
+
+    second, _ = await run_collecting(SECOND, repo)
+
+    assert second.status == "completed", second.error
+    assert second.baselines[0].summary == "pytest: 1 passed"
+    assert count(sessions) == 4
