@@ -76,13 +76,17 @@ def repeats(argv: list[str], default: int) -> int:
     return int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else default
 
 
-#: The harmless edit the real-project benches make: a comment above module 0's function.
-DOC_EDIT: dict[str, Any] = {
-    "id": "doc",
-    "skill": "edit_block",
-    "args": {
-        "path": "src/pkg/mod0.py",
-        "search": "def work_0",
-        "replace": "# The work of module 0.\ndef work_0",
-    },
-}
+def doc_edit(module: int, step_id: str = "doc") -> dict[str, Any]:
+    """The harmless edit the real-project benches make: a comment above a module's function."""
+    return {
+        "id": step_id,
+        "skill": "edit_block",
+        "args": {
+            "path": f"src/pkg/mod{module}.py",
+            "search": f"def work_{module}",
+            "replace": f"# The work of module {module}.\ndef work_{module}",
+        },
+    }
+
+
+DOC_EDIT = doc_edit(0)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import DOC_EDIT, emit, median_seconds, repeats
+from common import doc_edit, emit, median_seconds, repeats
 
 from phasegraph import build_orchestrator, run_plan
 
@@ -80,14 +80,7 @@ async def main(argv: list[str]) -> None:
     try:
         repo, base = make_project(root, tests)
         graph = build_orchestrator()
-        plan = {
-            "goal": "document module 0",
-            "steps": [
-                DOC_EDIT,
-                {"id": "tests", "skill": "run_pytest"},
-                {"id": "commit", "skill": "git_checkpoint", "args": {"message": "doc"}},
-            ],
-        }
+        plan = module_plan(0)
 
         async def pytest_once() -> None:
             proc = await asyncio.create_subprocess_exec(
@@ -150,19 +143,10 @@ async def main(argv: list[str]) -> None:
 
 def module_plan(k: int) -> dict[str, Any]:
     """Document module ``k``, run the project's pytest, commit."""
-    edit = {
-        "id": f"doc{k}",
-        "skill": "edit_block",
-        "args": {
-            "path": f"src/pkg/mod{k}.py",
-            "search": f"def work_{k}",
-            "replace": f"# The work of module {k}.\ndef work_{k}",
-        },
-    }
     return {
         "goal": f"document module {k}",
         "steps": [
-            edit,
+            doc_edit(k, f"doc{k}"),
             {"id": "tests", "skill": "run_pytest"},
             {"id": "commit", "skill": "git_checkpoint", "args": {"message": f"doc {k}"}},
         ],
