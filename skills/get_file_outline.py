@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -28,19 +29,29 @@ class GetFileOutlineArgs(SkillArgs):
     path: Annotated[str, PathArg()]
 
 
+#: One parser per worker thread: outlines run in parallel, and a tree-sitter parser is not
+#: meant to be shared between threads (the grammar is).
+_PARSERS = threading.local()
+
+
 @cache
-def _parser() -> tree_sitter.Parser:
+def _language() -> tree_sitter.Language:
     # Loaded on the first outline, not with the skill registry (start-up time).
     import tree_sitter
     import tree_sitter_python
 
-    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
+    return tree_sitter.Language(tree_sitter_python.language())
 
 
 def parse_python(source: bytes) -> tree_sitter.Tree:
     """``source`` parsed by tree-sitter's Python grammar: the one parser, for the outline and
     the rename recipe (:mod:`phasegraph.recipes.python_names`)."""
-    return _parser().parse(source)
+    parser: tree_sitter.Parser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        import tree_sitter
+
+        parser = _PARSERS.parser = tree_sitter.Parser(_language())
+    return parser.parse(source)
 
 
 def _text(node: tree_sitter.Node | None) -> str:
