@@ -102,15 +102,14 @@ def keep_checks(
     checks: list[tuple[dict[str, Any], list[str], str]],
     registry: SkillRegistry,
     env: PythonEnv,
-) -> int:
+) -> None:
     """Keep each of ``checks`` (a verify step, the findings it had after the writes, its
     summary) as the baseline of the tree the workspace holds now: call it right after the
     commit, so the tree is HEAD plus the user's own uncommitted files, exactly what the
-    checks ran on. How many were kept (none without a commit to key them by). Blocking."""
+    checks ran on. Blocking."""
     tree = tree_key(workspace, dirty_files(workspace))
     if tree is None:
-        return 0
+        return
     cache = BaselineCache(workspace, tree)
     for step, findings, summary in checks:
         cache.put(cache.key(step, registry, env), findings, summary)
-    return len(checks)
