@@ -44,8 +44,9 @@ def _language() -> tree_sitter.Language:
 
 
 def parse_python(source: bytes) -> tree_sitter.Tree:
-    """``source`` parsed by tree-sitter's Python grammar: the one parser, for the outline and
-    the rename recipe (:mod:`phasegraph.recipes.python_names`)."""
+    """``source`` parsed by tree-sitter's Python grammar: the one way Python is parsed, for the
+    outline and the rename recipe (:mod:`phasegraph.recipes.python_names`), with the calling
+    thread's own parser."""
     parser: tree_sitter.Parser | None = getattr(_PARSERS, "parser", None)
     if parser is None:
         import tree_sitter
