@@ -105,7 +105,7 @@ def build_orchestrator(
     def route_after_gate(state: State) -> str:
         return route_gate(state, commits=bool(steps_of(state, skills, SkillKind.COMMIT)))
 
-    runner = StepRunner(skills)
+    runner = StepRunner(skills, start_ahead=not approve_writes)
     builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
     builder.add_node("planner", make_planner(skills, planner_model, served=served))
     concurrency = max(1, read_concurrency)

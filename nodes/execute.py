@@ -82,6 +82,9 @@ class StepRunner:
 
     registry: SkillRegistry
     fallback_store: BaseStore = field(default_factory=InMemoryStore)
+    #: Whether a baseline may start its after-run ahead (run_pytest's interpreter, while
+    #: the baseline runs): not in a graph that pauses for approval between the two.
+    start_ahead: bool = True
 
     def records(self, runtime: Runtime[RunOptions] | None, run_id: str) -> RunStore:
         """The run store of ``run_id``."""
@@ -125,13 +128,15 @@ class StepRunner:
         store_output: bool = True,
         check: Callable[[SkillResult], str | None] | None = None,
         phase: str | None = None,
+        rerun_as: str = "",
     ) -> StepOutcome:
         """Run ``step`` through its skill with retries; emit running/done/failed events.
 
         ``where`` is the state (or fanned-out task) the step runs in: its ``workspace``,
         ``run_id`` and the project ``environment`` the skill runs code with. ``check`` may
         veto a result (returning why), which fails the step. ``phase`` names the row's
-        phase when it is not the skill's kind (a verify's ``baseline`` run).
+        phase when it is not the skill's kind (a verify's ``baseline`` run); ``rerun_as``
+        names the step a baseline runs again as after the writes (``SkillContext.rerun_as``).
         """
         opts = options(runtime)
         skill = self.registry.get(step["skill"])
@@ -163,6 +168,7 @@ class StepRunner:
             python_env=PythonEnv.from_dict(where.get("environment")),
             run_id=where["run_id"],
             planned_files=planned,
+            rerun_as=rerun_as if self.start_ahead else "",
         )
         try:
             async for attempt in retrying(opts.retries):

@@ -105,7 +105,13 @@ def _baseline(
                 emit(runtime, row)
                 return {"steps": {key: row}, "baseline": {step["id"]: kept["findings"]}}
         outcome = await runner.run(
-            row_step, where, runtime, failure_kind="preflight", store_output=False, phase="baseline"
+            row_step,
+            where,
+            runtime,
+            failure_kind="preflight",
+            store_output=False,
+            phase="baseline",
+            rerun_as=step["id"],
         )
         rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:

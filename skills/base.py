@@ -99,6 +99,10 @@ class SkillContext:
     #: The files the run's write steps target (workspace-relative), for a targeted check:
     #: planned before the writes, the same list after them; ``None``: not known (yet).
     planned_files: tuple[str, ...] | None = None
+    #: A baseline's step id: the check runs again under it after the writes, in this same
+    #: process, so a skill may get that run ready now (run_pytest starts its interpreter,
+    #: :mod:`phasegraph.skills.pytest_ahead`); empty: it is not known to run again.
+    rerun_as: str = ""
 
     @property
     def python(self) -> PythonEnv:

@@ -97,7 +97,7 @@ async def run_program(
     timeout: float,
     env: Mapping[str, str] | None = None,
     output_cap: int = 2_000_000,
-    stdin: bytes | None = None,
+    stdin: bytes | asyncio.Future[bytes] | None = None,
     supervised: bool = True,
 ) -> ProcResult:
     """Run ``argv`` (no shell) in ``cwd``; nothing it starts outlives it.
@@ -108,6 +108,10 @@ async def run_program(
     ``setsid`` or a double fork included (on Linux; elsewhere its process group).
     Output is read until the pipes close, or :data:`PIPE_GRACE` seconds after the program
     exited; beyond ``output_cap`` bytes per stream it is dropped and flagged.
+
+    ``stdin`` may be a future: the program starts now and gets its input when the future
+    is done (a program made ready ahead of its turn, :mod:`phasegraph.skills.pytest_ahead`);
+    its ``timeout`` then counts from that moment. Cancel the call to end it unfed.
 
     ``supervised=False`` spares the supervisor's interpreter start (tens of ms) for
     phasegraph's own short tools that start nothing of the user's (ripgrep, git's
@@ -135,14 +139,19 @@ async def run_program(
         if theirs:
             theirs.close()
     if ours is None:
+        if not isinstance(stdin, bytes | None):
+            raise ValueError("a program fed later runs supervised")
         return await _unsupervised(proc, argv, timeout, output_cap, stdin)
     ours.setblocking(False)
     out, err, readers = _read_output(proc, output_cap)
     status: int | None = None
     timed_out = False
+    deferred = not isinstance(stdin, bytes | None)
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(None if deferred else timeout) as limit:
             await _feed(proc, stdin)
+            if deferred:  # the program's turn starts now: so does its timeout
+                limit.reschedule(asyncio.get_running_loop().time() + timeout)
             status = await _program_status(ours)
             # The program is done; what it started may still hold its pipes for a moment.
             await asyncio.wait(readers, timeout=PIPE_GRACE)
@@ -192,11 +201,15 @@ def _read_output(
     return out, err, readers
 
 
-async def _feed(proc: asyncio.subprocess.Process, stdin: bytes | None) -> None:
-    """Give the program its input, if any; one that exits without reading it is fine."""
+async def _feed(
+    proc: asyncio.subprocess.Process, stdin: bytes | asyncio.Future[bytes] | None
+) -> None:
+    """Give the program its input, if any (a future's once it is done); one that exits
+    without reading it is fine."""
     if stdin is not None and proc.stdin is not None:
+        data = stdin if isinstance(stdin, bytes) else await stdin
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.write(stdin)
+            proc.stdin.write(data)
             await proc.stdin.drain()
         proc.stdin.close()
 

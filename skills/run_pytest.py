@@ -8,11 +8,14 @@ import itertools
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from phasegraph.skills import pytest_ahead
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.procs import ProcResult
@@ -25,7 +28,6 @@ from phasegraph.skills.verify_common import (
     relativize,
     run_check,
     split_targets,
-    temp_dir,
     verify_env,
 )
 from phasegraph.skills.workspace import static_path_problem
@@ -327,24 +329,71 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
             findings=list(missing),
         )
     extra = await asyncio.to_thread(_hygiene, ctx, args.args)
-    async with temp_dir("phasegraph-pytest-") as tmp:
-        report = tmp / "report.jsonl"
-        plugin = tmp / f"{_PLUGIN}.py"
-        await asyncio.to_thread(plugin.write_text, _PLUGIN_SOURCE, encoding="utf-8")
-        env = verify_env(ctx)
-        env[_REPORT_ENV] = str(report)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tmp), env.get("PYTHONPATH", "")) if p)
-        # pytest does not honour "--" before paths, so split_targets has already
-        # turned any path starting with "-" into "./-...".
-        argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
-        argv += ["--color=no", *extra, *targets.present, *args.args]
-        proc = await run_check(ctx, argv, env)
-        records = await asyncio.to_thread(_read_records, report)
+    env = verify_env(ctx)
+    if ctx.rerun_as and ctx.run_id:  # a baseline: its after-run's interpreter starts now
+        await _start_ahead(ctx, env)
+    # pytest does not honour "--" before paths, so split_targets has already
+    # turned any path starting with "-" into "./-...".
+    argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
+    argv += ["--color=no", *extra, *targets.present, *args.args]
+    proc, records = await _pytest(ctx, argv, env)
     result = await asyncio.to_thread(_result, ctx, proc, records, missing)
     if selection is None:
         return result
     summary = clip(f"{result.summary}; targeted: {_selected(selection)}")
     return result.model_copy(update={"summary": summary, "data": {**result.data, **picked}})
+
+
+async def _pytest(
+    ctx: SkillContext, argv: list[str], env: dict[str, str]
+) -> tuple[ProcResult, list[dict[str, Any]]]:
+    """Run ``argv`` with the reporter plugin: in the interpreter started ahead for this step
+    when there is one that runs exactly as a cold start would, else cold."""
+    ahead = (
+        pytest_ahead.claim((ctx.run_id, ctx.step_id), ctx.python.python, ctx.workspace, env)
+        if ctx.run_id
+        else None
+    )
+    folder = ahead.tmp if ahead else await asyncio.to_thread(_plugin_folder)
+    try:
+        if ahead is not None:
+            proc = await ahead.run(argv)
+        else:
+            proc = await run_check(ctx, argv, _with_plugin(env, folder))
+        return proc, await asyncio.to_thread(_read_records, folder / _REPORT)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+async def _start_ahead(ctx: SkillContext, env: dict[str, str]) -> None:
+    """Start the pytest of step ``ctx.rerun_as``'s after-run now (:mod:`pytest_ahead`)."""
+    folder = await asyncio.to_thread(_plugin_folder)
+    pytest_ahead.start(
+        (ctx.run_id, ctx.rerun_as),
+        ctx.python.python,
+        ctx.workspace,
+        env,
+        folder,
+        _with_plugin(env, folder),
+        timeout=ctx.timeout,
+        output_cap=ctx.output_cap,
+    )
+
+
+_REPORT = "report.jsonl"
+
+
+def _plugin_folder() -> Path:
+    """A temporary folder outside the workspace with the reporter plugin in it."""
+    folder = Path(tempfile.mkdtemp(prefix="phasegraph-pytest-"))
+    (folder / f"{_PLUGIN}.py").write_text(_PLUGIN_SOURCE, encoding="utf-8")
+    return folder
+
+
+def _with_plugin(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """``env`` with ``folder``'s plugin importable and its report file named."""
+    path = os.pathsep.join(p for p in (str(folder), env.get("PYTHONPATH", "")) if p)
+    return {**env, _REPORT_ENV: str(folder / _REPORT), "PYTHONPATH": path}
 
 
 def _selected(selection: Selection) -> str:

@@ -1,0 +1,108 @@
+"""The after-run's pytest started while the baseline runs (skills/pytest_ahead.py): it runs
+in that interpreter, sees a change to what the interpreter had loaded, and never outlives
+its run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from phasegraph.skills import pytest_ahead
+from phasegraph.skills.base import SkillContext
+from phasegraph.skills.run_pytest import SKILL
+
+PROBE_TEST = """import json, os, sys
+
+
+def test_probe():
+    with open(os.environ["PROBE_OUT"], "a") as out:
+        out.write(json.dumps({"argv": sys.orig_argv, "v": os.environ.get("PROBE_V")}) + "\\n")
+"""
+
+
+def _project(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A workspace with one probing test, a sitecustomize folder and the probe's output."""
+    ws = tmp_path / "ws"
+    (ws / "tests").mkdir(parents=True)
+    (ws / "tests" / "test_probe.py").write_text(PROBE_TEST)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text('import os\nos.environ["PROBE_V"] = "1"\n')
+    return ws, site, tmp_path / "probe.jsonl"
+
+
+def _ctx(ws: Path, site: Path, out: Path, run_id: str, *, baseline: bool) -> SkillContext:
+    env = {**os.environ, "PYTHONPATH": str(site), "PROBE_OUT": str(out)}
+    return SkillContext(
+        workspace=ws,
+        step_id="baseline:tests" if baseline else "tests",
+        env=env,
+        run_id=run_id,
+        rerun_as="tests" if baseline else "",
+    )
+
+
+def _probes(out: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+def _started_ahead(probe: dict[str, object]) -> bool:
+    return any(pytest_ahead.MARK in str(arg) for arg in probe["argv"])  # type: ignore[attr-defined]
+
+
+async def test_the_after_run_runs_in_the_interpreter_started_during_its_baseline(
+    tmp_path: Path,
+) -> None:
+    ws, site, out = _project(tmp_path)
+    args = SKILL.parse_args({})
+    before = await SKILL.run(args, _ctx(ws, site, out, "r1", baseline=True))
+    after = await SKILL.run(args, _ctx(ws, site, out, "r1", baseline=False))
+    assert before.ok and after.ok, (before.summary, after.summary)
+    assert after.data["counts"]["passed"] == 1
+    baseline_probe, after_probe = _probes(out)
+    assert not _started_ahead(baseline_probe)
+    assert _started_ahead(after_probe)
+    assert after_probe["v"] == "1"
+
+
+async def test_a_change_to_what_it_had_loaded_starts_pytest_cold(tmp_path: Path) -> None:
+    ws, site, out = _project(tmp_path)
+    args = SKILL.parse_args({})
+    await SKILL.run(args, _ctx(ws, site, out, "r2", baseline=True))
+    await asyncio.sleep(1.0)  # the interpreter started ahead has loaded sitecustomize by now
+    (site / "sitecustomize.py").write_text('import os\nos.environ["PROBE_V"] = "2"\n')
+    after = await SKILL.run(args, _ctx(ws, site, out, "r2", baseline=False))
+    assert after.ok, after.summary
+    after_probe = _probes(out)[-1]
+    assert after_probe["v"] == "2"  # the changed file, as a cold start would see it
+    assert not _started_ahead(after_probe)
+
+
+async def test_an_after_run_that_never_comes_leaves_no_process(tmp_path: Path) -> None:
+    ws, site, out = _project(tmp_path)
+    await SKILL.run(SKILL.parse_args({}), _ctx(ws, site, out, "r3", baseline=True))
+    assert _launchers(ws), "started ahead during the baseline"
+    pytest_ahead.discard("r3")  # what the report nodes do at the run's end
+    for _ in range(100):
+        if not _launchers(ws):
+            break
+        await asyncio.sleep(0.05)
+    assert not _launchers(ws)
+
+
+def _launchers(ws: Path) -> list[int]:
+    """The launcher processes working in ``ws``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if pytest_ahead.MARK.encode() in cmdline and cwd == str(ws):
+            found.append(int(proc.name))
+    return found
