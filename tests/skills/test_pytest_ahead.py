@@ -100,7 +100,7 @@ def _launchers(ws: Path) -> list[int]:
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes()
-            cwd = os.readlink(proc / "cwd")
+            cwd = str((proc / "cwd").readlink())
         except OSError:
             continue
         if pytest_ahead.MARK.encode() in cmdline and cwd == str(ws):
