@@ -161,6 +161,13 @@ async def run_program(
         ours.close()  # the supervisor kills everything, even if this process ends now
         for reader in readers:
             reader.cancel()
+        # Let go of the program while the loop still runs: a stdin still open (a program
+        # never fed) and an unreaped supervisor would otherwise be closed by the garbage
+        # collector after the loop (an "Event loop is closed" traceback on Ctrl-C).
+        if proc.stdin is not None:
+            proc.stdin.close()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(proc.wait(), PIPE_GRACE)
         raise
     # Done with the program: the supervisor kills whatever is left (a server a test
     # forgot, a child holding stdout) and exits.

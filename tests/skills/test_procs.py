@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import logging
 import os
 import signal
 import sys
@@ -171,3 +173,27 @@ async def test_a_missing_program_is_file_not_found(tmp_path: Path) -> None:
         await run_program(["no-such-program-phasegraph"], cwd=tmp_path, timeout=30)
     with pytest.raises(FileNotFoundError):
         await run_program(["./not-here"], cwd=tmp_path, timeout=30)
+
+
+def test_a_program_left_waiting_for_its_input_is_let_go_before_the_loop_closes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A program fed later (pytest started ahead) still waits when a Ctrl-C ends the loop:
+    # asyncio.run cancels it, and it must be closed and reaped then, not by the garbage
+    # collector after the loop ("Event loop is closed", "Loop ... that handles pid ...").
+    async def main() -> None:
+        later: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        code = "import sys; sys.stdin.read()"
+        asyncio.create_task(run_program([PY, "-c", code], cwd=tmp_path, timeout=30, stdin=later))
+        await asyncio.sleep(0.5)  # it runs, waiting for input that never comes
+
+    unraisable: list[object] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            asyncio.run(main())
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []
+    assert "closed" not in caplog.text
