@@ -46,13 +46,24 @@ def noop_registry() -> SkillRegistry:
 
 async def median_seconds(run: Callable[[], Awaitable[Any]], repeats: int) -> float:
     """The median wall time of ``repeats`` runs, after one warm-up run."""
-    await run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        await run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    [median] = await interleaved_medians([run], repeats)
+    return median
+
+
+async def interleaved_medians(
+    runs: list[Callable[[], Awaitable[Any]]], repeats: int
+) -> list[float]:
+    """The median wall time of each of ``runs``, taken in turns (``repeats`` rounds after one
+    warm-up round), so that the machine's noise, which drifts over seconds, weighs on each
+    alike."""
+    times: list[list[float]] = [[] for _ in runs]
+    for round_ in range(repeats + 1):
+        for run, kept in zip(runs, times, strict=True):
+            started = time.perf_counter()
+            await run()
+            if round_:
+                kept.append(time.perf_counter() - started)
+    return [statistics.median(kept) for kept in times]
 
 
 def machine() -> str:

@@ -20,11 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from common import doc_edit, emit, repeats
+from common import doc_edit, emit, interleaved_medians, repeats
 
 from phasegraph import build_orchestrator, run_plan
 
@@ -120,8 +119,6 @@ async def main(argv: list[str]) -> None:
             return statistics.median(times[1:])
 
         started = time.perf_counter()
-        # Taken in turns (once, first run, re-run; repeated), so that the machine's noise,
-        # which drifts over seconds, weighs on the three medians alike.
         once, run, rerun = await interleaved_medians(
             [pytest_once, lambda: phasegraph_run(first=True), lambda: phasegraph_run(first=False)],
             reps,
@@ -143,20 +140,6 @@ async def main(argv: list[str]) -> None:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-async def interleaved_medians(
-    runs: list[Callable[[], Awaitable[Any]]], repeats: int
-) -> list[float]:
-    """The median wall time of each of ``runs``, taken in turns, after one warm-up round."""
-    times: list[list[float]] = [[] for _ in runs]
-    for round_ in range(repeats + 1):
-        for run, kept in zip(runs, times, strict=True):
-            started = time.perf_counter()
-            await run()
-            if round_:
-                kept.append(time.perf_counter() - started)
-    return [statistics.median(kept) for kept in times]
 
 
 def module_plan(k: int) -> dict[str, Any]:

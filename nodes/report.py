@@ -15,7 +15,7 @@ from phasegraph.skills import pytest_ahead
 
 
 async def report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-    pytest_ahead.discard(state.get("run_id", ""))  # none is left waiting once the run ends
+    await pytest_ahead.discard(state.get("run_id", ""))  # none is left waiting once the run ends
     final = to_dict(build_report(state, "completed"))
     runtime.stream_writer(run_ended("completed", final))
     return {"report": final}
@@ -23,7 +23,7 @@ async def report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
 
 async def stop_and_report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
     """Stop the run: every step that has not run is skipped, and the report says why."""
-    pytest_ahead.discard(state.get("run_id", ""))  # an after-run started ahead never runs
+    await pytest_ahead.discard(state.get("run_id", ""))  # an after-run started ahead never runs
     skipped: dict[str, StepRecord] = {}
     for step_id, row in state.get("steps", {}).items():
         if row["status"] == "pending":

@@ -18,13 +18,12 @@ configuration all load afterwards, from the tree as the writes left it.
 
 One waits at most :data:`IDLE` seconds (then it is ended, and the after-run starts cold), and
 :func:`discard` ends a run's at the run's end, whatever the end; the supervisor ends it if
-phasegraph dies.
+phasegraph dies, and the event loop's end (a Ctrl-C) cancels it like any task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 from collections.abc import Mapping
@@ -130,16 +129,23 @@ class Ahead:
         )
 
     def end(self) -> None:
-        """End it unclaimed (the supervisor kills it) and remove its folder."""
-        self.idle.cancel()
-        self.program.cancel()
-        self.program.add_done_callback(lambda _: shutil.rmtree(self.tmp, ignore_errors=True))
+        """End it unclaimed: the supervisor kills it, and its folder goes (:func:`_unclaimed`).
+        From another thread's loop, it is ended in its own (a task is not thread-safe)."""
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is self.loop:
+            self.idle.cancel()
+            self.program.cancel()
+        elif not self.loop.is_closed():  # a closed loop ended and reaped it as it closed
+            self.loop.call_soon_threadsafe(self.end)
 
 
 _WAITING: dict[tuple[str, str], Ahead] = {}
 
 
-def start(
+async def start(
     key: tuple[str, str],
     python: str,
     workspace: Path,
@@ -154,7 +160,7 @@ def start(
     as the claim compares it, ``run_env`` the one it runs with (``tmp``'s plugin and report).
     A second start for the same key (a retried baseline) keeps the first."""
     if key in _WAITING:
-        shutil.rmtree(tmp, ignore_errors=True)
+        await asyncio.to_thread(shutil.rmtree, tmp, True)
         return
     loop = asyncio.get_running_loop()
     args: asyncio.Future[bytes] = loop.create_future()
@@ -168,8 +174,19 @@ def start(
             stdin=args,
         )
     )
+    program.add_done_callback(lambda _: _unclaimed(args, tmp))
     idle = loop.call_later(IDLE, _drop, key)
     _WAITING[key] = Ahead(python, workspace, env, tmp, args, program, loop, idle)
+
+
+def _unclaimed(args: asyncio.Future[bytes], tmp: Path) -> None:
+    """Its program ended: if its arguments were never sent (ended unclaimed, or its loop
+    closing), its folder goes, in a worker thread (a served run allows no blocking call on
+    the loop; ``asyncio.run`` waits for the thread). A claimed one's folder holds the report
+    its after-run reads, and removes."""
+    if not args.done():
+        args.cancel()
+        asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, tmp, True)
 
 
 def claim(
@@ -180,20 +197,26 @@ def claim(
     if ahead is None:
         return None
     same = (ahead.python, ahead.workspace, ahead.env) == (python, workspace, dict(env))
-    with contextlib.suppress(RuntimeError):
-        if same and asyncio.get_running_loop() is ahead.loop and not ahead.program.done():
-            return ahead
+    if same and asyncio.get_running_loop() is ahead.loop and not ahead.program.done():
+        return ahead
     ahead.end()
     return None
 
 
-def discard(run_id: str) -> None:
-    """End every pytest started ahead for ``run_id`` (its run is over)."""
-    for key in [k for k in _WAITING if k[0] == run_id]:
-        _drop(key)
+async def discard(run_id: str) -> None:
+    """End every pytest started ahead for ``run_id`` (its run is over), and wait until each
+    is gone, its folder too."""
+    ended = [ahead for key in list(_WAITING) if key[0] == run_id and (ahead := _drop(key))]
+    loop = asyncio.get_running_loop()
+    for ahead in ended:
+        if ahead.loop is loop:
+            await asyncio.wait([ahead.program])
+            await asyncio.to_thread(shutil.rmtree, ahead.tmp, True)
 
 
-def _drop(key: tuple[str, str]) -> None:
+def _drop(key: tuple[str, str]) -> Ahead | None:
+    """End the one waiting for ``key``, if any; it, still ending."""
     ahead = _WAITING.pop(key, None)
     if ahead is not None:
         ahead.end()
+    return ahead

@@ -368,7 +368,7 @@ async def _pytest(
 async def _start_ahead(ctx: SkillContext, env: dict[str, str]) -> None:
     """Start the pytest of step ``ctx.rerun_as``'s after-run now (:mod:`pytest_ahead`)."""
     folder = await asyncio.to_thread(_plugin_folder)
-    pytest_ahead.start(
+    await pytest_ahead.start(
         (ctx.run_id, ctx.rerun_as),
         ctx.python.python,
         ctx.workspace,

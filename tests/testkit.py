@@ -19,6 +19,7 @@ import pytest
 from phasegraph import Report, RunOptions, build_orchestrator, run_plan
 from phasegraph.graph.plan import parse_plan
 from phasegraph.skills.procs import find_program
+from phasegraph.skills.pytest_ahead import MARK
 
 GIT_ID = ["-c", "user.name=phasegraph tests", "-c", "user.email=tests@phasegraph.invalid"]
 
@@ -122,3 +123,20 @@ def run_bench(script: str, *args: str) -> list[dict[str, Any]]:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def launchers_in(workspace: Path) -> list[int]:
+    """The pids of the pytest interpreters started ahead (skills/pytest_ahead.py) that are
+    working in ``workspace``, read from /proc."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            cwd = str((proc / "cwd").readlink())
+        except OSError:
+            continue
+        if MARK.encode() in cmdline and cwd == str(workspace):
+            found.append(int(proc.name))
+    return found

@@ -181,10 +181,13 @@ def test_a_program_left_waiting_for_its_input_is_let_go_before_the_loop_closes(
     # A program fed later (pytest started ahead) still waits when a Ctrl-C ends the loop:
     # asyncio.run cancels it, and it must be closed and reaped then, not by the garbage
     # collector after the loop ("Event loop is closed", "Loop ... that handles pid ...").
+    left: list[asyncio.Task[object]] = []
+
     async def main() -> None:
         later: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         code = "import sys; sys.stdin.read()"
-        asyncio.create_task(run_program([PY, "-c", code], cwd=tmp_path, timeout=30, stdin=later))
+        waiting = run_program([PY, "-c", code], cwd=tmp_path, timeout=30, stdin=later)
+        left.append(asyncio.create_task(waiting))
         await asyncio.sleep(0.5)  # it runs, waiting for input that never comes
 
     unraisable: list[object] = []

@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from testkit import launchers_in
+
 from phasegraph.skills import pytest_ahead
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.run_pytest import SKILL
@@ -83,26 +85,9 @@ async def test_a_change_to_what_it_had_loaded_starts_pytest_cold(tmp_path: Path)
 async def test_an_after_run_that_never_comes_leaves_no_process(tmp_path: Path) -> None:
     ws, site, out = _project(tmp_path)
     await SKILL.run(SKILL.parse_args({}), _ctx(ws, site, out, "r3", baseline=True))
-    assert _launchers(ws), "started ahead during the baseline"
-    pytest_ahead.discard("r3")  # what the report nodes do at the run's end
-    for _ in range(100):
-        if not _launchers(ws):
-            break
-        await asyncio.sleep(0.05)
-    assert not _launchers(ws)
-
-
-def _launchers(ws: Path) -> list[int]:
-    """The launcher processes working in ``ws``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            cwd = str((proc / "cwd").readlink())
-        except OSError:
-            continue
-        if pytest_ahead.MARK.encode() in cmdline and cwd == str(ws):
-            found.append(int(proc.name))
-    return found
+    assert launchers_in(ws), "started ahead during the baseline"
+    folder = pytest_ahead._WAITING[("r3", "tests")].tmp
+    assert folder.is_dir()
+    await pytest_ahead.discard("r3")  # what the report nodes do at the run's end
+    assert not launchers_in(ws)
+    assert not folder.exists()
