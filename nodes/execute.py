@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -82,8 +83,8 @@ class StepRunner:
 
     registry: SkillRegistry
     fallback_store: BaseStore = field(default_factory=InMemoryStore)
-    #: Whether a baseline may start its after-run ahead (run_pytest's interpreter, while
-    #: the baseline runs): not in a graph that pauses for approval between the two.
+    #: Whether a verify's run after the writes may be got ready while its baseline runs
+    #: (:meth:`ready`): not in a graph that pauses for approval between the two.
     start_ahead: bool = True
 
     def records(self, runtime: Runtime[RunOptions] | None, run_id: str) -> RunStore:
@@ -117,6 +118,20 @@ class StepRunner:
             files += outcome.get("written", []) if outcome else []
         return tuple(dict.fromkeys(files))
 
+    async def ready(
+        self, step: dict[str, Any], where: Mapping[str, Any], runtime: Runtime[RunOptions] | None
+    ) -> None:
+        """Get ``step``'s run after the writes ready now, while its baseline runs or is
+        reused (:attr:`Skill.ahead`); not in a graph that pauses between the two. Best
+        effort: whatever goes wrong here, that run starts cold."""
+        skill = self.registry.get(step["skill"])
+        if not self.start_ahead or skill is None or skill.ahead is None:
+            return
+        # Bad args, a skill's bug: the step's own run says what is wrong, not this.
+        with contextlib.suppress(Exception):
+            args = skill.parse_args(step.get("args", {}))
+            await skill.ahead(args, _context(step, where, options(runtime)))
+
     async def run(
         self,
         step: dict[str, Any],
@@ -128,15 +143,13 @@ class StepRunner:
         store_output: bool = True,
         check: Callable[[SkillResult], str | None] | None = None,
         phase: str | None = None,
-        rerun_as: str = "",
     ) -> StepOutcome:
         """Run ``step`` through its skill with retries; emit running/done/failed events.
 
         ``where`` is the state (or fanned-out task) the step runs in: its ``workspace``,
         ``run_id`` and the project ``environment`` the skill runs code with. ``check`` may
         veto a result (returning why), which fails the step. ``phase`` names the row's
-        phase when it is not the skill's kind (a verify's ``baseline`` run); ``rerun_as``
-        names the step a baseline runs again as after the writes (``SkillContext.rerun_as``).
+        phase when it is not the skill's kind (a verify's ``baseline`` run).
         """
         opts = options(runtime)
         skill = self.registry.get(step["skill"])
@@ -158,18 +171,7 @@ class StepRunner:
         except ValidationError as exc:
             return failed(describe_errors(exc, f"bad args for {skill.name}")[0])
         planned = await self.planned_files(runtime, where) if is_targeted(step) else None
-        ctx = SkillContext(
-            workspace=Path(where["workspace"]),
-            step_id=step["id"],
-            timeout=opts.step_timeout,
-            run_files=run_files,
-            allow_hosts=tuple(opts.allow_hosts),
-            scrub_env=opts.scrub_env,
-            python_env=PythonEnv.from_dict(where.get("environment")),
-            run_id=where["run_id"],
-            planned_files=planned,
-            rerun_as=rerun_as if self.start_ahead else "",
-        )
+        ctx = _context(step, where, opts, run_files=run_files, planned=planned)
         try:
             async for attempt in retrying(opts.retries):
                 with attempt:
@@ -195,3 +197,25 @@ class StepRunner:
             await self.records(runtime, where["run_id"]).put_output(step["id"], output)
         emit(runtime, rec)
         return StepOutcome(rec, result, None)
+
+
+def _context(
+    step: Mapping[str, Any],
+    where: Mapping[str, Any],
+    opts: RunOptions,
+    *,
+    run_files: tuple[str, ...] = (),
+    planned: tuple[str, ...] | None = None,
+) -> SkillContext:
+    """The context ``step`` runs with, in the state (or task) ``where``."""
+    return SkillContext(
+        workspace=Path(where["workspace"]),
+        step_id=step["id"],
+        timeout=opts.step_timeout,
+        run_files=run_files,
+        allow_hosts=tuple(opts.allow_hosts),
+        scrub_env=opts.scrub_env,
+        python_env=PythonEnv.from_dict(where.get("environment")),
+        run_id=where["run_id"],
+        planned_files=planned,
+    )

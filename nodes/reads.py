@@ -88,6 +88,7 @@ def _baseline(
     row_step = {**step, "id": key}  # a row of its own in the todo list and the event stream
 
     async def baseline() -> Update:
+        await runner.ready(step, where, runtime)  # its run after the writes starts getting ready
         tree = where.get("tree")
         cache = BaselineCache(Path(where["workspace"]), tree) if tree else None
         kept_key = None
@@ -111,7 +112,6 @@ def _baseline(
             failure_kind="preflight",
             store_output=False,
             phase="baseline",
-            rerun_as=step["id"],
         )
         rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:

@@ -99,10 +99,6 @@ class SkillContext:
     #: The files the run's write steps target (workspace-relative), for a targeted check:
     #: planned before the writes, the same list after them; ``None``: not known (yet).
     planned_files: tuple[str, ...] | None = None
-    #: A baseline's step id: the check runs again under it after the writes, in this same
-    #: process, so a skill may get that run ready now (run_pytest starts its interpreter,
-    #: :mod:`phasegraph.skills.pytest_ahead`); empty: it is not known to run again.
-    rerun_as: str = ""
 
     @property
     def python(self) -> PythonEnv:
@@ -117,6 +113,8 @@ class SkillContext:
 A = TypeVar("A", bound=BaseModel)
 
 SkillFn = Callable[[A, SkillContext], Awaitable[SkillResult]]
+#: Gets a later run of a step ready, in the background: called with that run's context.
+AheadFn = Callable[[A, SkillContext], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -130,6 +128,11 @@ class Skill(Generic[A]):
     description: str = ""
     #: Programs (looked up on PATH and beside the running Python) the skill needs.
     programs: tuple[str, ...] = ()
+    #: Gets the step's run after the writes ready while its baseline runs (or is reused),
+    #: in this process: run_pytest starts that run's interpreter
+    #: (:mod:`phasegraph.skills.pytest_ahead`). Best effort: whatever it does, the later run
+    #: is the same as a cold one, only sooner.
+    ahead: AheadFn[A] | None = None
 
     def parse_args(self, raw: Mapping[str, Any]) -> A:
         return self.args_model.model_validate(dict(raw))

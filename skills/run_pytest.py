@@ -330,8 +330,6 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
         )
     extra = await asyncio.to_thread(_hygiene, ctx, args.args)
     env = verify_env(ctx)
-    if ctx.rerun_as and ctx.run_id:  # a baseline: its after-run's interpreter starts now
-        await _start_ahead(ctx, env)
     # pytest does not honour "--" before paths, so split_targets has already
     # turned any path starting with "-" into "./-...".
     argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
@@ -365,11 +363,15 @@ async def _pytest(
         await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
-async def _start_ahead(ctx: SkillContext, env: dict[str, str]) -> None:
-    """Start the pytest of step ``ctx.rerun_as``'s after-run now (:mod:`pytest_ahead`)."""
+async def start_ahead(args: RunPytestArgs, ctx: SkillContext) -> None:
+    """Start the interpreter of the run of ``ctx`` (the step's run after the writes) now
+    (:mod:`pytest_ahead`); its arguments come when it runs."""
+    if not ctx.run_id:
+        return
+    env = verify_env(ctx)
     folder = await asyncio.to_thread(_plugin_folder)
     await pytest_ahead.start(
-        (ctx.run_id, ctx.rerun_as),
+        (ctx.run_id, ctx.step_id),
         ctx.python.python,
         ctx.workspace,
         env,
@@ -622,4 +624,5 @@ SKILL = Skill(
     fn=run_pytest,
     description="Run pytest; findings are the failing test node ids",
     programs=(),
+    ahead=start_ahead,
 )

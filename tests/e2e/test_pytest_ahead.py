@@ -1,6 +1,7 @@
 """The after-run's pytest started during the baseline, in whole runs: it runs the suite the
-writes left, a write that changes how pytest itself would start is met by a cold start, and a
-run that stops before its after-run leaves nothing behind (no process, no temporary folder)."""
+writes left (after a reused baseline too), a write that changes how pytest itself would start
+is met by a cold start, and a run that stops before its after-run leaves nothing behind (no
+process, no temporary folder)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import launchers_in, run_collecting
+from testkit import git, launchers_in, run_collecting
 
 from phasegraph.skills import pytest_ahead
 
@@ -75,6 +76,19 @@ async def test_the_after_run_runs_ahead_on_the_tree_the_writes_left(
     assert (baseline["greeting"], started_ahead(baseline)) == ("hello", False)
     assert (after["greeting"], started_ahead(after)) == ("hi", True)
     assert list(temp_root.iterdir()) == []
+
+
+async def test_a_rerun_whose_baseline_is_reused_still_runs_its_after_run_ahead(
+    make_repo: MakeRepo, probe: Path
+) -> None:
+    repo = make_repo(FILES)
+    await run_collecting(plan(GREET), repo)
+    git(repo, "checkout", "--", "lib.py")  # the same tree again: its baseline is kept
+    report, _ = await run_collecting(plan(GREET), repo)
+    assert report.status == "completed", report.error
+    assert report.baselines[0].summary.startswith("reused")
+    *_, after = (json.loads(line) for line in probe.read_text().splitlines())
+    assert (after["greeting"], started_ahead(after)) == ("hi", True)
 
 
 async def test_a_write_that_shadows_pytest_is_met_by_a_cold_start(

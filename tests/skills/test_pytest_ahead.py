@@ -13,7 +13,7 @@ from testkit import launchers_in
 
 from phasegraph.skills import pytest_ahead
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.run_pytest import SKILL
+from phasegraph.skills.run_pytest import SKILL, RunPytestArgs
 
 PROBE_TEST = """import json, os, sys
 
@@ -42,8 +42,15 @@ def _ctx(ws: Path, site: Path, out: Path, run_id: str, *, baseline: bool) -> Ski
         step_id="baseline:tests" if baseline else "tests",
         env=env,
         run_id=run_id,
-        rerun_as="tests" if baseline else "",
     )
+
+
+async def _baseline(args: RunPytestArgs, ws: Path, site: Path, out: Path, run_id: str) -> bool:
+    """What a run's baseline does: get the after-run ready (``Skill.ahead``, with the
+    after-run's context), then run on the untouched tree; whether that ran green."""
+    assert SKILL.ahead is not None
+    await SKILL.ahead(args, _ctx(ws, site, out, run_id, baseline=False))
+    return (await SKILL.run(args, _ctx(ws, site, out, run_id, baseline=True))).ok
 
 
 def _probes(out: Path) -> list[dict[str, object]]:
@@ -59,9 +66,9 @@ async def test_the_after_run_runs_in_the_interpreter_started_during_its_baseline
 ) -> None:
     ws, site, out = _project(tmp_path)
     args = SKILL.parse_args({})
-    before = await SKILL.run(args, _ctx(ws, site, out, "r1", baseline=True))
+    assert await _baseline(args, ws, site, out, "r1")
     after = await SKILL.run(args, _ctx(ws, site, out, "r1", baseline=False))
-    assert before.ok and after.ok, (before.summary, after.summary)
+    assert after.ok, after.summary
     assert after.data["counts"]["passed"] == 1
     baseline_probe, after_probe = _probes(out)
     assert not _started_ahead(baseline_probe)
@@ -72,7 +79,7 @@ async def test_the_after_run_runs_in_the_interpreter_started_during_its_baseline
 async def test_a_change_to_what_it_had_loaded_starts_pytest_cold(tmp_path: Path) -> None:
     ws, site, out = _project(tmp_path)
     args = SKILL.parse_args({})
-    await SKILL.run(args, _ctx(ws, site, out, "r2", baseline=True))
+    await _baseline(args, ws, site, out, "r2")
     await asyncio.sleep(1.0)  # the interpreter started ahead has loaded sitecustomize by now
     (site / "sitecustomize.py").write_text('import os\nos.environ["PROBE_V"] = "2"\n')
     after = await SKILL.run(args, _ctx(ws, site, out, "r2", baseline=False))
@@ -84,7 +91,7 @@ async def test_a_change_to_what_it_had_loaded_starts_pytest_cold(tmp_path: Path)
 
 async def test_an_after_run_that_never_comes_leaves_no_process(tmp_path: Path) -> None:
     ws, site, out = _project(tmp_path)
-    await SKILL.run(SKILL.parse_args({}), _ctx(ws, site, out, "r3", baseline=True))
+    await _baseline(SKILL.parse_args({}), ws, site, out, "r3")
     assert launchers_in(ws), "started ahead during the baseline"
     folder = pytest_ahead._WAITING[("r3", "tests")].tmp
     assert folder.is_dir()
