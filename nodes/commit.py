@@ -54,10 +54,12 @@ def _commits_on_top(workspace: Path, sha: str, head: str) -> int:
     return above if back.stdout.strip() == sha else -1
 
 
-def committed_since(workspace: Path, before: str | None, files: list[str]) -> str | None:
+def committed_since(
+    workspace: Path, before: str | None, files: list[str], head: str | None
+) -> str | None:
     """The latest commit after ``before`` that touched ``files``, when every one of them is
-    now as HEAD holds it: someone else (the user) committed the run's changes."""
-    if not files or head_sha(workspace) in (None, before):
+    now as HEAD (``head``) holds it: someone else (the user) committed the run's changes."""
+    if not files or head in (None, before):
         return None
     status = run_git_sync(
         workspace, "status", "--porcelain", "-z", "--untracked-files=all", "--", *files
@@ -99,10 +101,11 @@ def make_commit(runner: StepRunner) -> StateNode:
                 else None
             )
             before = entry["head"] if entry is not None else state.get("head")
+            head = await asyncio.to_thread(head_sha, workspace)
             held = (
                 None
                 if landed
-                else await asyncio.to_thread(committed_since, workspace, before, written)
+                else await asyncio.to_thread(committed_since, workspace, before, written, head)
             )
             if landed or held:
                 sha = landed[0] if landed else str(held)
@@ -117,7 +120,6 @@ def make_commit(runner: StepRunner) -> StateNode:
                 update["steps"][step["id"]] = row
                 update["commit_sha"] = sha
                 continue
-            head = await asyncio.to_thread(head_sha, workspace)
             await records.put_commit_entry(step["id"], {"head": head})
             failpoint("before-commit")
             outcome = await runner.run(
