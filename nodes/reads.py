@@ -106,12 +106,7 @@ def _baseline(
                 emit(runtime, row)
                 return {"steps": {key: row}, "baseline": {step["id"]: kept["findings"]}}
         outcome = await runner.run(
-            row_step,
-            where,
-            runtime,
-            failure_kind="preflight",
-            store_output=False,
-            phase="baseline",
+            row_step, where, runtime, failure_kind="preflight", store_output=False, phase="baseline"
         )
         rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:

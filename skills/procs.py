@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def find_program(name: str) -> str | None:
@@ -111,7 +112,8 @@ async def run_program(
 
     ``stdin`` may be a future: the program starts now and gets its input when the future
     is done (a program made ready ahead of its turn, :mod:`phasegraph.skills.pytest_ahead`);
-    its ``timeout`` then counts from that moment. Cancel the call to end it unfed.
+    its ``timeout`` then counts from that moment, and if it ends first the call returns
+    (unfed). Cancel the call to end it unfed.
 
     ``supervised=False`` spares the supervisor's interpreter start (tens of ms) for
     phasegraph's own short tools that start nothing of the user's (ripgrep, git's
@@ -146,20 +148,22 @@ async def run_program(
     out, err, readers = _read_output(proc, output_cap)
     status: int | None = None
     timed_out = False
-    deferred = not isinstance(stdin, bytes | None)
+    ended = asyncio.ensure_future(_program_status(ours))
     try:
-        async with asyncio.timeout(None if deferred else timeout) as limit:
+        if not isinstance(stdin, bytes | None):  # fed later: its timeout counts from then on
+            first: list[asyncio.Future[Any]] = [stdin, ended]
+            await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+            stdin = None if ended.done() else stdin  # one that ended unfed is not fed
+        async with asyncio.timeout(timeout):
             await _feed(proc, stdin)
-            if deferred:  # the program's turn starts now: so does its timeout
-                limit.reschedule(asyncio.get_running_loop().time() + timeout)
-            status = await _program_status(ours)
+            status = await ended
             # The program is done; what it started may still hold its pipes for a moment.
             await asyncio.wait(readers, timeout=PIPE_GRACE)
     except TimeoutError:
         timed_out = True
     except BaseException:
         ours.close()  # the supervisor kills everything, even if this process ends now
-        for reader in readers:
+        for reader in [ended, *readers]:
             reader.cancel()
         # Let go of the program while the loop still runs: a stdin still open (a program
         # never fed) and an unreaped supervisor would otherwise be closed by the garbage
@@ -171,6 +175,7 @@ async def run_program(
         raise
     # Done with the program: the supervisor kills whatever is left (a server a test
     # forgot, a child holding stdout) and exits.
+    ended.cancel()  # still waiting only when the time ran out
     ours.close()
     try:
         await asyncio.wait_for(proc.wait(), REAP_GRACE)

@@ -1,20 +1,22 @@
 """The after-run's pytest, started while the baseline runs: its interpreter and pytest's own
-imports (~0.15 s of a small suite's ~0.9 s) are done by the time the writes are.
+imports, its built-in plugins too (~0.17 s of a small suite's ~0.7 s), are done by the time the
+writes are.
 
-A baseline that knows its check runs again after the writes (``SkillContext.rerun_as``)
-starts :data:`LAUNCHER` in the project's interpreter, under the usual supervisor, with the
-environment the after-run gets. It imports pytest, notes what it loaded (each module file's
-identity, each ``sys.path`` folder's entries) and waits on its stdin. The after-run of the
-same run and step, in the same process and event loop, with the same interpreter, workspace
-and environment, claims it and sends its pytest arguments; anything else runs pytest cold.
+As a run's baseline of a run_pytest step starts (or is reused), the step's ``Skill.ahead``
+(:func:`phasegraph.skills.run_pytest.start_ahead`) starts :data:`LAUNCHER` in the project's
+interpreter, under the usual supervisor, with the environment the after-run gets. It imports
+pytest and pytest's built-in plugins, notes what it loaded (each module file's identity, each
+``sys.path`` folder's entries) and waits on its stdin. The after-run of the same run and step,
+in the same process and event loop, with the same interpreter, workspace and environment,
+claims it and sends its pytest arguments; anything else (or one that died) runs pytest cold.
 
 Before going on, the launcher looks again: if a file it loaded changed, or a module it
 imported (or a ``.pth`` file) appeared or went in a folder on ``sys.path`` (a write that
 shadows ``pytest``, say), it ``exec``\\ s a cold ``python -m pytest`` in its own place, so the
 run is exactly the one a cold start gives. Otherwise it runs pytest as ``-m`` does
 (``runpy``, ``sys.path[0]`` the working folder, stdin ``/dev/null``). Nothing of the project
-is imported before the arguments arrive: collection, conftest files, plugins and the
-configuration all load afterwards, from the tree as the writes left it.
+is imported before the arguments arrive: collection, conftest files, the installed plugins and
+the configuration all load afterwards, from the tree as the writes left it.
 
 One waits at most :data:`IDLE` seconds (then it is ended, and the after-run starts cold), and
 :func:`discard` ends a run's at the run's end, whatever the end; the supervisor ends it if
@@ -77,6 +79,21 @@ def _seen():
 
 import pytest
 
+
+def _builtin_plugins():
+    """pytest's own plugin modules, which its configuration imports (~30 ms): pytest's code
+    only, never the project's."""
+    import importlib
+    from _pytest import config
+
+    for name in getattr(config, "default_plugins", ()):
+        try:
+            importlib.import_module("_pytest." + name)
+        except Exception:
+            pass  # a cold start meets the same error, where pytest reports it
+
+
+_builtin_plugins()
 _BEFORE = _seen()
 _line = b""
 while not _line.endswith(b"\\n"):

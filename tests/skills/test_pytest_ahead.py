@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 
 from testkit import launchers_in
@@ -87,6 +88,27 @@ async def test_a_change_to_what_it_had_loaded_starts_pytest_cold(tmp_path: Path)
     after_probe = _probes(out)[-1]
     assert after_probe["v"] == "2"  # the changed file, as a cold start would see it
     assert not _started_ahead(after_probe)
+
+
+async def test_an_interpreter_started_ahead_that_died_gives_way_to_a_cold_start(
+    tmp_path: Path,
+) -> None:
+    # Killed while it waited (the OOM killer, a user's pkill): the after-run must not inherit
+    # its death, it starts pytest cold.
+    ws, site, out = _project(tmp_path)
+    args = SKILL.parse_args({})
+    await _baseline(args, ws, site, out, "r4")
+    for _ in range(100):  # up and waiting once it has loaded what it watches
+        if launchers_in(ws):
+            break
+        await asyncio.sleep(0.05)
+    for pid in launchers_in(ws):
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    after = await SKILL.run(args, _ctx(ws, site, out, "r4", baseline=False))
+    assert after.ok, after.summary
+    assert after.data["counts"]["passed"] == 1
+    assert not _started_ahead(_probes(out)[-1])
 
 
 async def test_an_after_run_that_never_comes_leaves_no_process(tmp_path: Path) -> None:
