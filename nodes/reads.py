@@ -88,7 +88,15 @@ def _baseline(
     row_step = {**step, "id": key}  # a row of its own in the todo list and the event stream
 
     async def baseline() -> Update:
-        await runner.ready(step, where, runtime)  # its run after the writes starts getting ready
+        # The check's run after the writes gets ready beside it (Skill.ahead), in the
+        # background: the baseline's own program starts first, and ends no sooner.
+        getting_ready = asyncio.ensure_future(runner.ready(step, where, runtime))
+        try:
+            return await untouched()
+        finally:
+            await getting_ready
+
+    async def untouched() -> Update:
         tree = where.get("tree")
         cache = BaselineCache(Path(where["workspace"]), tree) if tree else None
         kept_key = None

@@ -15,7 +15,6 @@ from phasegraph.skills.errors import SkillError
 from phasegraph.skills.gitrepo import (
     head_sha,
     identity_args,
-    is_git_repo,
     repo_state_problems,
     run_git,
 )
@@ -73,17 +72,18 @@ async def git_checkpoint(args: GitCheckpointArgs, ctx: SkillContext) -> SkillRes
     if not ctx.run_files:
         raise SkillError("nothing to commit: the run wrote no files", step_id=step)
     files = await asyncio.to_thread(_normalize, ctx)
-    if not await asyncio.to_thread(is_git_repo, workspace, env=ctx.env):
+    try:  # it asks whether this is a repository only when HEAD is not there
+        parent = await asyncio.to_thread(head_sha, workspace, env=ctx.env)
+    except (SkillError, OSError):  # OSError: the folder itself is gone
         raise SkillError(
             f"{workspace} is not a git repository, so there is nothing to checkpoint into; "
             "run `git init` there or leave git_checkpoint out of the plan",
             step_id=step,
-        )
+        ) from None
     # Not the index lock: a commit waits a little for that one (below).
     busy = await asyncio.to_thread(repo_state_problems, workspace, locks=False, env=ctx.env)
     if busy:
         raise SkillError(f"cannot commit now: {'; '.join(busy)}", step_id=step)
-    parent = await asyncio.to_thread(head_sha, workspace, env=ctx.env)
 
     ignored = await _lines(ctx, "ls-files", "-z", "--others", "--ignored", *_STD, *files)
     if ignored:

@@ -184,8 +184,10 @@ async def test_only_changed_run_files_are_committed(make_repo: MakeRepo) -> None
 async def test_refuses_a_workspace_that_is_not_a_git_repo(tmp_path: Path) -> None:
     write(tmp_path, "a.py", "A = 1\n")
 
-    with pytest.raises(SkillError, match="not a git repository"):
+    with pytest.raises(SkillError, match="not a git repository, so there is nothing to"):
         await checkpoint(tmp_path, "a.py")
+    with pytest.raises(SkillError, match="not a git repository, so there is nothing to"):
+        await checkpoint(tmp_path / "gone", "a.py")
 
 
 async def test_refuses_run_files_outside_the_workspace(make_repo: MakeRepo) -> None:
