@@ -153,7 +153,7 @@ async def run_program(
         if not isinstance(stdin, bytes | None):  # fed later: its timeout counts from then on
             first: list[asyncio.Future[Any]] = [stdin, ended]
             await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
-            stdin = None if ended.done() else stdin  # one that ended unfed is not fed
+            stdin = b"" if ended.done() else stdin  # one that ended unfed: its pipe closed
         async with asyncio.timeout(timeout):
             await _feed(proc, stdin)
             status = await ended
