@@ -98,13 +98,13 @@ async def test_an_interpreter_started_ahead_that_died_gives_way_to_a_cold_start(
     ws, site, out = _project(tmp_path)
     args = SKILL.parse_args({})
     await _baseline(args, ws, site, out, "r4")
-    for _ in range(100):  # up and waiting once it has loaded what it watches
-        if launchers_in(ws):
-            break
-        await asyncio.sleep(0.05)
-    for pid in launchers_in(ws):
+    pids = launchers_in(ws)
+    assert pids, "started ahead during the baseline"
+    for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    await asyncio.sleep(0.5)
+    waiting = pytest_ahead._WAITING[("r4", "tests")].program
+    await asyncio.wait([waiting], timeout=30)  # its supervisor has seen it die
+    assert waiting.done()
     after = await SKILL.run(args, _ctx(ws, site, out, "r4", baseline=False))
     assert after.ok, after.summary
     assert after.data["counts"]["passed"] == 1
