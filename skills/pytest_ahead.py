@@ -14,7 +14,8 @@ Before going on, the launcher looks again: if a file it loaded changed, or a mod
 imported (or a ``.pth`` file) appeared or went in a folder on ``sys.path`` (a write that
 shadows ``pytest``, say), it ``exec``\\ s a cold ``python -m pytest`` in its own place, so the
 run is exactly the one a cold start gives. Otherwise it runs pytest as ``-m`` does
-(``runpy``, ``sys.path[0]`` the working folder, stdin ``/dev/null``). Nothing of the project
+(``runpy``, ``sys.path[0]`` the working folder, stdin ``/dev/null``), with the import system's
+cached folder listings dropped (a coarse file system's mtime hides a file the writes added). Nothing of the project
 is imported before the arguments arrive: collection, conftest files, the installed plugins and
 the configuration all load afterwards, from the tree as the writes left it.
 
@@ -107,6 +108,11 @@ os.dup2(_null, 0)
 os.close(_null)
 if _seen() != _BEFORE:  # something it loaded changed: start cold, in its own place
     os.execv(_GO["cold"][0], _GO["cold"])
+# Folder listings the import system cached while waiting are trusted by the folder's mtime,
+# which a coarse file system does not move for a file added since: a cold start has none.
+import importlib
+
+importlib.invalidate_caches()
 sys.path[0] = os.getcwd()
 sys.argv = [sys.argv[0], *_GO["args"]]
 del _BEFORE, _line, _GO, _null

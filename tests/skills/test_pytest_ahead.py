@@ -90,6 +90,26 @@ async def test_a_change_to_what_it_had_loaded_starts_pytest_cold(tmp_path: Path)
     assert not _started_ahead(after_probe)
 
 
+async def test_a_module_the_writes_add_is_found_as_a_cold_start_finds_it(tmp_path: Path) -> None:
+    # Python's import system caches folder listings, trusting the folder's mtime to tell
+    # when to look again; a file system with coarse timestamps (or a restored mtime, as
+    # here) hides a file added since. A cold start has no such cache: neither may this one.
+    ws, site, out = _project(tmp_path)
+    args = SKILL.parse_args({})
+    await _baseline(args, ws, site, out, "r5")
+    await asyncio.sleep(1.0)  # it has imported pytest, looking through the site folder
+    before = (site / "sitecustomize.py").stat(), site.stat()
+    (site / "fresh.py").write_text("VALUE = 1\n")
+    os.utime(site, ns=(before[1].st_atime_ns, before[1].st_mtime_ns))
+    (ws / "tests" / "test_fresh.py").write_text(
+        "from fresh import VALUE\n\n\ndef test_fresh():\n    assert VALUE == 1\n"
+    )
+    after = await SKILL.run(args, _ctx(ws, site, out, "r5", baseline=False))
+    assert after.ok, after.summary
+    assert after.data["counts"]["passed"] == 2
+    assert _started_ahead(_probes(out)[-1])
+
+
 async def test_an_interpreter_started_ahead_that_died_gives_way_to_a_cold_start(
     tmp_path: Path,
 ) -> None:
