@@ -15,6 +15,7 @@ from phasegraph.skills.errors import SkillError
 from phasegraph.skills.gitrepo import (
     head_sha,
     identity_args,
+    is_git_repo,
     repo_state_problems,
     run_git,
 )
@@ -72,9 +73,11 @@ async def git_checkpoint(args: GitCheckpointArgs, ctx: SkillContext) -> SkillRes
     if not ctx.run_files:
         raise SkillError("nothing to commit: the run wrote no files", step_id=step)
     files = await asyncio.to_thread(_normalize, ctx)
-    try:  # it asks whether this is a repository only when HEAD is not there
+    try:  # whether this is a repository at all is asked only when HEAD is not there
         parent = await asyncio.to_thread(head_sha, workspace, env=ctx.env)
     except (SkillError, OSError):  # OSError: the folder itself is gone
+        if await asyncio.to_thread(is_git_repo, workspace, env=ctx.env):
+            raise  # git itself said why (not installed: is_git_repo raises that)
         raise SkillError(
             f"{workspace} is not a git repository, so there is nothing to checkpoint into; "
             "run `git init` there or leave git_checkpoint out of the plan",

@@ -15,9 +15,10 @@ imported (or a ``.pth`` file) appeared or went in a folder on ``sys.path`` (a wr
 shadows ``pytest``, say), it ``exec``\\ s a cold ``python -m pytest`` in its own place, so the
 run is exactly the one a cold start gives. Otherwise it runs pytest as ``-m`` does
 (``runpy``, ``sys.path[0]`` the working folder, stdin ``/dev/null``), with the import system's
-cached folder listings dropped (a coarse file system's mtime hides a file the writes added). Nothing of the project
-is imported before the arguments arrive: collection, conftest files, the installed plugins and
-the configuration all load afterwards, from the tree as the writes left it.
+cached folder listings dropped (a coarse file system's mtime hides a file the writes added).
+Nothing of the project is imported before the arguments arrive: collection, conftest files,
+the installed plugins and the configuration all load afterwards, from the tree as the writes
+left it.
 
 One waits at most :data:`IDLE` seconds (then it is ended, and the after-run starts cold), and
 :func:`discard` ends a run's at the run's end, whatever the end; the supervisor ends it if
