@@ -28,10 +28,10 @@ phasegraph dies, and the event loop's end (a Ctrl-C) cancels it like any task.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from phasegraph.skills.procs import ProcResult, run_program
@@ -124,7 +124,7 @@ runpy.run_module("pytest", run_name="__main__", alter_sys=True)
 )
 
 
-@dataclass
+@dataclasses.dataclass
 class Ahead:
     """One pytest started ahead: its temporary folder (plugin, report), its environment
     without that folder's entries, and the running program waiting for its arguments."""
@@ -142,15 +142,7 @@ class Ahead:
         """Run pytest with ``cold[3:]`` (``cold`` is ``python -m pytest ARGS``)."""
         self.idle.cancel()
         self.args.set_result((json.dumps({"args": cold[3:], "cold": cold}) + "\n").encode())
-        result = await self.program
-        return ProcResult(
-            argv=tuple(cold),
-            returncode=result.returncode,
-            stdout=result.stdout,
-            stderr=result.stderr,
-            timed_out=result.timed_out,
-            truncated=result.truncated,
-        )
+        return dataclasses.replace(await self.program, argv=tuple(cold))
 
     def end(self) -> None:
         """End it unclaimed: the supervisor kills it, and its folder goes (:func:`_unclaimed`).
