@@ -44,6 +44,13 @@ def print_report(console: Console, report: Report) -> None:
         console.print(
             f"[yellow]pre-existing in {step_id}[/] (not blocking): {len(items)} finding(s)"
         )
+    for step_id, items in report.accepted.items():
+        console.print(
+            f"[yellow]checked less in {step_id}[/] (accepted by the plan): {len(items)}",
+            highlight=False,
+        )
+        for text in items[:10]:
+            console.print(f"  {text}", highlight=False, markup=False)
     for note in report.notes:
         console.print(note, highlight=False, markup=False)
     total = report.usage.total

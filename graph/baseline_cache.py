@@ -33,6 +33,9 @@ from phasegraph.skills.pyenv import PythonEnv, probe
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import atomic_write, state_dir
 
+#: Bumped whenever what a kept baseline holds changes: older ones are never read.
+_FORMAT = 2
+
 
 def tree_key(workspace: Path, changed: list[str]) -> str | None:
     """A digest of the workspace's files as git sees them: HEAD's tree and the bytes of each
@@ -68,6 +71,7 @@ class BaselineCache:
         programs = skill.programs if skill else ()
         found = probe(env)
         parts = [
+            _FORMAT,
             self.tree,
             step["skill"],
             step.get("args", {}),
@@ -92,24 +96,27 @@ class BaselineCache:
             found if isinstance(found, dict) and isinstance(found.get("findings"), list) else None
         )
 
-    def put(self, key: str, findings: list[str], summary: str) -> None:
-        data = json.dumps({"findings": findings, "summary": summary}).encode()
+    def put(self, key: str, kept: dict[str, Any]) -> None:
+        """Keep a baseline: ``findings``, ``summary``, and what held and did not (``checked``,
+        ``not_passed``)."""
+        fields = ("findings", "summary", "checked", "not_passed")
+        data = json.dumps({k: kept[k] for k in fields if k in kept}).encode()
         atomic_write(self._path(key), data)
 
 
 def keep_checks(
     workspace: Path,
-    checks: list[tuple[dict[str, Any], list[str], str]],
+    checks: list[tuple[dict[str, Any], dict[str, Any]]],
     registry: SkillRegistry,
     env: PythonEnv,
 ) -> None:
-    """Keep each of ``checks`` (a verify step, the findings it had after the writes, its
-    summary) as the baseline of the tree the workspace holds now: call it right after the
-    commit, so the tree is HEAD plus the user's own uncommitted files, exactly what the
-    checks ran on. Blocking."""
+    """Keep each of ``checks`` (a verify step, what it had after the writes: ``findings``,
+    ``summary``, ``checked``, ``not_passed``) as the baseline of the tree the workspace holds
+    now: call it right after the commit, so the tree is HEAD plus the user's own uncommitted
+    files, exactly what the checks ran on. Blocking."""
     tree = tree_key(workspace, dirty_files(workspace))
     if tree is None:
         return
     cache = BaselineCache(workspace, tree)
-    for step, findings, summary in checks:
-        cache.put(cache.key(step, registry, env), findings, summary)
+    for step, kept in checks:
+        cache.put(cache.key(step, registry, env), kept)

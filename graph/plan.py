@@ -47,6 +47,13 @@ class Plan(BaseModel):
     goal: str = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
     recipe: RecipeRef | None = None
+    accept_fewer_checks: bool = Field(
+        False,
+        description="The plan means to check less than before: a test that passed may stop "
+        "running (removed, skipped) and a checker's configuration may change. Off (the "
+        "default), each of those is a new finding that blocks; on, each is listed in the "
+        "report as accepted.",
+    )
     python: str | None = Field(
         None,
         description="The project's interpreter (or virtualenv folder) the checks run with, "

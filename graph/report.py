@@ -89,6 +89,12 @@ class Report(BaseModel):
     preexisting: dict[str, list[str]] = Field(
         default_factory=dict, description="Findings that were there before the run (not blocking)."
     )
+    accepted: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per verify step, what it stopped checking that the plan accepted "
+        "(accept_fewer_checks): tests that passed before and no longer run, changes to the "
+        "checker's configuration.",
+    )
     undo: list[str] = Field(default_factory=list, description="Commands that undo the run.")
     usage: Usage = Field(default_factory=Usage, description="Chat model calls and tokens.")
     notes: list[str] = Field(
@@ -139,6 +145,9 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
         written=written,
         preexisting={
             k: v["preexisting"] for k, v in state.get("verdicts", {}).items() if v["preexisting"]
+        },
+        accepted={
+            k: v["accepted"] for k, v in state.get("verdicts", {}).items() if v.get("accepted")
         },
         undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
         usage=Usage.of(state),

@@ -11,7 +11,10 @@ survive a crash exactly lives here, in the run's LangGraph store, namespaced by 
 - the commit journal (``journal``, ``commit:<step id>``): HEAD before the commit, so a
   resumed run recognises a commit it already made;
 - the write plan (``journal``, ``write-plan``): each write step's target files and their
-  hashes when the writes began, so a resumed run can check the disk (:meth:`progress`).
+  hashes when the writes began, so a resumed run can check the disk (:meth:`progress`);
+- what each verify step's baseline saw hold and not hold (``baselines``, ``<step id>``):
+  ``checked`` (the tests that passed) and ``not_passed`` (skipped, xfailed, with why), which
+  the gate holds the run after the writes to.
 
 The bytes the writes replace (pre-images, for undo) are kept in the workspace instead
 (``graph/undo.py``), so that undo works after the process, and an in-memory store, are gone.
@@ -73,6 +76,7 @@ class RunStore:
         self._store = store
         self._outputs = ("phasegraph", "outputs", run_id)
         self._journal = ("phasegraph", "journal", run_id)
+        self._baselines = ("phasegraph", "baselines", run_id)
 
     async def _get(self, namespace: tuple[str, ...], key: str) -> dict[str, Any] | None:
         item = await self._store.aget(namespace, key)
@@ -87,6 +91,13 @@ class RunStore:
 
     async def output(self, step_id: str) -> dict[str, Any] | None:
         return await self._get(self._outputs, step_id)
+
+    async def put_baseline(self, step_id: str, seen: dict[str, Any]) -> None:
+        """Keep what verify step ``step_id``'s baseline saw (``checked``, ``not_passed``)."""
+        await self._put(self._baselines, step_id, seen)
+
+    async def baseline(self, step_id: str) -> dict[str, Any]:
+        return await self._get(self._baselines, step_id) or {}
 
     async def put_write_step(self, index: int, step: dict[str, Any]) -> None:
         await self._put(self._journal, f"write-step:{index}", step)

@@ -48,6 +48,9 @@ class VerifyOutcome(TypedDict, total=False):
     """What the first introduced findings mean (a failing test's assertion), by finding."""
     summary: str
     """The check's own summary line (what a later run that reuses it as a baseline shows)."""
+    accepted: list[str]
+    """What the check stopped checking that the plan accepted (``accept_fewer_checks``):
+    tests that passed before and no longer run, changes to the checker's configuration."""
 
 
 class Environment(TypedDict, total=False):

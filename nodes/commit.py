@@ -137,27 +137,37 @@ def make_commit(runner: StepRunner) -> StateNode:
                 update["commit_sha"] = outcome.result.data.get("sha")
                 failpoint("commit-landed")
                 if options(runtime).baseline_cache:
-                    await asyncio.to_thread(keep_checks_for_next_run, runner, state)
+                    await keep_checks_for_next_run(runner, state, runtime)
         return update
 
     return commit
 
 
-def keep_checks_for_next_run(runner: StepRunner, state: State) -> None:
-    """The checks' findings, kept as the baselines of the tree just committed: a run on top of
-    this commit then pays for each suite once (a targeted check is left out: its tests depend
-    on what that run will write). A cache, so failing to keep it fails nothing. Blocking."""
-    verdicts = state.get("verdicts", {})
-    checks = [
-        (step, [*verdict["introduced"], *verdict["preexisting"]], verdict["summary"])
-        for step in steps_of(state, runner.registry, SkillKind.VERIFY)
-        if (verdict := verdicts.get(step["id"])) and "summary" in verdict and not is_targeted(step)
-    ]
+async def keep_checks_for_next_run(
+    runner: StepRunner, state: State, runtime: Runtime[RunOptions]
+) -> None:
+    """What the checks had after the writes, kept as the baselines of the tree just committed:
+    a run on top of this commit then pays for each suite once (a targeted check is left out:
+    its tests depend on what that run will write). A cache, so failing to keep it fails
+    nothing."""
+    records = runner.records(runtime, state["run_id"])
+    checks = []
+    for step in steps_of(state, runner.registry, SkillKind.VERIFY):
+        output = await records.output(step["id"])
+        if output is None or "checked" not in output or is_targeted(step):
+            continue
+        kept = {
+            "findings": output["findings"],
+            "summary": output["summary"],
+            "checked": output["checked"],
+            "not_passed": (output.get("data") or {}).get("not_passed") or {},
+        }
+        checks.append((step, kept))
     if not checks:
         return
     env = PythonEnv.from_dict(state.get("environment"))
     with contextlib.suppress(OSError, SkillError):
-        keep_checks(Path(state["workspace"]), checks, runner.registry, env)
+        await asyncio.to_thread(keep_checks, Path(state["workspace"]), checks, runner.registry, env)
 
 
 def route_commit(state: State) -> Literal["report", "stop_and_report"]:

@@ -192,6 +192,7 @@ class StepRunner:
                 "summary": result.summary,
                 "data": result.data,
                 "findings": result.findings,
+                "checked": result.checked,
                 "record": rec,
             }
             await self.records(runtime, where["run_id"]).put_output(step["id"], output)

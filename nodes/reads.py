@@ -20,7 +20,7 @@ from phasegraph.nodes.plan_view import status, steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.pyenv import PythonEnv
-from phasegraph.skills.run_pytest import is_targeted
+from phasegraph.skills.run_pytest import is_targeted, recheck_step
 
 
 def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
@@ -108,10 +108,13 @@ def _baseline(
             kept_key = await asyncio.to_thread(cache.key, keyed, runner.registry, env)
             kept = await asyncio.to_thread(cache.get, kept_key)
             if kept is not None:
+                kept = await confirmed(kept)
+            if kept is not None:
                 now = time.time()
                 summary = f"reused from an earlier run on this same tree: {kept['summary']}"
                 row = record(row_step, "baseline", "done", summary, started_at=now, ended_at=now)
                 emit(runtime, row)
+                await seen(kept)
                 return {"steps": {key: row}, "baseline": {step["id"]: kept["findings"]}}
         outcome = await runner.run(
             row_step, where, runtime, failure_kind="preflight", store_output=False, phase="baseline"
@@ -126,10 +129,48 @@ def _baseline(
                 f"the run stopped before any write: {error}",
             )
             return {"steps": rows, "failure": failure}
+        taken = outcome.result.as_baseline()
         if cache is not None and kept_key is not None:
-            result = outcome.result
-            await asyncio.to_thread(cache.put, kept_key, result.findings, result.summary)
+            await asyncio.to_thread(cache.put, kept_key, taken)
+        await seen(taken)
         return {"steps": rows, "baseline": {step["id"]: outcome.result.findings}}
+
+    async def seen(kept: dict[str, Any]) -> None:
+        """Keep what held before the writes, for the gate (:mod:`phasegraph.nodes.verifies`)."""
+        held = {"checked": kept.get("checked", []), "not_passed": kept.get("not_passed", {})}
+        await runner.records(runtime, where["run_id"]).put_baseline(step["id"], held)
+
+    async def confirmed(kept: dict[str, Any]) -> dict[str, Any] | None:
+        """A kept baseline as the untouched tree has it now, or ``None`` (run it again).
+
+        Its key is the tree as git sees it: an ignored file (``.env``), an environment
+        variable or a service can have changed since, and a failure it claims as already
+        there would let a new one through. So every test it saw not pass is run again now,
+        on the untouched tree (only those); a check that cannot be narrowed that way is
+        reused only when it had no findings.
+        """
+        if not kept["findings"] and not kept.get("not_passed"):
+            return kept
+        unsure = [*(f for f in kept["findings"] if "::" in f), *kept.get("not_passed", {})]
+        if not unsure:  # only paths not found: the tree, which is the key, decides those
+            return kept
+        narrowed = recheck_step(step, unsure)
+        if narrowed is None:
+            return None
+        again = await runner.run(
+            {**narrowed, "id": key}, where, runtime, store_output=False, phase="baseline"
+        )
+        if again.result is None:
+            return None
+        now = again.result.as_baseline()
+        # A finding that is no test (a path not found) is decided by the tree: keep it.
+        kept_paths = [f for f in kept["findings"] if "::" not in f]
+        return {
+            **kept,
+            "findings": [*kept_paths, *now["findings"]],
+            "checked": [*kept.get("checked", []), *now["checked"]],
+            "not_passed": now["not_passed"],
+        }
 
     return baseline
 

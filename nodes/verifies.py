@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -12,12 +15,15 @@ from langgraph.runtime import Runtime
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.state import State, StepTask, VerifyOutcome
+from phasegraph.graph.undo import Preimages
 from phasegraph.nodes.eager import Job, Update, merged, run_jobs
 from phasegraph.nodes.execute import StepRunner, emit, options, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task
 from phasegraph.nodes.types import StateNode
-from phasegraph.skills.base import SkillKind
+from phasegraph.skills.base import SkillKind, SkillResult
+from phasegraph.skills.checker_config import checks_configured_by, config_changes
+from phasegraph.skills.errors import UndoError
 
 #: Introduced findings whose explanation (a failing test's assertion) a verdict keeps.
 MAX_DETAILS = 10
@@ -36,6 +42,57 @@ def split_findings(after: list[str], before: list[str]) -> tuple[list[str], list
     return introduced, preexisting
 
 
+def lost_checks(held: dict[str, Any], result: SkillResult) -> list[tuple[str, str]]:
+    """What held before the writes and does not after them, with why: a test that passed
+    and is now skipped, xfailed, deselected or gone (one that fails is a finding already)."""
+    now = set(result.checked) | set(result.findings)
+    not_passed = result.data.get("not_passed") or {}
+    lost = []
+    for test in held.get("checked", []):
+        if test not in now:
+            how = (
+                not_passed.get(test)
+                or not_passed.get(test.split("::", 1)[0])  # its module, skipped whole
+                or "not run (removed, deselected or no longer collected)"
+            )
+            lost.append(
+                (
+                    f"{test}: passed before the run, {re.split('[:(]', how)[0].strip()} after it",
+                    f"passed on the untouched tree; after the writes: {how}",
+                )
+            )
+    return lost
+
+
+def config_findings(state: State, skill: str) -> list[tuple[str, str]]:
+    """Each change the run's writes made to ``skill``'s own configuration: the check after
+    the writes ran under a configuration the run wrote, so it is no check of the change.
+    Blocking (reads the files and their pre-images)."""
+    workspace = Path(state["workspace"])
+    preimages = Preimages(workspace, state["run_id"])
+    found = []
+    for rel in state.get("written", []):
+        if skill not in checks_configured_by(rel):
+            continue
+        try:
+            before = preimages.original(rel)
+        except (KeyError, UndoError):
+            before = b"\0unknown"  # no pre-image kept: any content counts as a change
+        path = workspace / rel
+        after = path.read_bytes() if path.is_file() else None
+        change = config_changes(skill, rel, before, after)
+        if change:
+            found.append(
+                (
+                    change,
+                    "the check after the writes ran under a configuration the run wrote; "
+                    "write the configuration in a run of its own, or set "
+                    "accept_fewer_checks: true in the plan if the change means to check less",
+                )
+            )
+    return found
+
+
 def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
     """The verify node: every verify step of the plan, all of them run (a check that cannot
     run does not stop the others: the gate wants every verdict), at most ``concurrency``
@@ -45,14 +102,14 @@ def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
         baseline = state.get("baseline", {})
         steps = steps_of(state, runner.registry, SkillKind.VERIFY)
         where = [task(state, step, baseline.get(step["id"])) for step in steps]
-        jobs = [Job(f"verify:{w['step']['id']}", _check(runner, w, runtime)) for w in where]
+        jobs = [Job(f"verify:{w['step']['id']}", _check(runner, w, runtime, state)) for w in where]
         return merged(await run_jobs(jobs, concurrency, stop_on_failure=False))
 
     return verify
 
 
 def _check(
-    runner: StepRunner, task: StepTask, runtime: Runtime[RunOptions]
+    runner: StepRunner, task: StepTask, runtime: Runtime[RunOptions], state: State
 ) -> Callable[[], Awaitable[Update]]:
     """Run one verify step after the writes and judge its findings against its baseline."""
 
@@ -66,6 +123,14 @@ def _check(
         introduced, preexisting = split_findings(outcome.result.findings, task["baseline"])
         if strict:
             introduced, preexisting = list(outcome.result.findings), []
+        held = await runner.records(runtime, task["run_id"]).baseline(step["id"])
+        weakened = lost_checks(held, outcome.result)
+        weakened += await asyncio.to_thread(config_findings, state, step["skill"])
+        accepted: list[str] = []
+        if (state.get("plan") or {}).get("accept_fewer_checks"):
+            accepted = [f for f, _ in weakened]
+        else:
+            introduced += [f for f, _ in weakened]
         blocking = bool(introduced)
         summary = outcome.result.summary
         if introduced:  # the new finding first: that is what blocks
@@ -83,13 +148,14 @@ def _check(
         )
         if row["status"] != outcome.record["status"] or row["summary"] != outcome.record["summary"]:
             emit(runtime, row)
-        details = outcome.result.details
+        details = {**outcome.result.details, **dict(weakened)}
         verdict = VerifyOutcome(
             introduced=introduced,
             preexisting=preexisting,
             blocking=blocking,
             details={f: details[f] for f in introduced[:MAX_DETAILS] if f in details},
             summary=outcome.result.summary,
+            accepted=accepted,
         )
         return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}
 

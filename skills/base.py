@@ -64,6 +64,19 @@ class SkillResult(BaseModel):
     #: What a finding means, for the report: a failing test's assertion and location, a
     #: lint or type error's line. Keyed by finding; findings without one are just listed.
     details: dict[str, str] = Field(default_factory=dict)
+    #: What a check saw hold (run_pytest: the tests that passed). The gate requires each
+    #: that held before the writes to hold after them: one that stopped holding (a test now
+    #: skipped, deselected or gone) is a new finding, even with no failure.
+    checked: list[str] = Field(default_factory=list)
+
+    def as_baseline(self) -> dict[str, Any]:
+        """What a baseline keeps of this result (the gate's view of the untouched tree)."""
+        return {
+            "findings": list(self.findings),
+            "summary": self.summary,
+            "checked": list(self.checked),
+            "not_passed": dict(self.data.get("not_passed") or {}),
+        }
 
 
 #: Seconds a step may take unless the run says otherwise (``RunOptions.step_timeout``).

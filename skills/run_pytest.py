@@ -53,8 +53,6 @@ FLAG_OPTIONS = frozenset(
         "--disable-pytest-warnings",
         "--setup-show",
         "--full-trace",
-        "--co",
-        "--collect-only",
     }
 )
 #: pytest options a plan may pass with one value (``-k EXPR``, ``-kEXPR``, ``--tb=short``).
@@ -98,8 +96,14 @@ DENIED_OPTIONS = frozenset(
         "-o",
         "--override-ini",
         "--confcutdir",
+        # Collects without running a test: a check that checks nothing.
+        "--co",
+        "--collect-only",
     }
 )
+#: Options that stop a run early (``-x``, ``--maxfail``): a judged run always runs its whole
+#: selection, or a known failure would hide a new one behind it, so they are dropped.
+EARLY_STOP = frozenset({"-x", "--exitfirst", "--maxfail"})
 _SHORT_FLAGS = frozenset(o[1] for o in FLAG_OPTIONS if len(o) == 2)
 
 
@@ -154,6 +158,36 @@ def check_pytest_args(args: list[str]) -> list[str]:
     return args
 
 
+def without_early_stop(args: list[str]) -> tuple[list[str], list[str]]:
+    """``args`` (already checked) without the options that stop a run early, and those
+    dropped: ``-x`` (also inside ``-xq``), ``--exitfirst``, ``--maxfail N``."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    value_of: str | None = None  # the option whose value comes next
+    for arg in args:
+        if value_of is not None:
+            (dropped if value_of == "--maxfail" else kept).append(arg)
+            value_of = None
+            continue
+        name = arg.partition("=")[0] if arg.startswith("--") else arg[:2]
+        if arg.startswith("--"):
+            if name in EARLY_STOP:
+                dropped.append(arg)
+                value_of = name if name == "--maxfail" and "=" not in arg else None
+                continue
+            value_of = name if name in VALUE_OPTIONS and "=" not in arg else None
+        elif name in VALUE_OPTIONS or name == "-p":
+            value_of = name if len(arg) == 2 else None
+        elif "x" in arg[1:]:  # a run of short flags
+            dropped.append("-x")
+            rest = arg.replace("x", "")
+            if rest != "-":
+                kept.append(rest)
+            continue
+        kept.append(arg)
+    return kept, dropped
+
+
 _PLUGIN_OFF = re.compile(r"no:[A-Za-z0-9_.\-]+")
 
 
@@ -183,6 +217,11 @@ def _check_value(option: str, value: str) -> None:
 
 
 def _not_allowed(name: str) -> str:
+    if name in ("--co", "--collect-only"):
+        return (
+            f"pytest option {name} is not allowed: it collects tests without running them, "
+            "so the check would check nothing; use -k or paths to run fewer tests"
+        )
     if name in DENIED_OPTIONS:
         return (
             f"pytest option {name} is not allowed: it writes files, loads code or "
@@ -260,12 +299,31 @@ def pytest_runtest_logreport(report):
             "location": list(report.location),
             "duration": report.duration,
             "longrepr": _text(report.longrepr) if report.failed else "",
+            "reason": _reason(report.longrepr) if report.skipped else "",
         })
 
 
 def pytest_collectreport(report):
     if report.failed:
         _emit({"event": "collect", "nodeid": report.nodeid, "longrepr": _text(report.longrepr)})
+    elif report.skipped:  # a whole module skipped (importorskip, allow_module_level)
+        _emit({"event": "test", "nodeid": report.nodeid, "when": "collect",
+               "outcome": "skipped", "xfail": False, "reason": _reason(report.longrepr)})
+
+
+def pytest_deselected(items):
+    _emit({"event": "deselected", "count": len(items)})
+
+
+def pytest_collection_finish(session):
+    _emit({"event": "collected", "count": len(session.items)})
+
+
+def _reason(longrepr):
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return (reason[9:] if reason.startswith("Skipped: ") else reason)[:300]
+    return _text(longrepr)[-300:]
 '''
 
 SKILL_NAME = "run_pytest"
@@ -301,6 +359,15 @@ def is_targeted(step: dict[str, Any]) -> bool:
     )
 
 
+def recheck_step(step: dict[str, Any], tests: list[str]) -> dict[str, Any] | None:
+    """``step`` (a plan step as a mapping) narrowed to run only ``tests`` (node ids, or test
+    files skipped whole), with its options; ``None`` when it is no run_pytest step."""
+    if step.get("skill") != SKILL_NAME:
+        return None
+    args = dict(step.get("args") or {})
+    return {**step, "args": {**args, "paths": list(tests), "targeted": False}}
+
+
 #: Why a targeted step runs the whole suite when it is not told the run's writes.
 WRITES_UNKNOWN = "the run's writes are not known yet: whole suite"
 
@@ -333,13 +400,18 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     # pytest does not honour "--" before paths, so split_targets has already
     # turned any path starting with "-" into "./-...".
     argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
-    argv += ["--color=no", *extra, *targets.present, *args.args]
+    options, dropped = without_early_stop(args.args)
+    argv += ["--color=no", *extra, *targets.present, *options]
     proc, records = await _pytest(ctx, argv, env)
     result = await asyncio.to_thread(_result, ctx, proc, records, missing)
-    if selection is None:
+    notes = [f"targeted: {_selected(selection)}"] if selection else []
+    if dropped:
+        notes.append(f"ran without {' '.join(dropped)} (a check runs every selected test)")
+    if not notes:
         return result
-    summary = clip(f"{result.summary}; targeted: {_selected(selection)}")
-    return result.model_copy(update={"summary": summary, "data": {**result.data, **picked}})
+    summary = clip("; ".join([result.summary, *notes]))
+    data = {**result.data, **picked, "dropped_options": dropped}
+    return result.model_copy(update={"summary": summary, "data": data})
 
 
 async def _pytest(
@@ -449,6 +521,9 @@ def _result(
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0, "xfailed": 0, "xpassed": 0}
     started: list[str] = []
     finished: set[str] = set()
+    passed: dict[str, None] = {}
+    not_passed: dict[str, str] = {}
+    selected = deselected = 0
     for rec in records:
         event = rec.get("event")
         nodeid = str(rec.get("nodeid", ""))
@@ -456,6 +531,10 @@ def _result(
             started.append(nodeid)
         elif event == "finish":
             finished.add(nodeid)
+        elif event == "collected":
+            selected += int(rec.get("count") or 0)
+        elif event == "deselected":
+            deselected += int(rec.get("count") or 0)
         elif event == "collect":
             uncollected.append(_failure(nodeid or ".", "collect", "error", rec.get("longrepr")))
         elif event == "test":
@@ -467,28 +546,47 @@ def _result(
                     _failure(nodeid, when, kind, rec.get("longrepr"), rec.get("location"))
                 )
             elif outcome == "skipped":
-                counts["xfailed" if rec.get("xfail") else "skipped"] += 1
+                xfail = bool(rec.get("xfail"))
+                counts["xfailed" if xfail else "skipped"] += 1
+                reason = str(rec.get("reason") or "")
+                not_passed[nodeid] = "xfailed" if xfail else f"skipped: {reason}".rstrip(": ")
             elif outcome == "passed" and when == "call":
                 counts["xpassed" if rec.get("xfail") else "passed"] += 1
+                if rec.get("xfail"):
+                    not_passed[nodeid] = "xpassed"
+                else:
+                    passed[nodeid] = None
 
     running = [n for n in started if n not in finished]
-    why = _not_run(ctx, proc, uncollected, running, bool(failures))
+    # Exit 5 with a module skipped whole (importorskip) ran: the gate judges the skips.
+    ran = any(counts.values())
+    why = _not_run(ctx, proc, uncollected, running, bool(failures), ran)
     if why:
         raise SkillError(why, step_id=ctx.step_id or None)
 
     findings = list(dict.fromkeys(f["nodeid"] for f in failures))
     details = {f["nodeid"]: failure_text(f["message"]) for f in failures}
     findings += [m for m in missing if m not in findings]
+    # A test that failed in teardown after passing its call did not pass.
+    checked = [n for n in passed if n not in details]
     data: dict[str, Any] = {
         "counts": counts,
         "failures": failures,
         "missing": missing,
+        "not_passed": not_passed,
+        "selected": selected,
+        "deselected": deselected,
         "interpreter": ctx.python.python,
         **raw_output(proc),
     }
-    summary = _summary(counts, findings, missing)
+    summary = _summary(counts, findings, missing, selected, deselected)
     return SkillResult(
-        ok=not findings, summary=summary, data=data, findings=findings, details=details
+        ok=not findings,
+        summary=summary,
+        data=data,
+        findings=findings,
+        details=details,
+        checked=checked,
     )
 
 
@@ -498,6 +596,7 @@ def _not_run(
     uncollected: list[dict[str, Any]],
     running: list[str],
     any_failed: bool,
+    ran: bool,
 ) -> str | None:
     """Why the suite did not really run (``None`` when it did): a timeout, a test module or
     conftest that cannot be collected, no tests at all, an internal or usage error.
@@ -531,6 +630,8 @@ def _not_run(
             f"pytest could not collect {first['nodeid']}{more}: {error}{_install_hint(ctx, error)}"
             f"; fix it, or leave it out of the check (args: [--ignore={first['nodeid']}])"
         )
+    if code == 5 and ran:
+        return None
     if code == 5:
         return (
             "pytest collected no tests, so nothing was checked; point run_pytest at the tests "
@@ -602,13 +703,17 @@ def _failure(
     }
 
 
-def _summary(counts: dict[str, int], findings: list[str], missing: list[str]) -> str:
+def _summary(
+    counts: dict[str, int], findings: list[str], missing: list[str], selected: int, deselected: int
+) -> str:
     shown = [
         plural(counts[k], k.rstrip("s")) if k == "errors" else f"{counts[k]} {k}"
         for k in ("failed", "errors", "passed", "skipped", "xfailed", "xpassed")
         if counts[k]
     ]
     text = "pytest: " + (", ".join(shown) or "no test outcomes")
+    if deselected:
+        text += f" ({selected} of {selected + deselected} collected tests selected)"
     if missing:
         text += f"; not found: {', '.join(missing)}"
     failing = [f for f in findings if f not in missing]
