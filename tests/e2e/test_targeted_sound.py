@@ -1,0 +1,216 @@
+"""Targeted tests never commit what the whole suite rejects: where the import graph cannot
+see, the selection widens or falls back to the whole suite.
+
+Each case is a small real project (a git repository) and a plan: an edit that breaks a test
+the static imports do not lead to, ``run_pytest {targeted: true}``, ``git_checkpoint``. The
+run must stop at the gate, with nothing committed; the oracle is the project's whole suite,
+run with pytest on the tree the run leaves, which is red. pytest, git and the graph run for
+real.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.memory import InMemoryStore
+from testkit import git, init_repo, require_program
+
+from phasegraph import RunOptions, build_orchestrator, run_plan
+from phasegraph.graph.plan import parse_plan
+from phasegraph.graph.report import Report
+
+MakeRepo = Callable[[dict[str, str]], Path]
+
+CALC = (
+    "def add(a: int, b: int) -> int:\n    return a + b\n\n\n"
+    "def mul(a: int, b: int) -> int:\n    return a * b\n"
+)
+#: Breaks mul; add, which the test importing calc checks, still passes.
+BREAK_MUL: dict[str, Any] = {
+    "id": "edit",
+    "skill": "edit_block",
+    "args": {"path": "pkg/calc.py", "search": "return a * b", "replace": "return a * b + 1"},
+}
+TEST_ADD = "from pkg.calc import add\n\n\ndef test_add() -> None:\n    assert add(2, 3) == 5\n"
+#: A flat project: ``pkg`` at the top, importable from the folder pytest runs in.
+FLAT = {
+    "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
+    "pkg/__init__.py": "",
+    "pkg/calc.py": CALC,
+    "tests/test_add.py": TEST_ADD,
+}
+TARGETED = {"id": "tests", "skill": "run_pytest", "args": {"targeted": True}}
+COMMIT = {"id": "commit", "skill": "git_checkpoint", "args": {"message": "change"}}
+
+
+@pytest.fixture(autouse=True)
+def _programs() -> None:
+    require_program("git")
+
+
+async def run(repo: Path, *steps: dict[str, Any]) -> tuple[Report, dict[str, Any]]:
+    """Run the plan through the real graph; the report and the stored output of ``tests``."""
+    store = InMemoryStore()
+    plan = parse_plan({"goal": "targeted", "steps": [*steps, TARGETED, COMMIT]})
+    report = await run_plan(build_orchestrator(store=store), plan, repo, options=RunOptions())
+    [output] = [i.value for i in await store.asearch(("phasegraph", "outputs")) if i.key == "tests"]
+    return report, output
+
+
+def assert_stopped_at_the_gate(repo: Path, report: Report) -> None:
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    assert report.commit is None
+    assert git(repo, "rev-list", "--count", "HEAD").strip() == "1"  # the initial commit only
+
+
+def whole_suite(repo: Path) -> subprocess.CompletedProcess[str]:
+    """The oracle: the project's whole suite, as its own ``python -m pytest`` runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env |= {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_red(repo: Path, failing: str) -> None:
+    result = whole_suite(repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"FAILED {failing}" in result.stdout, result.stdout
+
+
+async def test_a_test_that_imports_with_importlib_is_selected(make_repo: MakeRepo) -> None:
+    dynamic = (
+        "import importlib\n\n\ndef test_mul() -> None:\n"
+        '    calc = importlib.import_module("pkg.calc")\n    assert calc.mul(2, 3) == 6\n'
+    )
+    repo = make_repo({**FLAT, "tests/test_mul.py": dynamic})
+
+    report, output = await run(repo, BREAK_MUL)
+
+    selection = output["data"]["selection"]
+    assert selection["files"] == ["tests/test_add.py", "tests/test_mul.py"]
+    assert selection["why"]["tests/test_mul.py"] == "imports pkg.calc (written: pkg/calc.py)"
+    assert_stopped_at_the_gate(repo, report)
+    assert [f.finding for f in report.new_findings["tests"]] == ["tests/test_mul.py::test_mul"]
+    assert_red(repo, "tests/test_mul.py::test_mul")
+
+
+async def test_a_plugin_in_addopts_runs_the_whole_suite(make_repo: MakeRepo) -> None:
+    fixtures = (
+        "import pytest\n\nfrom pkg.calc import mul\n\n\n@pytest.fixture\n"
+        "def six() -> int:\n    return mul(2, 3)\n"
+    )
+    repo = make_repo(
+        {
+            **FLAT,
+            "pyproject.toml": (
+                "[tool.pytest.ini_options]\ntestpaths = ['tests']\naddopts = '-p pkg.fixtures'\n"
+            ),
+            "pkg/fixtures.py": fixtures,
+            # Uses the plugin's fixture; imports nothing.
+            "tests/test_six.py": "def test_six(six: int) -> None:\n    assert six == 6\n",
+        }
+    )
+
+    report, output = await run(repo, BREAK_MUL)
+
+    fallback = "addopts in pyproject.toml loads the plugin pkg.fixtures (-p): whole suite"
+    assert output["data"]["selection"]["fallback"] == fallback
+    assert output["summary"].endswith(f"targeted: {fallback}")
+    assert_stopped_at_the_gate(repo, report)
+    assert [f.finding for f in report.new_findings["tests"]] == ["tests/test_six.py::test_six"]
+    assert_red(repo, "tests/test_six.py::test_six")
+
+
+async def test_a_data_file_without_an_extension_runs_the_whole_suite(
+    make_repo: MakeRepo,
+) -> None:
+    version = (
+        "from pathlib import Path\n\n\ndef version() -> str:\n"
+        '    return (Path(__file__).parent / "VERSION").read_text().strip()\n'
+    )
+    test_version = (
+        "from pkg.version import version\n\n\n"
+        'def test_version() -> None:\n    assert version() == "1.0"\n'
+    )
+    repo = make_repo(
+        {
+            **FLAT,
+            "pkg/VERSION": "1.0\n",
+            "pkg/version.py": version,
+            "tests/test_version.py": test_version,
+        }
+    )
+    bump = {"id": "bump", "skill": "write_file", "args": {"path": "pkg/VERSION", "content": "2\n"}}
+    note = {
+        "id": "note",
+        "skill": "edit_block",
+        "args": {"path": "pkg/calc.py", "search": "def add", "replace": "# Adds.\ndef add"},
+    }
+
+    report, output = await run(repo, bump, note)
+
+    fallback = "the run writes pkg/VERSION, not Python (any test may read it): whole suite"
+    assert output["data"]["selection"]["fallback"] == fallback
+    assert_stopped_at_the_gate(repo, report)
+    found = [f.finding for f in report.new_findings["tests"]]
+    assert found == ["tests/test_version.py::test_version"]
+    assert_red(repo, "tests/test_version.py::test_version")
+
+
+async def test_an_edit_and_a_new_test_for_it_select_the_existing_tests_too(
+    tmp_path: Path,
+) -> None:
+    # The workspace is itself the package `shop` (an __init__.py at its top, as phasegraph
+    # is): the tests import shop.calc, which no folder of the workspace spells out.
+    existing = (
+        "from shop.calc import add, mul\n\n\ndef test_add() -> None:\n    assert add(2, 3) == 5\n"
+        "\n\ndef test_mul() -> None:\n    assert mul(2, 3) == 6\n"
+    )
+    repo = init_repo(
+        tmp_path / "shop",
+        {
+            "pyproject.toml": "[tool.pytest.ini_options]\ntestpaths = ['tests']\n",
+            "__init__.py": "",
+            "calc.py": CALC,
+            "tests/__init__.py": "",
+            "tests/test_calc.py": existing,
+        },
+    )
+    new_test = (
+        "from shop.calc import add\n\n\ndef test_add_zero() -> None:\n    assert add(0, 0) == 0\n"
+    )
+    edit = {
+        "id": "edit",
+        "skill": "edit_block",
+        "args": {"path": "calc.py", "search": "return a * b", "replace": "return a * b + 1"},
+    }
+    add_test = {
+        "id": "new",
+        "skill": "write_file",
+        "args": {"path": "tests/test_calc_zero.py", "content": new_test},
+    }
+
+    report, output = await run(repo, edit, add_test)
+
+    selection = output["data"]["selection"]
+    assert selection["files"] == ["tests/test_calc.py", "tests/test_calc_zero.py"]
+    assert selection["why"] == {
+        "tests/test_calc.py": "imports shop.calc (written: calc.py)",
+        "tests/test_calc_zero.py": "written by the run",
+    }
+    assert_stopped_at_the_gate(repo, report)
+    found = [f.finding for f in report.new_findings["tests"]]
+    assert found == ["tests/test_calc.py::test_mul"]
+    assert_red(repo, "tests/test_calc.py::test_mul")
