@@ -339,9 +339,9 @@ class RunPytestArgs(SkillArgs):
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
     #: Extra pytest arguments, e.g. ``["-k", "parser", "-x"]``.
     args: list[str] = Field(default_factory=list)
-    #: Run only the test files (within ``paths``) that import what the run writes, through
-    #: the project's own modules, plus the test files it writes; the whole suite when no
-    #: test reaches the writes (see :mod:`phasegraph.skills.test_selection`).
+    #: Run only the test files (within ``paths``) that reach what the run writes, plus the
+    #: test files it writes; the whole suite, saying why, wherever the static graph cannot
+    #: see (see :mod:`phasegraph.skills.test_selection`).
     targeted: bool = False
 
     @field_validator("args")
