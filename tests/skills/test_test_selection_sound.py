@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 from testkit import write
 
-from phasegraph.skills.test_selection import (
-    WHOLE_SUITE,
-    Selection,
-    parse_source,
-    project_layout,
-    pytest_config,
-    select_tests,
-)
+from phasegraph.skills.import_graph import parse_source, project_layout
+from phasegraph.skills.pytest_config import pytest_config
+from phasegraph.skills.test_selection import WHOLE_SUITE, Selection, select_tests
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\ntestpaths = ['tests']\n"
 CALC = (
