@@ -1,17 +1,22 @@
 """The after-run's pytest started during the baseline, in whole runs: it runs the suite the
 writes left (after a reused baseline too), a write that changes how pytest itself would start
-is met by a cold start, and a run that stops before its after-run leaves nothing behind (no
-process, no temporary folder)."""
+is met by a cold start, so is one the project read as its interpreter started, and a run that
+stops before its after-run leaves nothing behind (no process, no temporary folder)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
 from testkit import git, launchers_in, run_collecting
 
 from phasegraph.skills import pytest_ahead
@@ -117,3 +122,89 @@ async def test_a_run_stopped_before_its_after_run_leaves_nothing_started_ahead(
     assert not launchers_in(repo)
     assert list(temp_root.iterdir()) == []
     assert (repo / "lib.py").read_text() == FILES["lib.py"]
+
+
+# A project whose venv imports it at interpreter start-up (a .pth line), and which reads its
+# settings file as it is imported: the interpreter started ahead read the settings before the
+# writes, so only a cold start sees the ones the writes left.
+SETTINGS_PROJECT = {
+    "proj/__init__.py": (
+        "import json\nfrom pathlib import Path\n\n"
+        "SETTINGS = json.loads((Path(__file__).parent.parent / 'config' / 'settings.json')"
+        ".read_text())\n"
+    ),
+    "config/settings.json": '{"greeting": "hello"}\n',
+    "tests/test_settings.py": (
+        "import proj\n\n\ndef test_greeting():\n    assert proj.SETTINGS['greeting'] == 'hello'\n"
+    ),
+    ".gitignore": ".venv\n",
+}
+
+
+def venv_importing_the_project(repo: Path) -> Path:
+    """``repo/.venv`` (ignored by git), holding pytest and a ``.pth`` that puts the project on
+    ``sys.path`` and imports it as the interpreter starts; its python."""
+    venv = repo / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    found = subprocess.run([python, "-c", where], check=True, capture_output=True, text=True)
+    site = Path(found.stdout.strip())
+    install_pytest(site)
+    (site / "proj_at_startup.pth").write_text(f"{repo}\nimport proj\n")
+    return python
+
+
+def install_pytest(site: Path) -> None:
+    """Copy pytest, and what it requires on this Python, from phasegraph's interpreter into
+    the ``site`` folder, as pip would install them (offline, and without phasegraph's own
+    pytest plugins)."""
+    todo, done = ["pytest"], set()
+    while todo:
+        dist = importlib.metadata.distribution(todo.pop())
+        name = dist.metadata["Name"].lower()
+        if name in done:
+            continue
+        done.add(name)
+        for file in dist.files or ():
+            if not str(file).startswith(".."):  # its scripts: not needed
+                target = site / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(str(dist.locate_file(file)), target)
+        for line in dist.requires or ():
+            required = Requirement(line)
+            if required.marker is None or required.marker.evaluate({"extra": ""}):
+                todo.append(required.name)
+
+
+async def test_what_the_project_read_as_its_interpreter_started_is_read_again_after_the_writes(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo(SETTINGS_PROJECT)
+    python = venv_importing_the_project(repo)
+    head = git(repo, "rev-parse", "HEAD").strip()
+    args = {"path": "config/settings.json", "search": '"hello"', "replace": '"bye"'}
+    edit = {"id": "settings", "skill": "edit_block", "args": args}
+    commit = {"id": "commit", "skill": "git_checkpoint", "args": {"message": "bye"}}
+
+    steps = [edit, {"id": "tests", "skill": "run_pytest"}, commit]
+
+    report, _ = await run_collecting({"goal": "say bye", "steps": steps}, repo)
+
+    # The oracle: the project's whole suite, started cold on the tree the run left, fails.
+    assert json.loads((repo / "config" / "settings.json").read_text()) == {"greeting": "bye"}
+    oracle = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert oracle.returncode == 1, oracle.stdout + oracle.stderr
+    assert "assert 'bye' == 'hello'" in oracle.stdout
+    # So must the run's own suite after the writes: it stops at the gate, committing nothing.
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    assert report.failed_step == "tests"
+    [found] = report.new_findings["tests"]
+    assert found.finding == "tests/test_settings.py::test_greeting"
+    assert "assert 'bye' == 'hello'" in found.detail
+    assert git(repo, "rev-parse", "HEAD").strip() == head

@@ -1,6 +1,6 @@
 """The after-run's pytest started while the baseline runs (skills/pytest_ahead.py): it runs
-in that interpreter, sees a change to what the interpreter had loaded, and never outlives
-its run."""
+in that interpreter, sees a change to what the interpreter had loaded or read (and starts cold
+when it cannot know what that was), and never outlives its run."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from testkit import launchers_in
 
 from phasegraph.skills import pytest_ahead
@@ -140,3 +141,92 @@ async def test_an_after_run_that_never_comes_leaves_no_process(tmp_path: Path) -
     await pytest_ahead.discard("r3")  # what the report nodes do at the run's end
     assert not launchers_in(ws)
     assert not folder.exists()
+
+
+# The settings a start-up reads, from the workspace: the writes change them.
+READS_AT_START_UP = (
+    'import os\n\nwith open("settings.txt") as f:\n    os.environ["PROBE_V"] = f.read()\n'
+)
+READS_AS_PYTEST_IS_IMPORTED = '''import os, sys
+
+
+class ReadsSettings:
+    """Reads the settings as pytest is imported (a lazy set-up, say): after the start-up.
+    Once a process: a cold start exec'd in the launcher's place must not inherit them."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pytest" and "PROBE_V" not in os.environ:
+            with open("settings.txt") as f:
+                os.environ["PROBE_V"] = f.read()
+        return None
+
+
+sys.meta_path.insert(0, ReadsSettings())
+'''
+
+
+@pytest.mark.parametrize(
+    ("run_id", "sitecustomize"),
+    [("r6", READS_AT_START_UP), ("r7", READS_AS_PYTEST_IS_IMPORTED)],
+    ids=["as-it-starts", "as-pytest-is-imported"],
+)
+async def test_a_file_it_read_that_the_writes_change_starts_pytest_cold(
+    tmp_path: Path, run_id: str, sitecustomize: str
+) -> None:
+    ws, site, out = _project(tmp_path)
+    (site / "sitecustomize.py").write_text(sitecustomize)
+    (ws / "settings.txt").write_text("1")
+    args = SKILL.parse_args({})
+    await _baseline(args, ws, site, out, run_id)
+    await asyncio.sleep(1.0)  # the interpreter started ahead has read the settings by now
+    (ws / "settings.txt").write_text("2")
+    after = await SKILL.run(args, _ctx(ws, site, out, run_id, baseline=False))
+    assert after.ok, after.summary
+    baseline_probe, after_probe = _probes(out)
+    assert baseline_probe["v"] == "1"
+    assert after_probe["v"] == "2"  # the settings the writes left, as a cold start reads them
+    assert not _started_ahead(after_probe)
+
+
+async def test_a_file_it_read_that_the_writes_leave_alone_keeps_it_ahead(tmp_path: Path) -> None:
+    ws, site, out = _project(tmp_path)
+    (site / "sitecustomize.py").write_text(READS_AT_START_UP)
+    (ws / "settings.txt").write_text("1")
+    args = SKILL.parse_args({})
+    await _baseline(args, ws, site, out, "r8")
+    await asyncio.sleep(1.0)
+    (ws / "notes.txt").write_text("a file it never read\n")
+    after = await SKILL.run(args, _ctx(ws, site, out, "r8", baseline=False))
+    assert after.ok, after.summary
+    after_probe = _probes(out)[-1]
+    assert (after_probe["v"], _started_ahead(after_probe)) == ("1", True)
+
+
+@pytest.mark.parametrize(
+    ("run_id", "sitecustomize"),
+    [
+        # The project's own code, run as the interpreter starts (a .pth line importing it).
+        ("r9", "import os, sys\n\nsys.path.append(os.getcwd())\nimport proj\n"),
+        # A program it starts reads what no audit hook sees.
+        (
+            "r10",
+            'import os, subprocess\n\nos.environ["PROBE_V"] = subprocess.run(["echo", "-n", '
+            '"proj"], capture_output=True, text=True).stdout\n',
+        ),
+    ],
+    ids=["project-code", "a-program"],
+)
+async def test_a_start_up_whose_reads_cannot_be_known_starts_pytest_cold(
+    tmp_path: Path, run_id: str, sitecustomize: str
+) -> None:
+    # Nothing the writes change is known to have been read: but what it read is not known.
+    ws, site, out = _project(tmp_path)
+    (site / "sitecustomize.py").write_text(sitecustomize)
+    (ws / "proj.py").write_text('import os\n\nos.environ["PROBE_V"] = "proj"\n')
+    args = SKILL.parse_args({})
+    await _baseline(args, ws, site, out, run_id)
+    await asyncio.sleep(1.0)
+    after = await SKILL.run(args, _ctx(ws, site, out, run_id, baseline=False))
+    assert after.ok, after.summary
+    after_probe = _probes(out)[-1]
+    assert (after_probe["v"], _started_ahead(after_probe)) == ("proj", False)
