@@ -7,8 +7,9 @@ twice (the baseline on the untouched tree, and after the edit). "pytest once" is
 the project's own ``.venv/bin/python -m pytest``, started from this same process.
 A re-run on the same tree reuses the kept baselines (``.phasegraph/baselines``) and pays
 for the suite once, and so does a run on top of another run's commit (its checks are kept as
-that commit's baselines). Prints the medians and their ratios to "pytest once": a first run
-(no kept baseline), a re-run, and a chained run (each editing its own module).
+that commit's baselines). Prints the medians and their ratios to "pytest once": a green first
+run (no kept baseline), a red first run (an edit that breaks a module's tests: the gate
+blocks), a re-run, and a chained run (each editing its own module).
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ async def main(argv: list[str]) -> None:
             reused = report.baselines[0].summary.startswith("reused")
             assert reused is not first
 
+        async def red_run() -> None:
+            """A first run whose edit breaks module 1's tests: the gate blocks, nothing commits."""
+            shutil.rmtree(repo / ".phasegraph" / "baselines", ignore_errors=True)
+            report = await run_plan(graph, breaking_plan(), repo)
+            assert report.status == "stopped" and report.failure_kind == "gate", report.error
+            reset = [*GIT, "reset", "-q", "--hard", base]  # the next timing needs a green tree
+            await asyncio.to_thread(subprocess.run, reset, cwd=repo, check=True)
+
         async def chained() -> float:
             """Runs one on top of another's commit, each editing its own module: the median."""
             reset = [*GIT, "reset", "-q", "--hard", base]
@@ -119,8 +128,13 @@ async def main(argv: list[str]) -> None:
             return statistics.median(times[1:])
 
         started = time.perf_counter()
-        once, run, rerun = await interleaved_medians(
-            [pytest_once, lambda: phasegraph_run(first=True), lambda: phasegraph_run(first=False)],
+        once, run, rerun, red = await interleaved_medians(
+            [
+                pytest_once,
+                lambda: phasegraph_run(first=True),
+                lambda: phasegraph_run(first=False),
+                red_run,
+            ],
             reps,
         )
         chain = await chained()
@@ -131,6 +145,8 @@ async def main(argv: list[str]) -> None:
                 "pytest_once_s": round(once, 2),
                 "phasegraph_run_s": round(run, 2),
                 "ratio": round(run / once, 2),
+                "red_run_s": round(red, 2),
+                "red_ratio": round(red / once, 2),
                 "rerun_s": round(rerun, 2),
                 "rerun_ratio": round(rerun / once, 2),
                 "chained_s": round(chain, 2),
@@ -150,6 +166,23 @@ def module_plan(k: int) -> dict[str, Any]:
             doc_edit(k, f"doc{k}"),
             {"id": "tests", "skill": "run_pytest"},
             {"id": "commit", "skill": "git_checkpoint", "args": {"message": f"doc {k}"}},
+        ],
+    }
+
+
+def breaking_plan() -> dict[str, Any]:
+    """Break module 1 (its tests fail), run the project's pytest, commit (never reached)."""
+    edit = {
+        "id": "break",
+        "skill": "edit_block",
+        "args": {"path": "src/pkg/mod1.py", "search": "% 97", "replace": "% 97 + 97"},
+    }
+    return {
+        "goal": "break module 1",
+        "steps": [
+            edit,
+            {"id": "tests", "skill": "run_pytest"},
+            {"id": "commit", "skill": "git_checkpoint", "args": {"message": "break"}},
         ],
     }
 

@@ -40,7 +40,7 @@ def test_real_repo_times_a_run_against_pytest_once() -> None:
     [row] = run("real_repo.py", "--tests", "10", "--repeats", "1")
     assert row["tests"] == 10
     assert row["pytest_once_s"] > 0 and row["phasegraph_run_s"] > 0
-    assert row["rerun_s"] > 0 and row["chained_s"] > 0
+    assert row["rerun_s"] > 0 and row["chained_s"] > 0 and row["red_run_s"] > 0
 
 
 def test_start_times_the_cli_beside_bare_python() -> None:
