@@ -97,9 +97,9 @@ class BaselineCache:
         )
 
     def put(self, key: str, kept: dict[str, Any]) -> None:
-        """Keep a baseline: ``findings``, ``summary``, and what held and did not (``checked``,
-        ``not_passed``)."""
-        fields = ("findings", "summary", "checked", "not_passed")
+        """Keep a baseline: ``findings``, ``summary``, what held and did not (``checked``,
+        ``not_passed``) and, targeted, the test files it ran (``selected``)."""
+        fields = ("findings", "summary", "checked", "not_passed", "selected")
         data = json.dumps({k: kept[k] for k in fields if k in kept}).encode()
         atomic_write(self._path(key), data)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,7 @@ class StepRunner:
         store_output: bool = True,
         check: Callable[[SkillResult], str | None] | None = None,
         phase: str | None = None,
+        selected_before: tuple[str, ...] | None = None,
     ) -> StepOutcome:
         """Run ``step`` through its skill with retries; emit running/done/failed events.
 
@@ -150,6 +152,8 @@ class StepRunner:
         ``run_id`` and the project ``environment`` the skill runs code with. ``check`` may
         veto a result (returning why), which fails the step. ``phase`` names the row's
         phase when it is not the skill's kind (a verify's ``baseline`` run).
+        ``selected_before``: what a targeted check's baseline ran
+        (:attr:`SkillContext.selected_before`).
         """
         opts = options(runtime)
         skill = self.registry.get(step["skill"])
@@ -172,6 +176,7 @@ class StepRunner:
             return failed(describe_errors(exc, f"bad args for {skill.name}")[0])
         planned = await self.planned_files(runtime, where) if is_targeted(step) else None
         ctx = _context(step, where, opts, run_files=run_files, planned=planned)
+        ctx = dataclasses.replace(ctx, selected_before=selected_before)
         try:
             async for attempt in retrying(opts.retries):
                 with attempt:

@@ -137,7 +137,11 @@ def _baseline(
 
     async def seen(kept: dict[str, Any]) -> None:
         """Keep what held before the writes, for the gate (:mod:`phasegraph.nodes.verifies`)."""
-        held = {"checked": kept.get("checked", []), "not_passed": kept.get("not_passed", {})}
+        held = {
+            "checked": kept.get("checked", []),
+            "not_passed": kept.get("not_passed", {}),
+            **({"selected": kept["selected"]} if "selected" in kept else {}),
+        }
         await runner.records(runtime, where["run_id"]).put_baseline(step["id"], held)
 
     async def confirmed(kept: dict[str, Any]) -> dict[str, Any] | None:

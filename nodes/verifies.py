@@ -116,14 +116,21 @@ def _check(
     async def check() -> Update:
         step = task["step"]
         failpoint(f"verify:{step['id']}")
-        outcome = await runner.run(step, task, runtime, failure_kind="verify")
+        held = await runner.records(runtime, task["run_id"]).baseline(step["id"])
+        selected = held.get("selected")
+        outcome = await runner.run(
+            step,
+            task,
+            runtime,
+            failure_kind="verify",
+            selected_before=tuple(selected) if selected is not None else None,
+        )
         if outcome.result is None:
             return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
         strict = options(runtime).strict
         introduced, preexisting = split_findings(outcome.result.findings, task["baseline"])
         if strict:
             introduced, preexisting = list(outcome.result.findings), []
-        held = await runner.records(runtime, task["run_id"]).baseline(step["id"])
         weakened = lost_checks(held, outcome.result)
         weakened += await asyncio.to_thread(config_findings, state, step["skill"])
         accepted: list[str] = []

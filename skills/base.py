@@ -71,11 +71,13 @@ class SkillResult(BaseModel):
 
     def as_baseline(self) -> dict[str, Any]:
         """What a baseline keeps of this result (the gate's view of the untouched tree)."""
+        selection = self.data.get("selection")
         return {
             "findings": list(self.findings),
             "summary": self.summary,
             "checked": list(self.checked),
             "not_passed": dict(self.data.get("not_passed") or {}),
+            **({"selected": list(selection.get("files") or [])} if selection else {}),
         }
 
 
@@ -112,6 +114,10 @@ class SkillContext:
     #: The files the run's write steps target (workspace-relative), for a targeted check:
     #: planned before the writes, the same list after them; ``None``: not known (yet).
     planned_files: tuple[str, ...] | None = None
+    #: For a targeted check after the writes: the test files its baseline ran (``()``: the
+    #: whole suite), which it runs too, so the two runs compare like for like; ``None``: no
+    #: baseline (this is one, or the run is strict).
+    selected_before: tuple[str, ...] | None = None
 
     @property
     def python(self) -> PythonEnv:

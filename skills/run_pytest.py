@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -376,7 +377,25 @@ def _selection(args: RunPytestArgs, ctx: SkillContext) -> Selection:
     if ctx.planned_files is None:
         return Selection((), {}, WRITES_UNKNOWN)
     cache = cache_dir(ctx, "test-selection")
-    return select_tests(ctx.workspace, ctx.planned_files, paths=args.paths, cache=cache)
+    found = select_tests(ctx.workspace, ctx.planned_files, paths=args.paths, cache=cache)
+    return with_baseline(found, ctx.selected_before)
+
+
+#: Why a targeted check after the writes ran the whole suite although it selected fewer.
+BASELINE_WHOLE = "its baseline ran the whole suite: whole suite"
+
+
+def with_baseline(found: Selection, before: tuple[str, ...] | None) -> Selection:
+    """``found`` widened to what the baseline ran (``before``; ``()``: the whole suite): the
+    written files read differently before and after the writes, and a test the baseline
+    passed that the check after them did not run would read as lost."""
+    if before is None or not found.files:
+        return found
+    if not before:
+        return dataclasses.replace(found, files=(), why={}, fallback=BASELINE_WHOLE)
+    extra = [f for f in before if f not in found.files]
+    why = {**found.why, **{f: "run by the baseline" for f in extra if f not in found.why}}
+    return dataclasses.replace(found, files=tuple(sorted({*found.files, *extra})), why=why)
 
 
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:

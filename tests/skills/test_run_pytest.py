@@ -275,3 +275,20 @@ def test_loading_a_plugin_or_leaving_the_workspace_is_refused(bad: list[str]) ->
 def test_args_that_write_files_or_hold_nul_are_refused(bad: list[str]) -> None:
     with pytest.raises(ValidationError):
         RunPytestArgs(args=bad)
+
+
+def test_a_targeted_check_after_the_writes_runs_what_its_baseline_ran() -> None:
+    from phasegraph.skills.run_pytest import BASELINE_WHOLE, with_baseline
+    from phasegraph.skills.test_selection import Selection
+
+    found = Selection(("tests/test_a.py",), {"tests/test_a.py": "imports pkg.a"}, None, 3)
+
+    assert with_baseline(found, None) == found  # no baseline: a baseline itself
+    widened = with_baseline(found, ("tests/test_b.py", "tests/test_a.py"))
+    assert widened.files == ("tests/test_a.py", "tests/test_b.py")
+    assert widened.why["tests/test_b.py"] == "run by the baseline"
+    assert widened.why["tests/test_a.py"] == "imports pkg.a"
+    whole = with_baseline(found, ())
+    assert (whole.files, whole.fallback) == ((), BASELINE_WHOLE)
+    # A check that already runs the whole suite stays so.
+    assert with_baseline(Selection((), {}, "nothing selected: whole suite"), ("x",)).files == ()
