@@ -20,7 +20,14 @@ from phasegraph.skills.gitrepo import (
     repo_state_problems,
 )
 from phasegraph.skills.procs import find_program
-from phasegraph.skills.pyenv import PythonEnv, find_python_env, own_env, probe
+from phasegraph.skills.pyenv import (
+    ForeignPackage,
+    PythonEnv,
+    find_python_env,
+    foreign_packages,
+    own_env,
+    probe,
+)
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import static_path_problem
 
@@ -143,13 +150,16 @@ def _refuse_repo_state(root: Path) -> None:
 def _interpreter(
     plan: Plan, registry: SkillRegistry, root: Path, python: str | None
 ) -> tuple[PythonEnv, str]:
-    """The project's interpreter and its version, checked to have what the plan's checks need."""
+    """The project's interpreter and its version, checked to have what the plan's checks need
+    and, when the plan runs the project's code, to import the project's own packages from the
+    workspace (:func:`~phasegraph.skills.pyenv.foreign_packages`), not a copy installed
+    elsewhere: tests of such a copy pass whatever the run writes."""
     try:
         env = find_python_env(root, python)
         needed = sorted({NEEDS_MODULE[s.skill] for s in plan.steps if s.skill in NEEDS_MODULE})
         if not needed and not any(_runs_python(registry, s.skill) for s in plan.steps):
             return env, ""
-        found = probe(env)
+        found = probe(env, root if needed else None)
     except PythonEnvError as exc:
         raise PreflightError(str(exc)) from exc
     lacking = [m for m in needed if not found.has(m)]
@@ -159,15 +169,70 @@ def _interpreter(
             f"have; install it there ({env.python} -m pip install {' '.join(lacking)}) "
             "or pass --python with the project's interpreter"
         )
+    foreign = foreign_packages(root, found) if needed else []
+    if foreign:
+        raise PreflightError(_foreign_problem(env, foreign))
     return env, found.version
 
 
+def _foreign_problem(env: PythonEnv, foreign: list[ForeignPackage]) -> str:
+    """Which of the project's packages the tests would import from elsewhere, and the way out."""
+    lines = []
+    for package in foreign[:5]:
+        if package.installed_here:
+            how = "installed beside phasegraph" if env.own else "installed in it, not editable"
+        elif {"site-packages", "dist-packages"} & set(Path(package.origin).parts):
+            how = "an installed copy"
+        elif Path(package.origin).is_absolute():
+            how = "outside the workspace"
+        else:
+            how = f"Python's {package.origin} module"
+        lines.append(
+            f"  - {package.name}: from {package.origin} ({how}), "
+            f"not from the workspace's {' or '.join(package.defined)}"
+        )
+    if len(foreign) > 5:
+        lines.append(f"  - and {len(foreign) - 5} more")
+    if env.own:
+        fix = (
+            "create the project's environment in the workspace (python -m venv .venv, then "
+            ".venv/bin/python -m pip install -e . and its test dependencies), or pass --python "
+            "with the project's interpreter"
+        )
+    else:
+        runner = {
+            "tox": " (tox: package = editable)",
+            "nox": ' (nox: session.install("-e", "."))',
+        }.get(env.kind, "")
+        fix = (
+            f"install the project editable there ({env.python} -m pip install -e .{runner}), "
+            "or pass --python with an interpreter that imports it from the workspace"
+        )
+    if any(p.startswith("src/") for package in foreign for p in package.defined):
+        fix += (
+            "; tests that put src/ on sys.path themselves: say it in pytest's configuration "
+            '(pythonpath = ["src"]), which preflight reads'
+        )
+    who = (
+        f"phasegraph's own interpreter ({env.python}, taken because no project environment "
+        "was found)"
+        if env.own
+        else env.describe()
+    )
+    return (
+        f"the tests would not test the workspace's code: {who} imports the project's own "
+        "packages from elsewhere:\n" + "\n".join(lines) + "\nthe checks would run against "
+        f"those copies, never against the run's changes; {fix}"
+    )
+
+
 def warm_interpreter(root: Path, python: str | None) -> None:
-    """Probe the project's interpreter now (kept for the process), so the preflight of a plan
-    still being written (an LLM planner's) does not wait for it; a problem is left for that
-    preflight to report. Blocking: call it in a worker thread."""
+    """Probe the project's interpreter now (kept for the process), where its packages come from
+    included, so the preflight of a plan still being written (an LLM planner's) does not wait
+    for it; a problem is left for that preflight to report. Blocking: call it in a worker
+    thread."""
     with contextlib.suppress(PythonEnvError):
-        probe(find_python_env(root, python))
+        probe(find_python_env(root, python), root)
 
 
 def _runs_python(registry: SkillRegistry, name: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from testkit import git, require_program, run_collecting, snapshot, write
 
+from phasegraph.graph import preflight as preflight_module
 from phasegraph.skills import run_pytest
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.pyenv import PythonEnv
@@ -317,6 +319,171 @@ async def test_a_hanging_test_is_never_pre_existing(
     assert report.status == "stopped" and report.failure_kind == "preflight"
     assert "still running: tests/test_hang.py::test_hangs" in (report.error or "")
     assert report.written == []
+
+
+# The project's environment where nox and tox keep it, and the tests always import the
+# workspace's own code: never a copy of the same name installed elsewhere (a false green).
+
+IGNORE_ENVS = {".gitignore": ".venv\n.nox\n.tox\n"}
+
+
+async def test_a_nox_session_is_found_and_its_suite_blocks_a_breaking_edit(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    repo = project(make_repo, None, IGNORE_ENVS)
+    (repo / ".nox").mkdir()
+    (repo / ".nox" / "tests").symlink_to(project_venv)  # nox's session folder
+    lint = repo / ".nox" / "lint" / "bin"  # a session without pytest: not the one taken
+    lint.mkdir(parents=True)
+    (lint / "python").symlink_to(sys.executable)
+    head = git(repo, "rev-parse", "HEAD").strip()
+
+    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    assert report.interpreter.source == ".nox/tests"
+    assert report.interpreter.python == str(repo / ".nox" / "tests" / "bin" / "python")
+    [found] = report.new_findings["tests"]
+    assert found.finding == "tests/test_app.py::test_greet"
+    assert git(repo, "rev-parse", "HEAD").strip() == head
+
+
+def test_a_tox_environment_is_found_and_named_in_the_run_event(
+    make_repo: MakeRepo, project_venv: Path, tmp_path: Path
+) -> None:
+    repo = project(make_repo, None, IGNORE_ENVS)
+    (repo / ".tox").mkdir()
+    (repo / ".tox" / "py311").symlink_to(project_venv)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan(BREAK, PYTEST, COMMIT)))
+
+    out = cli("run", str(plan_file), "-w", str(repo), "--json")
+
+    assert out.returncode == 1, out.stdout + out.stderr  # the gate stops the breaking edit
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    python = str(repo / ".tox" / "py311" / "bin" / "python")
+    assert (events[0]["python"], events[0]["source"]) == (python, ".tox/py311")
+    assert events[-1]["failure_kind"] == "gate"
+    assert events[-1]["interpreter"]["source"] == ".tox/py311"
+
+
+#: A project that shares its name with a package installed beside phasegraph (tenacity is a
+#: dependency of phasegraph's): its own copy, in src/, defines retry.
+SHADOWED = {
+    "src/tenacity/__init__.py": "def retry(fn):\n    return fn\n",
+    "tests/test_api.py": (
+        "import tenacity\n\n\ndef test_retry() -> None:\n    assert callable(tenacity.retry)\n"
+    ),
+    "pyproject.toml": '[project]\nname = "tenacity"\nversion = "0.1"\n',
+}
+RENAME_RETRY = {
+    "id": "rename",
+    "skill": "edit_block",
+    "args": {"path": "src/tenacity/__init__.py", "search": "def retry", "replace": "def again"},
+}
+
+
+def test_a_project_named_like_a_package_beside_phasegraph_stops_at_preflight(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    import tenacity  # the copy phasegraph's own interpreter would have imported
+
+    repo = make_repo(SHADOWED)
+    before = snapshot(repo)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan(RENAME_RETRY, PYTEST, COMMIT)))
+
+    out = cli("run", str(plan_file), "-w", str(repo))
+
+    assert out.returncode == 2, out.stdout + out.stderr
+    error = " ".join(out.stderr.split())  # the console wraps long lines
+    assert "the tests would not test the workspace's code" in error
+    assert (
+        f"- tenacity: from {tenacity.__file__} (installed beside phasegraph), not from the "
+        "workspace's src/tenacity"
+    ) in error
+    assert "python -m venv .venv" in error and "--python" in error
+    assert snapshot(repo) == before
+
+
+async def test_without_the_guard_the_installed_copy_would_have_passed_the_breaking_edit(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mutation: preflight no longer asks where the project's packages come from. The
+    # suite then tests phasegraph's installed tenacity and commits a change that breaks the
+    # project's own (its retry is gone), which is the false green the guard prevents.
+    repo = make_repo(SHADOWED)
+    monkeypatch.setattr(preflight_module, "foreign_packages", lambda *args: [])
+
+    report, _ = await run_collecting(plan(RENAME_RETRY, PYTEST, COMMIT), repo)
+
+    assert report.status == "completed" and report.commit, report.error
+    assert "def again" in (repo / "src" / "tenacity" / "__init__.py").read_text()
+
+
+#: The ordinary src layout: the package in src/, put on sys.path by pytest's configuration.
+SRC_LAYOUT = {
+    "src/greeting/__init__.py": "def greet(name: str) -> str:\n    return 'hello ' + name\n",
+    "tests/test_greeting.py": (
+        "from greeting import greet\n\n\n"
+        "def test_greet() -> None:\n    assert greet('ann') == 'hello ann'\n"
+    ),
+    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\n",
+    **IGNORE_ENVS,
+}
+BREAK_GREETING = {
+    "id": "break",
+    "skill": "edit_block",
+    "args": {"path": "src/greeting/__init__.py", "search": "'hello '", "replace": "'bye '"},
+}
+
+
+async def test_a_src_layout_project_with_its_own_venv_still_runs(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    repo = make_repo(SRC_LAYOUT)
+    (repo / ".venv").symlink_to(project_venv)
+
+    report, _ = await run_collecting(plan(BREAK_GREETING, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    assert report.interpreter.source == ".venv"
+    [found] = report.new_findings["tests"]
+    assert found.finding == "tests/test_greeting.py::test_greet"
+
+
+async def test_a_non_editable_install_in_the_found_environment_is_refused_an_editable_one_runs(
+    make_repo: MakeRepo, project_venv: Path
+) -> None:
+    # tox's default: the project installed as a copy into .tox/<env>/'s site-packages, where
+    # the tests import it from (no pythonpath here). The run's writes would never reach it.
+    files = {**SRC_LAYOUT, "pyproject.toml": '[project]\nname = "greeting"\nversion = "1"\n'}
+    repo = make_repo(files)
+    env = repo / ".tox" / "py311"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    [site] = env.glob("lib/python*/site-packages")
+    [deps] = project_venv.glob("lib/python*/site-packages")
+    (site / "deps.pth").write_text(f"{deps}\n")  # pytest and the rest, from the shared venv
+    (site / "greeting").mkdir()
+    (site / "greeting" / "__init__.py").write_text((repo / "src/greeting/__init__.py").read_text())
+
+    report, _ = await run_collecting(plan(BREAK_GREETING, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "preflight"
+    copy = site / "greeting" / "__init__.py"
+    assert f"- greeting: from {copy} (installed in it, not editable)" in (report.error or "")
+    python = env / "bin" / "python"
+    assert f"{python} -m pip install -e . (tox: package = editable)" in (report.error or "")
+    assert report.written == []
+
+    # Installed editable instead (what pip's .pth does): the same run now tests src/.
+    shutil.rmtree(site / "greeting")
+    (site / "__editable__.greeting-1.pth").write_text(f"{repo / 'src'}\n")
+
+    report, _ = await run_collecting(plan(BREAK_GREETING, PYTEST, COMMIT), repo)
+
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    assert report.interpreter.source == ".tox/py311"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
