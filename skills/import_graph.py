@@ -24,11 +24,22 @@ loads what (:class:`ImportGraph`). A file reaches another through:
   not parse here, may load any module: it reaches every written Python file. A package
   ``__init__.py`` with a module ``__getattr__`` (PEP 562 lazy loading) may import any
   module of its package.
+
+Besides what it loads, a file's findings say which project modules it changes
+(:meth:`ImportGraph.changes`): one pytest session shares module state across test files, so
+importing a file can change what the files that reach another module see. A file changes a
+module when, as it is imported, it decorates with or calls a name imported from it
+(``@register('beta')``, ``registry.HANDLERS.update(...)``), or assigns to or deletes an
+attribute or item of it (``pkg.beta.BASE = 18``, ``HANDLERS['x'] = f``); a test file or a
+``conftest.py`` also when such an assignment is in one of its functions (a test that sets
+another module's global and never restores it changes what later tests see). The module is
+the one the name comes from (and, for a name a module imports from another, that one too).
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import configparser
 import contextlib
 import fnmatch
@@ -93,7 +104,9 @@ _EXTENSIONS = frozenset(
     }
 )
 _PYTHON_PROGRAM = re.compile(r"(?:python|pypy)(?:\d+(?:\.\d+)*)?(?:\.exe)?")
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
+#: The builtins: a name a star import cannot have brought in when the file uses it.
+_BUILTINS = frozenset(dir(builtins))
 
 #: Names whose use loads code the import graph cannot follow (a call, or the function
 #: itself handed on). ``exec``, ``eval`` and ``compile`` count only as the builtins.
@@ -284,6 +297,7 @@ def parse_source(data: bytes) -> dict[str, Any]:
       line 3``); ``programs``: the commands it names (the first word of a command);
     - ``getattr``: whether it has a module ``__getattr__``; ``hooks``: the pytest hooks it
       defines (and ``pytest_plugins``);
+    - ``touches``: what it changes in the modules it imports (:func:`_touches`);
     - ``error`` when it does not parse.
     """
     try:
@@ -301,7 +315,8 @@ def parse_source(data: bytes) -> dict[str, Any]:
         for n in module.body
         if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("pytest_")
     ]
-    for node in ast.walk(module):
+    nodes = list(ast.walk(module))
+    for node in nodes:
         if isinstance(node, ast.Import):
             imports += [[alias.name, [], 0] for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -343,7 +358,223 @@ def parse_source(data: bytes) -> dict[str, Any]:
         "programs": sorted(programs),
         "getattr": _has_module_getattr(module),
         "hooks": hooks,
+        "touches": _touches(module, nodes),
     }
+
+
+def _touches(module: ast.Module, nodes: Sequence[ast.AST]) -> list[list[Any]]:
+    """What the module changes in other modules: ``[dotted, level, what, at_import]``, where
+    ``dotted`` (``pkg.registry.register``, relative to ``level`` dots like an import) is the
+    imported name the change is rooted at, then its attributes up to the first call or
+    subscript; the graph takes its longest prefix that is a module.
+
+    At import (``at_import``): the code that runs when the module is imported (its top level,
+    class bodies, decorators and default values, the bodies of its own functions it calls by
+    name there) decorating with, or calling, an imported name (``@register('x')``,
+    ``registry.HANDLERS.update(...)``), or assigning to or deleting an attribute or item of one
+    (``pkg.beta.BASE = 18``, ``HANDLERS['x'] = f``, ``setattr(pkg.beta, ...)``). Anywhere else
+    (not at import, which counts for test files and conftest.py files only): such an
+    assignment or deletion in a function. A name counts as imported when an import anywhere in
+    the file binds it (``import``, ``from ... import``, or an assignment of a literal
+    ``importlib.import_module`` / ``pytest.importorskip`` / ``__import__``), or when a star
+    import may have (nothing in the file binds it and it is no builtin). ``nodes``: all of the
+    module's nodes."""
+    bound: dict[str, list[tuple[str, int]]] = {}
+    stars: list[tuple[str, int]] = []
+    local: set[str] = set()
+    changing: list[ast.AST] = []  # the nodes that may assign to an attribute or item
+    for node in nodes:
+        if isinstance(node, _ASSIGNING):
+            changing.append(node)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound.setdefault(alias.asname, []).append((alias.name, 0))
+                else:
+                    head = alias.name.partition(".")[0]
+                    bound.setdefault(head, []).append((head, 0))
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    stars.append((node.module or "", node.level))
+                    continue
+                path = ".".join(filter(None, [node.module, alias.name]))
+                bound.setdefault(alias.asname or alias.name, []).append((path, node.level))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            name = node.targets[0] if len(node.targets) == 1 else None
+            loaded = _literal_import(node.value)
+            if isinstance(name, ast.Name) and loaded is not None:
+                path, fromlist, _ = loaded
+                func = node.value.func
+                if getattr(func, "id", None) == "__import__" and not fromlist:
+                    path = path.partition(".")[0]  # the top package, as __import__ gives
+                bound.setdefault(name.id, []).append((path, 0))
+        elif isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                local.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            local.add(node.name)
+        elif isinstance(node, ast.arg):
+            local.add(node.arg)
+    found: dict[tuple[str, int, bool], tuple[int, str]] = {}
+
+    def touch(expr: ast.expr, shown: ast.expr, spell: str, line: int, at_import: bool) -> None:
+        """``expr`` changes what it is rooted at; ``spell`` with ``shown`` spelled says how."""
+        rooted = _rooted(expr)
+        if rooted is None:
+            return
+        root, attrs = rooted
+        if root in bound:
+            origins = bound[root]
+        elif root not in local and root not in _BUILTINS:
+            origins = [(".".join(filter(None, [m, root])), level) for m, level in stars]
+        else:
+            origins = []
+        for path, level in origins:
+            key = (".".join([path, *attrs]), level, at_import)
+            if key not in found or line < found[key][0]:
+                found[key] = (line, spell.format(_spelled(shown)))
+
+    def assigned(node: ast.AST, at_import: bool) -> None:
+        line = getattr(node, "lineno", 0)
+        for target, shown, spell in _assigned(node):
+            touch(target, shown, spell, line, at_import)
+
+    at_import: set[int] = set()
+    decorators: set[int] = set()
+    for node in _import_time(module):
+        at_import.add(id(node))
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            for decorator in node.decorator_list:
+                decorators.add(id(decorator))
+                touch(decorator, decorator, "@{}", decorator.lineno, True)
+        elif isinstance(node, ast.Call) and id(node) not in decorators:
+            touch(node.func, node.func, "{}(...)", line, True)
+        assigned(node, True)
+    for node in changing:
+        if id(node) not in at_import:
+            assigned(node, False)
+    return [
+        [dotted, level, f"{what} at line {line}", imported]
+        for (dotted, level, imported), (line, what) in sorted(
+            found.items(), key=lambda kv: (kv[1][0], kv[0])
+        )
+    ]
+
+
+def _import_time(module: ast.Module) -> Iterable[ast.AST]:
+    """The nodes that run when the module is imported: all but the bodies of functions and
+    lambdas, save those of its own top-level functions it calls by name at import."""
+    functions = {
+        n.name: n for n in module.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    expanded: set[str] = set()
+    stack: list[ast.AST] = list(reversed(module.body))
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            args = node.args
+            children: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d)]
+            if not isinstance(node, ast.Lambda):
+                children = [*node.decorator_list, *children]
+            stack += reversed(children)
+            continue
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called = functions.get(node.func.id)
+            if called is not None and called.name not in expanded:
+                expanded.add(called.name)
+                stack += reversed(called.body)
+        stack += reversed(list(ast.iter_child_nodes(node)))
+
+
+_ASSIGNING = (
+    ast.Assign,
+    ast.AnnAssign,
+    ast.AugAssign,
+    ast.Delete,
+    ast.For,
+    ast.AsyncFor,
+    ast.With,
+    ast.AsyncWith,
+    ast.Call,
+)
+
+
+def _assigned(node: ast.AST) -> list[tuple[ast.expr, ast.expr, str]]:
+    """The attributes and items ``node`` assigns to or deletes (``setattr`` and ``delattr``
+    included), each with how to spell the statement (a node to spell, and a format)."""
+    targets: list[ast.expr] = []
+    spell = "{} = ..."
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets = [node.target]
+    elif isinstance(node, ast.AugAssign):
+        targets, spell = [node.target], f"{{}} {_AUG_OPS.get(type(node.op), '?')}= ..."
+    elif isinstance(node, ast.Delete):
+        targets, spell = list(node.targets), "del {}"
+    elif isinstance(node, ast.For | ast.AsyncFor):
+        targets, spell = [node.target], "for {} in ..."
+    elif isinstance(node, ast.With | ast.AsyncWith):
+        targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+        spell = "with ... as {}"
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("setattr", "delattr")
+        and node.args
+    ):
+        return [(node.args[0], node, "{}")]
+    out: list[tuple[ast.expr, ast.expr, str]] = []
+    while targets:
+        target = targets.pop(0)
+        if isinstance(target, ast.Tuple | ast.List):
+            targets += target.elts
+        elif isinstance(target, ast.Starred):
+            targets.append(target.value)
+        elif isinstance(target, ast.Attribute | ast.Subscript):
+            out.append((target, target, spell))
+    return out
+
+
+_AUG_OPS: dict[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.MatMult: "@",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.BitAnd: "&",
+}
+
+
+def _rooted(expr: ast.expr) -> tuple[str, list[str]] | None:
+    """The name an expression is rooted at, and the attributes after it up to the first call
+    or subscript (``registry.HANDLERS['x'].clear`` -> ``("registry", ["HANDLERS"])``)."""
+    attrs: list[str] = []
+    node = expr
+    while True:
+        if isinstance(node, ast.Attribute):
+            attrs.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            attrs.clear()
+            node = node.value
+        elif isinstance(node, ast.Call):
+            attrs.clear()
+            node = node.func
+        elif isinstance(node, ast.Name):
+            return node.id, attrs[::-1]
+        else:
+            return None
 
 
 def _loader_use(node: ast.AST) -> str | None:
@@ -554,6 +785,58 @@ class ImportGraph:
         if loads:
             out += [(w, f"may load any module ({loads[0]})") for w in written]
         return out
+
+    def changes(
+        self, rel: str, facts: dict[str, Any] | None = None, *, everywhere: bool = False
+    ) -> list[tuple[str, str, bool]]:
+        """(file, what, at import) for each project module ``rel`` changes (its ``touches``;
+        ``facts``: its findings, when not those of :attr:`parsed`): when it is imported, and,
+        ``everywhere``, as its functions run too. The module is the longest prefix of the
+        touched name that is one (``pkg.beta.BASE``: ``pkg.beta``; a name of a package, its
+        ``__init__.py``), and, for a name a module imports from another, that one too."""
+        info = self.parsed.get(rel, {}) if facts is None else facts
+        out: dict[str, tuple[str, str, bool]] = {}
+        for dotted, level, what, at_import in info.get("touches", []):
+            if at_import or everywhere:
+                for target in self._touched(rel, dotted.split("."), level, set()):
+                    if target != rel and target not in out:
+                        out[target] = (target, what, at_import)
+        return list(out.values())
+
+    def _touched(
+        self, rel: str, parts: list[str], level: int, seen: set[tuple[str, str]]
+    ) -> list[str]:
+        """The modules of a touched name (``parts``, relative to ``rel`` by ``level`` dots),
+        following a name a module imports from another (its re-exports)."""
+        root = ""
+        if level:
+            base = PurePosixPath(rel).parent
+            if level - 1 > len(base.parts):
+                return []
+            for _ in range(level - 1):
+                base = base.parent
+            root = "" if str(base) == "." else base.as_posix()
+        for size in range(len(parts), -1 if level else 0, -1):
+            if level:
+                found = [f for f, _ in self._relative(root, parts[:size], "")[-1:]]
+            else:
+                found = [chain[-1][0] for chain in self._chains(parts[:size])]
+            if found:
+                break
+        else:
+            return []
+        out = list(found)
+        if size < len(parts):
+            name, rest = parts[size], parts[size + 1 :]
+            for module in found:
+                if (module, name) in seen:
+                    continue
+                seen.add((module, name))
+                for source, names, lvl in self.parsed.get(module, {}).get("imports", []):
+                    if name in names or "*" in names:
+                        path = [*filter(None, source.split(".")), name, *rest]
+                        out += self._touched(module, path, lvl, seen)
+        return list(dict.fromkeys(out))
 
     def _dotted(self, text: str) -> list[tuple[str, str]]:
         """A dotted string's longest prefix that is a project module (the first part alone

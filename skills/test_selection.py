@@ -6,6 +6,17 @@ conftest files, dotted and file-name strings, and a widening where it cannot see
 text file pytest collects (``test*.txt``, or the ``--doctest-glob`` patterns of ``addopts``)
 is selected: its examples may import anything.
 
+One pytest session shares module state across test files, so a module the run changes
+without writing it counts as written: one that a written file changes when imported
+(:meth:`~phasegraph.skills.import_graph.ImportGraph.changes`: a registering decorator or call,
+an assignment to another module's attribute or item; in a test file or conftest.py, such an
+assignment in a function too), as it is at the moment of selection (before the writes at the
+baseline, after them for the check; one not yet written changes nothing). So does one that
+a file reaching a written file (or such a module) changes, or such a module itself: its
+registrations and the values it sets may depend on the change. A test file reaching such a
+module is selected, the why naming who changes it (``imports pkg.registry, which pkg/beta.py
+(written) changes when imported (@register('beta') at line 7)``).
+
 With ``--doctest-modules`` in ``addopts``, every Python file pytest would collect (within
 the paths, else testpaths) counts as a test file, so the written modules' own doctests run,
 and those of the modules that reach them. A test file the run writes is always selected.
@@ -18,12 +29,12 @@ could miss a test:
   a name no source spells: a glob, a folder copied whole, a name built at run time);
 - pytest's configuration cannot be read, or loads a plugin (``-p NAME`` in ``addopts``, a
   ``pytest11`` entry point of the project);
-- a ``conftest.py`` that reaches a write defines pytest hooks (or ``pytest_plugins``), and
-  not every test file is under it;
+- a ``conftest.py`` that reaches a write (or a module the run changes) defines pytest hooks
+  (or ``pytest_plugins``), and not every test file is under it;
 - a written Python file that is not a test file is imported by no test file the run does
   not write, directly or through the project's modules, packages, conftest files, dotted
   names and lazy packages, the widening aside (another written file counts as importing
-  it, its new content not being read): the graph may not see its importers;
+  it, its imports not being read): the graph may not see its importers;
 - the selected files would make pytest read a configuration the whole suite does not (it
   looks for one from their common folder up).
 
@@ -32,16 +43,19 @@ Nothing selected: the whole suite too. Never zero tests.
 pytest's configuration (testpaths, python_files, addopts, and the file it comes from) is
 read by :func:`phasegraph.skills.pytest_config.pytest_config`.
 
-The selection depends only on the files the run does not write and on the list of written
-files (which count as present even before they exist), so the baseline, taken before any
-write, and the after-run check select the same tests.
+The selection depends on the files the run does not write, on the list of written files
+(which count as present even before they exist), and on what the written files change when
+imported as they are at the moment of selection. The baseline, taken before any write, and
+the after-run check may then select different tests (a registration the run removes is seen
+only before it, a new test file's only after): the check is to run the baseline's selection
+too, so the two stay comparable.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -126,30 +140,78 @@ def select_tests(
     early = _early_fallback(written, config, layout)
     if early:
         return whole(early)
-    parsed = parse_all(workspace, sorted(known - set(written)), cache)
+    # The written files as they are now (before the writes at the baseline, after them for
+    # the check), for what they change when imported; the graph reads only the others.
+    present = {w for w in written if w.endswith(".py") and _on_disk(workspace / w)}
+    parsed = parse_all(workspace, sorted((known - set(written)) | present), cache)
+    own = {w: parsed.pop(w) for w in written if w in parsed}
     for text in texts:
         parsed[text] = {"dynamic": ["a doctest text file"]}
     graph = ImportGraph(known | set(texts), set(candidates), parsed, layout)
-    hops = graph.reaching(written)
+
+    def everywhere(rel: str) -> bool:
+        name = PurePosixPath(rel).name
+        return name == "conftest.py" or _is_test_file(rel, config.python_files)
+
+    hops, changed = _reaching(graph, written, own, everywhere)
     why: dict[str, str] = {}
     for test in candidates:
         if test in written:
             why[test] = "written by the run"
         elif parsed.get(test, {}).get("error"):
             why[test] = f"could not be parsed ({parsed[test]['error']}): selected to be safe"
-        elif test in hops:
-            why[test] = _chain(test, hops)
+        elif test in hops or test in changed:
+            why[test] = _chain(test, hops, changed)
     chosen = _as_paths(paths, why)
     if not chosen:
         return whole(WHOLE_SUITE)
     late = (
-        _hooks_fallback(graph, hops, candidates)
+        _hooks_fallback(graph, hops, changed, candidates)
         or _unimported(graph, written, candidates, config)
         or _nested_config(workspace, chosen, paths, config)
     )
     if late:
         return whole(late)
     return Selection(tuple(chosen), why, None, len(candidates), written)
+
+
+#: Why a module the run does not write counts as written: who changes it, whether that one is
+#: written, when (``imported``, or as its tests run), what it does, and why that one counts.
+Change = tuple[str, bool, bool, str, str]
+
+
+def _reaching(
+    graph: ImportGraph,
+    written: Sequence[str],
+    own: dict[str, dict[str, Any]],
+    everywhere: Callable[[str], bool],
+) -> tuple[dict[str, Hop], dict[str, Change]]:
+    """The files that reach a written file, or a module the run changes without writing it:
+    one that a written file (``own``: its findings as it is now), a file the writes reach, or
+    such a module itself, changes when it is imported (or, a test file or conftest.py, as its
+    tests run). Each file's first hop (toward a written file where it reaches one), and for
+    each such module why it counts."""
+    starts = list(written)
+    changed: dict[str, Change] = {}
+    hops: dict[str, Hop] = {}
+    while True:
+        hops = graph.reaching(starts) | hops  # the chains found first stay
+        found: dict[str, Change] = {}
+        for rel in [*starts, *hops]:
+            facts = own.get(rel, {}) if rel in written else None
+            for target, what, at_import in graph.changes(rel, facts, everywhere=everywhere(rel)):
+                if target in written or target in changed or target in found:
+                    continue
+                since = "" if rel in written else _chain(rel, hops, changed)
+                found[target] = (rel, rel in written, at_import, what, since)
+        if not found:
+            return hops, changed
+        changed |= found
+        starts += found
+
+
+def _on_disk(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def _early_fallback(written: Sequence[str], config: PytestConfig, layout: Layout) -> str | None:
@@ -178,10 +240,14 @@ def _early_fallback(written: Sequence[str], config: PytestConfig, layout: Layout
 
 
 def _hooks_fallback(
-    graph: ImportGraph, hops: dict[str, Hop], candidates: Sequence[str]
+    graph: ImportGraph,
+    hops: dict[str, Hop],
+    changed: dict[str, Change],
+    candidates: Sequence[str],
 ) -> str | None:
-    """A conftest.py that reaches a written file and defines pytest hooks (these act on the
-    tests of every folder) with a test outside its folder: why the whole suite runs."""
+    """A conftest.py that reaches a written file (or a module the run changes) and defines
+    pytest hooks (these act on the tests of every folder) with a test outside its folder: why
+    the whole suite runs."""
     for rel in sorted(hops):
         hooks = graph.parsed.get(rel, {}).get("hooks", [])
         if PurePosixPath(rel).name != "conftest.py" or not hooks:
@@ -189,7 +255,7 @@ def _hooks_fallback(
         folder = PurePosixPath(rel).parent.as_posix()
         if all(under_any(t, [folder]) for t in candidates):
             continue  # every test is under it: all of them reach the write through it
-        reached = _chain(rel, hops)
+        reached = _chain(rel, hops, changed)
         return f"{rel} defines {hooks[0]}, and {reached}: whole suite"
     return None
 
@@ -307,11 +373,22 @@ def _skipped(folder: Path) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in _SKIPPED) or (folder / "pyvenv.cfg").exists()
 
 
-def _chain(test: str, hops: dict[str, Hop]) -> str:
-    """``imports pkg.b, which imports pkg.a (written: src/pkg/a.py)``."""
+def _chain(test: str, hops: dict[str, Hop], changed: dict[str, Change]) -> str:
+    """``imports pkg.b, which imports pkg.a (written: src/pkg/a.py)``; for a module the run
+    changes, ``imports pkg.registry, which pkg/beta.py (written) changes when imported
+    (@register('beta') at line 7)``, and why the one that changes it counts (``; pkg/beta.py:
+    ...``) when the run does not write it."""
     said: list[str] = []
     here = test
     while here in hops:
         here, label = hops[here]
         said.append(label)
-    return f"{', which '.join(said)} (written: {here})"
+    if here not in changed:
+        return f"{', which '.join(said)} (written: {here})"
+    by, written, at_import, what, since = changed[here]
+    who = f"{by} (written)" if written else by
+    when = "when imported" if at_import else "as its tests run"
+    tail = f" ({what})" + (f"; {by}: {since}" if since else "")
+    if not said:
+        return f"{who} changes it {when}{tail}"
+    return f"{', which '.join(said)}, which {who} changes {when}{tail}"

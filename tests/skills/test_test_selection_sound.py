@@ -684,6 +684,179 @@ def test_a_written_configuration_file_anywhere_runs_the_whole_suite(
     assert found.fallback == f"the run writes pytest's configuration ({config}): whole suite"
 
 
+# Module state one pytest session shares: what a file changes as it is imported.
+
+REGISTRY = (
+    "HANDLERS = {}\n\n\ndef register(name):\n    def add(fn):\n        HANDLERS[name] = fn\n"
+    "        return fn\n\n    return add\n"
+)
+BETA = (
+    "from pkg.registry import register\n\nBASE = 8\n\n\n"
+    "@register('beta')\ndef value():\n    return BASE\n"
+)
+#: A registry filled by whatever the session imported: its test imports only the registry.
+REGISTERED = {
+    **BASE,
+    "src/pkg/registry.py": REGISTRY,
+    "src/pkg/beta.py": BETA,
+    "tests/test_beta.py": module_with("from pkg.beta import value"),
+    "tests/test_registry.py": (
+        "import pytest\n\nfrom pkg.registry import HANDLERS\n\n\n"
+        "@pytest.mark.parametrize('name', sorted(HANDLERS))\n"
+        "def test_handler(name):\n    assert HANDLERS[name]()\n"
+    ),
+}
+
+
+def test_a_written_module_that_registers_itself_selects_the_registrys_tests(
+    tmp_path: Path,
+) -> None:
+    repo = tree(tmp_path, REGISTERED)
+
+    # At the baseline: beta as it is before the edit, which registers it.
+    found = select_tests(repo, ["src/pkg/beta.py"])
+
+    assert selected(found) == ("tests/test_beta.py", "tests/test_registry.py")
+    assert found.why["tests/test_registry.py"] == (
+        "imports pkg.registry, which src/pkg/beta.py (written) changes when imported "
+        "(@register('beta') at line 6)"
+    )
+    # After an edit that unregisters it, beta changes nothing: the check's selection differs
+    # from the baseline's (which is why the check runs the baseline's selection too).
+    write(repo, "src/pkg/beta.py", BETA.replace("@register('beta')\n", ""))
+    assert selected(select_tests(repo, ["src/pkg/beta.py"])) == ("tests/test_beta.py",)
+
+
+def test_a_written_module_that_fills_a_registry_by_item_selects_its_tests(
+    tmp_path: Path,
+) -> None:
+    filler = "from pkg.registry import HANDLERS\n\nHANDLERS['x'] = lambda: 1\n"
+    repo = tree(
+        tmp_path,
+        {**REGISTERED, "src/pkg/x.py": filler, "tests/test_x.py": module_with("import pkg.x")},
+    )
+
+    found = select_tests(repo, ["src/pkg/x.py"])
+
+    # As if the registry were written: test_beta reaches it too (beta registers itself).
+    assert selected(found) == ("tests/test_beta.py", "tests/test_registry.py", "tests/test_x.py")
+    assert found.why["tests/test_registry.py"] == (
+        "imports pkg.registry, which src/pkg/x.py (written) changes when imported "
+        "(HANDLERS['x'] = ... at line 3)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("import pkg.beta\n\npkg.beta.BASE = 18", "pkg.beta.BASE = ... at line 3"),
+        (
+            "import pytest\n\nbeta = pytest.importorskip('pkg.beta')\nbeta.BASE = 18",
+            "beta.BASE = ... at line 4",
+        ),
+    ],
+)
+def test_a_new_test_file_that_sets_a_modules_global_selects_the_tests_that_see_it(
+    tmp_path: Path, body: str, said: str
+) -> None:
+    repo = tree(tmp_path, REGISTERED)
+    tuned = module_with(body)
+
+    # Before it is written it changes nothing.
+    assert selected(select_tests(repo, ["tests/test_tuned.py"])) == ("tests/test_tuned.py",)
+    write(repo, "tests/test_tuned.py", tuned)
+    found = select_tests(repo, ["tests/test_tuned.py"])
+
+    # test_beta reaches beta; test_registry calls what beta registered, which reads BASE.
+    assert selected(found) == (
+        "tests/test_beta.py",
+        "tests/test_registry.py",
+        "tests/test_tuned.py",
+    )
+    assert found.why["tests/test_beta.py"] == (
+        f"imports pkg.beta, which tests/test_tuned.py (written) changes when imported ({said})"
+    )
+    assert found.why["tests/test_registry.py"] == (
+        "imports pkg.registry, which src/pkg/beta.py changes when imported "
+        "(@register('beta') at line 6); src/pkg/beta.py: tests/test_tuned.py (written) "
+        f"changes it when imported ({said})"
+    )
+
+
+def test_a_test_that_sets_a_global_in_a_function_selects_the_tests_that_see_it(
+    tmp_path: Path,
+) -> None:
+    leaky = "from pkg import other\n\n\ndef test_leak():\n    other.X += 1\n"
+    repo = tree(tmp_path, {**WITH_CALC_TEST, "tests/test_leak.py": leaky})
+
+    found = select_tests(repo, ["tests/test_leak.py"])
+
+    assert selected(found) == ("tests/test_leak.py", "tests/test_other.py")
+    assert found.why["tests/test_other.py"] == (
+        "imports pkg.other, which tests/test_leak.py (written) changes as its tests run "
+        "(other.X += ... at line 5)"
+    )
+
+
+def test_a_module_that_sets_a_global_in_a_function_changes_nothing_as_imported(
+    tmp_path: Path,
+) -> None:
+    # Only a test file's (or conftest's) functions count: a module's run when called, and
+    # whoever calls them reaches it.
+    setter = "import pkg.other\n\n\ndef bump():\n    pkg.other.X = 2\n"
+    repo = tree(
+        tmp_path, {**BASE, "src/pkg/setter.py": setter, "tests/test_s.py": "import pkg.setter\n"}
+    )
+
+    assert selected(select_tests(repo, ["src/pkg/setter.py"])) == ("tests/test_s.py",)
+
+
+def test_a_module_that_registers_what_the_write_changes_selects_the_registrys_tests(
+    tmp_path: Path,
+) -> None:
+    # beta is not written, but what it registers calls util, which is.
+    beta = BETA.replace("BASE = 8", "from pkg.util import base\n\nBASE = base()")
+    repo = tree(
+        tmp_path,
+        {
+            **REGISTERED,
+            "src/pkg/util.py": "def base():\n    return 8\n",
+            "src/pkg/beta.py": beta,
+            "tests/test_util.py": module_with("from pkg.util import base"),
+        },
+    )
+
+    found = select_tests(repo, ["src/pkg/util.py"])
+
+    assert selected(found) == ("tests/test_beta.py", "tests/test_registry.py", "tests/test_util.py")
+    assert found.why["tests/test_registry.py"] == (
+        "imports pkg.registry, which src/pkg/beta.py changes when imported "
+        "(@register('beta') at line 8); src/pkg/beta.py: imports pkg.util "
+        "(written: src/pkg/util.py)"
+    )
+
+
+def test_a_name_another_package_re_exports_changes_the_module_it_comes_from(
+    tmp_path: Path,
+) -> None:
+    repo = tree(
+        tmp_path,
+        {
+            **REGISTERED,
+            "src/tools/__init__.py": "from pkg.registry import register\n",
+            "src/pkg/beta.py": BETA.replace("from pkg.registry", "from tools"),
+        },
+    )
+
+    found = select_tests(repo, ["src/pkg/beta.py"])
+
+    assert selected(found) == ("tests/test_beta.py", "tests/test_registry.py")
+    assert (
+        "which src/pkg/beta.py (written) changes when imported"
+        in (found.why["tests/test_registry.py"])
+    )
+
+
 # The parts.
 
 
@@ -701,6 +874,41 @@ def test_parse_source_records_what_the_graph_cannot_follow() -> None:
     assert found["dynamic"] == ["sys.path at line 2", "importlib.import_module at line 4"]
     assert found["getattr"] is True
     assert found["hooks"] == ["pytest_configure"]
+
+
+def test_parse_source_records_what_a_file_changes_in_the_modules_it_imports() -> None:
+    found = parse_source(
+        b"import pkg.beta\n"
+        b"from pkg import registry as reg\n"
+        b"from .registry import register\n"
+        b"from pkg.star import *\n"
+        b"\n"
+        b"@register('x')\n"
+        b"def value():\n"
+        b"    pkg.beta.SEEN = True\n"
+        b"pkg.beta.BASE = 18\n"
+        b"reg.HANDLERS['y'] = value\n"
+        b"del reg.OLD\n"
+        b"add_handler(value)\n"
+        b"later = lambda: reg.clear()\n"
+        b"local = object()\n"
+        b"local.x = 1\n"
+        b"\n"
+        b"def _setup():\n"
+        b"    setattr(pkg.beta, 'MODE', 'fast')\n"
+        b"_setup()\n"
+    )
+
+    assert found["touches"] == [
+        ["registry.register", 1, "@register('x') at line 6", True],
+        # In a function: counts for a test file or conftest.py only.
+        ["pkg.beta.SEEN", 0, "pkg.beta.SEEN = ... at line 8", False],
+        ["pkg.beta.BASE", 0, "pkg.beta.BASE = ... at line 9", True],
+        ["pkg.registry.HANDLERS", 0, "reg.HANDLERS['y'] = ... at line 10", True],
+        ["pkg.registry.OLD", 0, "del reg.OLD at line 11", True],
+        ["pkg.star.add_handler", 0, "add_handler(...) at line 12", True],
+        ["pkg.beta", 0, "setattr(pkg.beta, 'MODE', 'fast') at line 18", True],
+    ]
 
 
 def test_project_layout_reads_mappings_scripts_and_plugins(tmp_path: Path) -> None:
