@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import io
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -140,3 +145,37 @@ def launchers_in(workspace: Path) -> list[int]:
         if MARK.encode() in cmdline and cwd == str(workspace):
             found.append(int(proc.name))
     return found
+
+
+def full_suite(repo: Path, ref: str | None = "HEAD") -> tuple[int, dict[str, int], str]:
+    """The oracle: the project's whole suite on a clean copy of the tree ``ref`` names (no
+    bytecode, nothing untracked; ``None``: the working tree), its exit code, its counts and
+    its closing line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if ref is None:
+            junk = shutil.ignore_patterns(".git", ".phasegraph", "__pycache__")
+            shutil.copytree(repo, tmp, ignore=junk, dirs_exist_ok=True)
+        else:
+            archive = subprocess.run(
+                ["git", "archive", ref], cwd=repo, capture_output=True, check=True
+            )
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(tmp, filter="data")
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+            # The project uses none of the plugins of phasegraph's environment (which its own
+            # runs switch off too); loading them costs seconds.
+            env={
+                **os.environ,
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+        )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    last = lines[-1] if lines else ""
+    counts = {word: int(num) for num, word in re.findall(r"(\d+) (\w+)", last)}
+    return proc.returncode, counts, last

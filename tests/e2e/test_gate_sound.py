@@ -11,14 +11,13 @@ configuration, a kept baseline reused on a tree whose ignored files had changed.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
-from testkit import git, require_program
+from testkit import full_suite, git, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
 from phasegraph.graph.plan import parse_plan
@@ -55,20 +54,6 @@ async def run(repo: Path, *steps: dict[str, Any], **plan: Any) -> Report:
     return await run_plan(graph, built, repo, options=RunOptions())
 
 
-def full_suite(repo: Path) -> tuple[int, str]:
-    """The oracle: the project's whole suite on the tree as it is, its exit code and its
-    closing line."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    return proc.returncode, lines[-1] if lines else ""
-
-
 def blocked(report: Report) -> list[str]:
     assert report.status == "stopped", report
     assert report.failure_kind == "gate", report.error
@@ -99,7 +84,7 @@ async def test_a_broken_import_turned_into_a_skip_blocks(make_repo: MakeRepo) ->
     found = blocked(await run(repo, breaking, pytest_step(), COMMIT))
 
     assert found == ["tests/test_feature.py::test_f: passed before the run, skipped after it"]
-    code, line = full_suite(repo)
+    code, _, line = full_suite(repo, None)
     assert code == 5 and line.startswith("1 skipped")  # the oracle: nothing passes now
 
 
@@ -124,7 +109,7 @@ async def test_a_parametrisation_the_change_empties_blocks(make_repo: MakeRepo) 
         "tests/test_registry.py::test_handler[a]: passed before the run, not run after it",
         "tests/test_registry.py::test_handler[b]: passed before the run, not run after it",
     ]
-    code, line = full_suite(repo)
+    code, _, line = full_suite(repo, None)
     assert code == 0 and line.startswith("1 skipped")  # 2 passed became 1 skipped
 
 
@@ -147,7 +132,7 @@ async def test_a_conftest_that_skips_everything_blocks(make_repo: MakeRepo) -> N
     assert blocked(report) == ["tests/test_a.py::test_a: passed before the run, skipped after it"]
     detail = report.new_findings["tests"][0].detail
     assert detail == "passed on the untouched tree; after the writes: skipped: later"
-    assert "passed" not in full_suite(repo)[1]
+    assert "passed" not in full_suite(repo, None)[2]
 
 
 async def test_an_emptied_test_file_blocks_and_a_plan_that_means_it_commits(
@@ -163,7 +148,7 @@ async def test_an_emptied_test_file_blocks_and_a_plan_that_means_it_commits(
     found = blocked(await run(repo, write("tests/test_a.py", ""), pytest_step(), COMMIT))
 
     assert found == ["tests/test_a.py::test_a: passed before the run, not run after it"]
-    code, line = full_suite(repo)
+    code, _, line = full_suite(repo, None)
     assert code == 0 and line.startswith("1 passed in")  # was 2
 
     # Removing a test on purpose: the plan says so, and the report lists what it accepted.
@@ -203,7 +188,7 @@ async def test_an_early_stop_option_cannot_hide_a_new_failure(
     assert report.preexisting == {"tests": ["tests/test_a_known.py::test_known_bug"]}
     summary = next(s.summary for s in report.steps if s.id == "tests")
     assert "ran without" in summary and "(a check runs every selected test)" in summary
-    code, line = full_suite(repo)
+    code, _, line = full_suite(repo, None)
     assert code == 1 and line.startswith("2 failed in")
 
 
@@ -302,5 +287,5 @@ async def test_a_reused_baseline_cannot_call_a_new_failure_pre_existing(
 
     assert blocked(report) == ["tests/test_settings.py::test_mode"]
     assert report.baselines[0].summary.startswith("reused from an earlier run on this same tree")
-    code, line = full_suite(repo)
+    code, _, line = full_suite(repo, None)
     assert code == 1 and line.startswith("1 failed, 1 passed")
