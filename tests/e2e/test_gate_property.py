@@ -60,7 +60,6 @@ SEEDS = [6, 13, 19, 23, 32, 72, 93, 178]
 NAMES = ["alpha", "beta", "gamma", "delta", "omega"]
 PYPROJECT = "[tool.pytest.ini_options]\ntestpaths = ['tests']\n"
 MISSING = "not_installed_anywhere"
-NO_BYTECODE = {"PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @pytest.fixture(autouse=True)
