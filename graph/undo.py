@@ -5,10 +5,16 @@ in the workspace's ``.phasegraph/undo/<run id>/``, which git ignores), so undo r
 exact bytes with or without git, an ignored file (``.env``) included; the files and folders
 the run created it removes. A run without pre-images (made by an earlier version) falls
 back to git's copy at the run's start.
+
+An undo journals its own progress (:class:`UndoJournal`, beside the pre-images), so one
+killed at any point is finished by the next: the files it had put back are recognised by
+their bytes (not taken for the user's edits), and its revert commit, which names the run in
+a trailer, is found rather than made twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -17,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phasegraph.graph.run_store import file_hash
+from phasegraph.graph.failpoints import failpoint
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import UndoError
+from phasegraph.skills.errors import SkillError, UndoError
 from phasegraph.skills.git_checkpoint import SKILL as GIT_CHECKPOINT
-from phasegraph.skills.gitrepo import git_env, run_git_sync
+from phasegraph.skills.gitrepo import git_env, head_sha, run_git_sync
 from phasegraph.skills.workspace import STATE_DIR, atomic_write, resolve_in_workspace, state_dir
 
 #: The most bytes kept of one file a run overwrites; a write over it is refused before any write.
@@ -29,12 +35,60 @@ MAX_PREIMAGE_FILE = 16 * 1024 * 1024
 #: The most bytes kept for one run, all its files together.
 MAX_PREIMAGES_PER_RUN = 128 * 1024 * 1024
 
+#: The trailer of a revert commit, naming the run it undoes: how a later undo finds it.
+TRAILER = "Phasegraph-Undo"
+#: An undo's stages, as its journal records them.
+RESTORING, COMMITTING, DONE = "restoring", "committing", "done"
+
 
 @dataclass
 class UndoResult:
+    """What an undo did: the files it put back and removed, and the revert commit."""
+
     restored: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    #: The revert commit: made now, or (``commit_found``) made by an undo interrupted since.
     commit: str | None = None
+    #: The revert commit had landed before an earlier undo was interrupted: not made again.
+    commit_found: bool = False
+    #: This call finished an undo that an earlier one began (and was interrupted in).
+    resumed: bool = False
+    #: Everything was already back as before the run (and the revert, if owed, committed):
+    #: nothing was done.
+    nothing_to_undo: bool = False
+
+
+class UndoJournal:
+    """How far an undo of one run got, so that the next undo finishes one interrupted at any
+    point (SIGKILL, a power cut) instead of taking its work for the user's.
+
+    One small file, ``undo.json`` beside the run's pre-images, replaced atomically and
+    readable by its owner only. ``stage``: ``restoring`` (written before the first file goes
+    back), ``committing`` (every file back; the revert about to be committed on ``parent``),
+    ``done`` (``revert``: the revert commit, if the run had committed). ``discard``: the
+    files an undo with ``--force`` was told to overwrite, each with the sha256 it held then
+    (``None``: no file), so finishing that undo asks no second ``--force`` for those bytes.
+    """
+
+    NAME = "undo.json"
+
+    def __init__(self, workspace: Path, key: str) -> None:
+        self.workspace = workspace
+        self.key = key
+        self.path = workspace / STATE_DIR / "undo" / key / self.NAME
+
+    def load(self) -> dict[str, Any]:
+        """The last entry (``{}``: no undo of this run began, or its journal is unreadable)."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save(self, entry: dict[str, Any]) -> None:
+        state_dir(self.workspace, "undo", self.key)  # made with the .gitignore that hides it
+        data = json.dumps({"version": 1, "run": self.key, **entry}).encode()
+        atomic_write(self.path, data, mode=0o600)
 
 
 class Preimages:
@@ -157,8 +211,14 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
     """Undo the run whose final state is ``values`` (from its checkpointer, or ``ainvoke``).
 
     Each file goes back to its kept pre-image (else, in git, to its bytes at the run's
-    start); files and folders the run created are removed. Refuses when a file the run
-    wrote has changed since (``force`` overrides).
+    start); files and folders the run created are removed; if the run committed, the revert
+    is committed (once). Refuses when a file the run wrote holds neither what the run left
+    nor its earlier bytes: a change made since (``force`` overrides).
+
+    An undo journals how far it got (:class:`UndoJournal`), so one interrupted at any point
+    is finished by the next call: a file already back as it was is not a change of the
+    user's, and a revert commit that had landed is found, not made again. When everything
+    is already back, nothing is done: the result says ``nothing_to_undo``.
     """
     workspace = Path(values["workspace"])
     head: str | None = values.get("head")
@@ -167,22 +227,50 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
     left: dict[str, str | None] = dict(values.get("written_sha", {}))
     if not written:
         raise UndoError("the run wrote no files: there is nothing to undo")
-    kept = Preimages(workspace, str(values.get("run_id", "")))
-    index = kept.index() if values.get("run_id") else {"files": {}, "folders": []}
+    run_id = str(values.get("run_id") or "")
+    kept = Preimages(workspace, run_id)
+    index = kept.index() if run_id else {"files": {}, "folders": []}
     before = {f: _original(workspace, head, f, f in created, kept, index) for f in written}
     paths = {f: resolve_in_workspace(workspace, f) for f in written}
-    now = {f: paths[f].read_bytes() if paths[f].is_file() else None for f in written}
-    if now == before:
-        raise UndoError("the workspace already holds what it held before the run: nothing to undo")
-    moved = [f for f in written if file_hash(paths[f]) != left.get(f)]
+    now = {f: _sha(paths[f].read_bytes() if paths[f].is_file() else None) for f in written}
+    journal = UndoJournal(workspace, run_id or _legacy_key(values))
+    entry = journal.load()
+    # Begun and not finished: what it was told (--force) still holds for the same bytes.
+    unfinished = entry.get("stage") in (RESTORING, COMMITTING)
+    consented: dict[str, str | None] = dict(entry.get("discard", {})) if unfinished else {}
+    # Only the files not back as they were: one an interrupted undo restored is done.
+    pending = [f for f in written if now[f] != _sha(before[f])]
+    moved = [
+        f
+        for f in pending
+        if now[f] != left.get(f) and not (f in consented and consented[f] == now[f])
+    ]
     if moved and not force:
-        raise UndoError(
-            f"{', '.join(moved)} changed after the run wrote it; undo would throw those "
-            "changes away. Save them elsewhere, or run undo with --force"
+        again = (
+            " (an earlier undo of this run was interrupted; the files it had put back are "
+            "fine, these are not)"
+            if unfinished
+            else ""
         )
-    result = UndoResult()
-    for rel, data in before.items():
+        raise UndoError(
+            f"{', '.join(moved)} changed after the run wrote it{again}; undo would throw "
+            "those changes away. Save them elsewhere, or run undo with --force"
+        )
+    commit: str | None = values.get("commit_sha") or None
+    key = journal.key
+    revert = await asyncio.to_thread(_revert_state, workspace, commit, key) if commit else None
+    found, owed = revert if revert is not None else (None, False)
+    # All back, no undo left half done: done, unless the revert is owed and has content
+    # (an undo from before journals, killed between its restores and its commit).
+    settled = not pending and not unfinished
+    if settled and not (owed and await asyncio.to_thread(_differs_from_head, workspace, written)):
+        return UndoResult(commit=found, nothing_to_undo=True)
+    result = UndoResult(resumed=unfinished)
+    discard = {**consented, **{f: now[f] for f in moved}}
+    journal.save({"stage": RESTORING, "commit": commit, "discard": discard})
+    for rel in pending:
         path = paths[rel]
+        data = before[rel]
         if data is None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -192,18 +280,82 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
         else:
             atomic_write(path, data)
             result.restored.append(rel)
+        failpoint(f"undo-restored:{len(result.restored) + len(result.removed)}")
     for folder in sorted(index["folders"], key=lambda f: f.count("/"), reverse=True):
         with contextlib.suppress(OSError):  # not empty (someone's files), or gone already
             resolve_in_workspace(workspace, folder).rmdir()
-    commit = values.get("commit_sha")
-    if commit:
-        subject = run_git_sync(workspace, "log", "-1", "--format=%s", commit).stdout.strip()
+    if commit and owed and await asyncio.to_thread(_differs_from_head, workspace, written):
+        parent = await asyncio.to_thread(head_sha, workspace)
+        journal.save({"stage": COMMITTING, "commit": commit, "discard": discard, "parent": parent})
+        failpoint("undo-before-revert")
+        result.commit = await _commit_revert(workspace, commit, key, written)
+        failpoint("undo-revert-landed")
+    elif found:
+        result.commit, result.commit_found = found, True
+    journal.save({"stage": DONE, "commit": commit, "revert": result.commit})
+    return result
+
+
+async def _commit_revert(workspace: Path, commit: str, key: str, written: list[str]) -> str:
+    """Commit the run's files as they are now (back as before the run): the revert of
+    ``commit``, with a trailer naming the run so that an interrupted undo finds it."""
+    shown = await asyncio.to_thread(run_git_sync, workspace, "log", "-1", "--format=%s", commit)
+    message = f'Revert "{shown.stdout.strip()}"\n\nThis reverts {commit}.\n\n{TRAILER}: {key}'
+    try:
         outcome = await GIT_CHECKPOINT.run(
-            GIT_CHECKPOINT.parse_args({"message": f'Revert "{subject}"\n\nThis reverts {commit}.'}),
+            GIT_CHECKPOINT.parse_args({"message": message}),
             SkillContext(workspace=workspace, step_id="undo", run_files=tuple(written)),
         )
-        result.commit = str(outcome.data.get("sha"))
-    return result
+    except SkillError as exc:
+        raise UndoError(
+            f"every file is back as it was before the run, but the revert of {commit[:7]} "
+            f"could not be committed: {exc.message}. Put that right, then run undo again to "
+            "commit it"
+        ) from None
+    return str(outcome.data.get("sha"))
+
+
+def _revert_state(workspace: Path, commit: str, key: str) -> tuple[str | None, bool]:
+    """The revert commit an earlier undo made of ``commit`` (found by its trailer among the
+    commits after it), and whether a revert is still owed: none found and ``commit`` is in
+    HEAD's history (a run commit the user has reset away is not reverted)."""
+    shown = run_git_sync(
+        workspace,
+        "log",
+        "--fixed-strings",
+        f"--grep={TRAILER}: {key}",
+        "--format=%H %B%x00",
+        f"{commit}..HEAD",
+    )
+    for entry in shown.stdout.split("\0"):
+        sha, _, body = entry.strip().partition(" ")
+        if sha and f"{TRAILER}: {key}" in body.splitlines():
+            return sha, False
+    inside = run_git_sync(workspace, "merge-base", "--is-ancestor", commit, "HEAD")
+    return None, inside.returncode == 0
+
+
+def _differs_from_head(workspace: Path, files: list[str]) -> bool:
+    """Whether any of ``files`` differs from HEAD in the working tree (a revert has content)."""
+    diff = run_git_sync(workspace, "diff", "--quiet", "HEAD", "--", *files)
+    if diff.returncode == 1:
+        return True
+    if diff.returncode != 0:
+        raise UndoError(f"git diff failed in {workspace}: {diff.stderr.strip()}")
+    others = run_git_sync(
+        workspace, "ls-files", "-z", "--others", "--exclude-standard", "--", *files
+    )
+    return bool(others.stdout.strip("\0"))
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _legacy_key(values: dict[str, Any]) -> str:
+    """A journal's name for a run from before run ids: its commit, start and files."""
+    facts = [values.get("commit_sha"), values.get("head"), sorted(values.get("written", []))]
+    return "run-" + hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
 
 def _original(
