@@ -24,20 +24,65 @@ _NOT_A_REAL_FOLDER = (errno.ELOOP, errno.EMLINK, errno.ENOTDIR)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
+#: The modes of everything in :data:`STATE_DIR`, owner-only: it holds reads of the workspace's
+#: files verbatim (a ``.env`` included) in the run database and the pre-images.
+PRIVATE_FOLDER, PRIVATE_FILE = 0o700, 0o600
+
+
 def state_dir(workspace: Path, *sub: str) -> Path:
     """phasegraph's own folder in the workspace (or a folder in it), made on first use.
 
-    It ignores itself in git (a ``.gitignore`` of ``*``), so runs never commit it.
+    It ignores itself in git (a ``.gitignore`` of ``*``), so runs never commit it. Every
+    folder on the way is owner-only (0700), made so or tightened (one an earlier version made).
     """
     path = workspace / STATE_DIR
-    path.mkdir(exist_ok=True)
+    _private_folder(path)
     ignore = path / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# phasegraph's run state: never committed\n*\n")
-    if sub:
-        path = path.joinpath(*sub)
-        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(ignore, b"# phasegraph's run state: never committed\n*\n", mode=PRIVATE_FILE)
+    for part in PurePosixPath(*sub).parts if sub else ():
+        path = path / part
+        _private_folder(path)
     return path
+
+
+def _private_folder(path: Path) -> None:
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=PRIVATE_FOLDER)
+    found = path.lstat()  # a symlink's target is not phasegraph's to change
+    if stat.S_ISDIR(found.st_mode) and found.st_mode & 0o777 != PRIVATE_FOLDER:
+        path.chmod(PRIVATE_FOLDER)
+
+
+def seal_state_dir(workspace: Path) -> None:
+    """Make everything in the workspace's :data:`STATE_DIR` owner-only: folders 0700, files
+    0600. The tools a check runs (ruff's and mypy's caches there) create their files with the
+    process's umask, and earlier versions left theirs readable; the folder itself, 0700 from
+    the start, keeps other users out meanwhile. Symlinks are never followed (nor changed);
+    what cannot be changed (gone meanwhile, another owner's) is left as it is."""
+    top = workspace / STATE_DIR
+    if not top.is_dir():
+        return
+    for _, _, files, folder in os.fwalk(top, follow_symlinks=False):
+        with contextlib.suppress(OSError):
+            if os.fstat(folder).st_mode & 0o777 != PRIVATE_FOLDER:
+                os.fchmod(folder, PRIVATE_FOLDER)
+        for name in files:
+            with contextlib.suppress(OSError):
+                _private_file(name, folder)
+
+
+def _private_file(name: str, folder: int) -> None:
+    found = os.lstat(name, dir_fd=folder)
+    if not stat.S_ISREG(found.st_mode) or found.st_mode & 0o777 == PRIVATE_FILE:
+        return
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+    fd = os.open(name, flags, dir_fd=folder)  # the file itself, never a link swapped in
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
 
 
 def _protected(part: str) -> str | None:

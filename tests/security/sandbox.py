@@ -89,8 +89,10 @@ def build_sandbox(root: Path, *, git: bool = True) -> Sandbox:
         for rel, text in files.items():
             (ws / rel).parent.mkdir(parents=True, exist_ok=True)
             (ws / rel).write_text(text)
-    (ws / ".phasegraph").mkdir()
+    # phasegraph's own folder as phasegraph keeps it: owner-only (a run tightens it otherwise).
+    (ws / ".phasegraph").mkdir(mode=0o700)
     (ws / ".phasegraph" / "runs.db").write_bytes(b"SQLite format 3\x00")
+    (ws / ".phasegraph" / "runs.db").chmod(0o600)
     # Doors out of the workspace a hostile plan would try.
     (ws / "escape_dir").symlink_to("../outside")
     (ws / "escape_file").symlink_to("../outside/secret.txt")
