@@ -13,7 +13,7 @@ from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.state import InputState, State
+from phasegraph.graph.state import InputState, ServedOutput, State
 from phasegraph.nodes.approve import make_approve
 from phasegraph.nodes.commit import make_commit, route_commit
 from phasegraph.nodes.consolidate import (
@@ -22,12 +22,13 @@ from phasegraph.nodes.consolidate import (
     make_consolidate_phase,
     recipe_consolidator,
 )
-from phasegraph.nodes.execute import StepRunner
+from phasegraph.nodes.execute import StepRunner, held_to_server
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import make_planner
 from phasegraph.nodes.reads import make_reads
 from phasegraph.nodes.report import report, stop_and_report
+from phasegraph.nodes.types import StateNode
 from phasegraph.nodes.verifies import make_verify
 from phasegraph.nodes.writer import build_writer
 from phasegraph.skills.base import SkillKind
@@ -70,7 +71,10 @@ def build_orchestrator(
             the pause is kept in memory.
         read_concurrency: at most this many reads/checks run at once.
         served: for LangGraph's server, which brings its own checkpointer and store
-            and refuses a graph that compiles in either: neither is compiled in.
+            and refuses a graph that compiles in either: neither is compiled in. A served
+            run's context comes from a client: it may tighten the guards, never loosen them
+            (:func:`~phasegraph.graph.context.served_options`), and its output is
+            :class:`~phasegraph.graph.state.ServedOutput` (the report and the run's ids).
 
     Invoke it with ``{"plan": {...}, "workspace": "/path"}`` and optionally
     ``context=RunOptions(strict=True)``; stream with ``stream_mode="custom"``
@@ -105,19 +109,32 @@ def build_orchestrator(
     def route_after_gate(state: State) -> str:
         return route_gate(state, commits=bool(steps_of(state, skills, SkillKind.COMMIT)))
 
-    runner = StepRunner(skills, start_ahead=not approve_writes)
-    builder = StateGraph(State, context_schema=RunOptions, input_schema=InputState)
+    runner = StepRunner(skills, start_ahead=not approve_writes, served=served)
+    # Served: a client gets the report and the run's ids, not the internal state (the
+    # thread's state still holds it all); library and CLI callers get the whole state.
+    output: type[Any] = ServedOutput if served else State
+    builder = StateGraph(
+        State, context_schema=RunOptions, input_schema=InputState, output_schema=output
+    )
+
+    def held(node: StateNode) -> StateNode:
+        """Served, every node that reads the options runs with them held to the server's
+        limits (the planner checks them first; the writer's steps in the runner)."""
+        return held_to_server(node) if served else node
+
     builder.add_node("planner", make_planner(skills, planner_model, served=served))
     concurrency = max(1, read_concurrency)
     consolidation = make_consolidate(runner, consolidator, consolidator_model, served=served)
-    builder.add_node("reads", make_reads(runner, concurrency, consolidation))
-    builder.add_node("consolidate", make_consolidate_phase(runner, consolidation, concurrency))
+    builder.add_node("reads", held(make_reads(runner, concurrency, consolidation)))
+    builder.add_node(
+        "consolidate", held(make_consolidate_phase(runner, consolidation, concurrency))
+    )
     if approve_writes:
-        builder.add_node("approve", make_approve(skills))
+        builder.add_node("approve", held(make_approve(skills)))
     builder.add_node("writer", build_writer(runner))
-    builder.add_node("verify", make_verify(runner, concurrency))
+    builder.add_node("verify", held(make_verify(runner, concurrency)))
     builder.add_node("gate", gate)
-    builder.add_node("commit", make_commit(runner))
+    builder.add_node("commit", held(make_commit(runner)))
     builder.add_node("report", report)
     builder.add_node("stop_and_report", stop_and_report)
 

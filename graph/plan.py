@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PlanError, WorkspaceViolation
+from phasegraph.skills.pyenv import unexpanded_problem
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.text import describe_errors
 from phasegraph.skills.workspace import resolve_in_workspace, static_path_problem
@@ -57,8 +58,23 @@ class Plan(BaseModel):
     python: str | None = Field(
         None,
         description="The project's interpreter (or virtualenv folder) the checks run with, "
-        "relative to the workspace; default: found in the workspace.",
+        "relative to the workspace, taken literally (no '~' nor '$VARS'); default: found in "
+        "the workspace.",
     )
+
+    @field_validator("python")
+    @classmethod
+    def _python_inside(cls, value: str | None) -> str | None:
+        """A plan names an interpreter in the workspace only (preflight checks it again,
+        resolved); one elsewhere is the operator's ``--python`` (``RunOptions.python``)."""
+        problem = None if value is None else unexpanded_problem(value) or static_path_problem(value)
+        if problem:
+            raise ValueError(
+                f"{problem}; a plan names the project's interpreter inside the workspace "
+                "(e.g. .venv/bin/python), any other one is given with --python "
+                "(RunOptions.python)"
+            )
+        return value
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

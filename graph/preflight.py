@@ -25,8 +25,10 @@ from phasegraph.skills.pyenv import (
     PythonEnv,
     find_python_env,
     foreign_packages,
+    interpreter_path,
     own_env,
     probe,
+    unexpanded_problem,
 )
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import static_path_problem
@@ -92,14 +94,9 @@ def preflight(
     if python is None and plan.python is not None:
         # A plan is data (an LLM, a client of a server may write one): it may name an
         # interpreter inside the workspace only; one elsewhere is the operator's --python.
-        problem = static_path_problem(plan.python)
-        if problem:
-            raise PreflightError(
-                f"plan python {plan.python!r}: {problem}; a plan names the project's "
-                "interpreter inside the workspace (e.g. .venv/bin/python), any other one is "
-                "given with --python (RunOptions.python)"
-            )
-    env, version = _interpreter(plan, registry, root, python or plan.python)
+        # Resolved once: the path checked is the path used.
+        python = _plan_interpreter(root, plan.python)
+    env, version = _interpreter(plan, registry, root, python)
     skills = [registry.get(s.skill) for s in plan.steps]
     commits = any(s is not None and s.kind is SkillKind.COMMIT for s in skills)
     programs = {p for s in skills if s is not None for p in s.programs} | set(extra_programs)
@@ -130,6 +127,23 @@ def preflight(
             f"the plan's writes would fail ({len(problems)} problem(s)); nothing was run:\n{lines}"
         )
     return found
+
+
+def _plan_interpreter(root: Path, given: str) -> str:
+    """The plan's ``python`` as the absolute path it runs as; refused (:class:`PreflightError`)
+    unless it lies in the workspace ``root`` (relative, no ``~`` nor ``$VARS``, no way out
+    through ``..`` or a symlinked folder)."""
+    problem = unexpanded_problem(given) or static_path_problem(given)
+    path = interpreter_path(root, given) if problem is None else None
+    if path is not None and not path.is_relative_to(root):
+        problem = f"{given!r} leads out of the workspace (to {path})"
+    if problem is not None or path is None:
+        raise PreflightError(
+            f"plan python {given!r}: {problem}; a plan names the project's "
+            "interpreter inside the workspace (e.g. .venv/bin/python), any other one is "
+            "given with --python (RunOptions.python)"
+        )
+    return str(path)
 
 
 def _refuse_repo_state(root: Path) -> None:

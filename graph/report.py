@@ -113,7 +113,15 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     """The report of a run in ``state``; :func:`to_dict` gives it redacted, as it is kept."""
     failure = state.get("failure")
     rows = state.get("steps", {})
-    plan_steps = state.get("plan", {}).get("steps", [])
+    # The plan as given when the planner refused it: it may be of any shape.
+    given: object = state.get("plan")
+    plan: dict[str, Any] = given if isinstance(given, dict) else {}
+    listed = plan.get("steps")
+    plan_steps = [
+        s
+        for s in (listed if isinstance(listed, list) else [])
+        if isinstance(s, dict) and isinstance(s.get("id"), str)
+    ]
     steps = [
         _step_report(row, failure, status)
         for step in plan_steps
@@ -129,7 +137,7 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     usage = dict(reversed(state.get("usage", {}).items()))  # the latest node's first
     return Report(
         status=status,
-        goal=str(state.get("plan", {}).get("goal") or state.get("request", "")),
+        goal=str(plan.get("goal") or state.get("request") or ""),
         commit=commit,
         failed_step=failure["step"] if failure else None,
         failure_kind=failure["kind"] if failure else None,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, Required
 
-from pydantic import ConfigDict, with_config
+from pydantic import ConfigDict, GetPydanticSchema, with_config
 
 # typing_extensions' TypedDict: pydantic (and so LangGraph's server, Studio) can read it on
 # Python < 3.12 and publish the input and state schemas, field docstrings as descriptions.
 from typing_extensions import TypedDict
+
+from phasegraph.graph.plan import Plan
 
 _DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
@@ -108,15 +110,21 @@ class ModelUsage(TypedDict):
     endpoint starts from the same way."""
 
 
+#: A plan as a mapping, published (input schema, Studio, the server's MCP tool) as the
+#: :class:`~phasegraph.graph.plan.Plan` model's schema; the state keeps the plain mapping,
+#: and the planner validates it (anything else is an input error in the report).
+PlanMapping = Annotated[dict[str, Any], GetPydanticSchema(lambda _t, handler: handler(Plan))]
+
+
 @with_config(_DOCUMENTED)
 class InputState(TypedDict, total=False):
     """What a caller gives a run."""
 
-    workspace: str
+    workspace: Required[str]
     """Root of the repository the run works on (required; absolute, or relative to the
     process's folder, '.' for that folder itself). Served, it must lie under one of the
     folders in PHASEGRAPH_WORKSPACE_ROOTS."""
-    plan: dict[str, Any]
+    plan: PlanMapping
     """The plan as a mapping (see :class:`phasegraph.Plan`): steps, or a recipe."""
     request: str
     """A request in plain words, for an LLM planner."""
@@ -165,6 +173,22 @@ class State(InputState, total=False):
     """The confirmed sha of the run's commit."""
     report: dict[str, Any]
     """The final report (see :class:`phasegraph.graph.report.Report`)."""
+
+
+@with_config(_DOCUMENTED)
+class ServedOutput(TypedDict, total=False):
+    """What a served run gives its client (``runs.wait``, the server's MCP tool): the report
+    and the run's ids; the thread's state (``threads.get_state``) still holds the rest."""
+
+    report: dict[str, Any]
+    """The final report (see :class:`phasegraph.graph.report.Report`): status, commit,
+    failed step, failure kind and error, every step, the undo commands."""
+    run_id: str
+    """Identifies the run's stored outputs."""
+    commit_sha: str | None
+    """The confirmed sha of the run's commit (None: nothing was committed)."""
+    failure: Failure | None
+    """Why the run stopped, if it did: the step, the kind of failure and what to do."""
 
 
 class StepTask(TypedDict):

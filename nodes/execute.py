@@ -16,13 +16,14 @@ from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 from pydantic import ValidationError
 
-from phasegraph.graph.context import RunOptions
+from phasegraph.graph.context import RunOptions, served_options
 from phasegraph.graph.dry_run import target_files
 from phasegraph.graph.events import step_event
 from phasegraph.graph.run_store import RunStore
-from phasegraph.graph.state import Failure, FailureKind, StepRecord, StepStatus
+from phasegraph.graph.state import Failure, FailureKind, State, StepRecord, StepStatus
+from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillContext, SkillResult
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.errors import InputRefused, SkillError
 from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
@@ -34,6 +35,23 @@ from phasegraph.skills.text import clip, describe_errors
 def options(runtime: Runtime[RunOptions] | None) -> RunOptions:
     ctx = runtime.context if runtime is not None else None
     return ctx if isinstance(ctx, RunOptions) else RunOptions()
+
+
+def held_to_server(node: StateNode) -> StateNode:
+    """``node`` as a served graph runs it: with the run's options held to the server's
+    limits (:func:`~phasegraph.graph.context.served_options`: a strict server's runs are
+    strict, a timeout left at its default is lowered to the cap). Checked at every node, not
+    only the planner, since a resumed run may come with a new context: one that would loosen
+    a guard ends the run with an input failure."""
+
+    async def held(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        try:
+            opts = served_options(options(runtime))
+        except InputRefused as exc:
+            return {"failure": Failure(step=None, kind="input", error=str(exc))}
+        return await node(state, runtime=runtime.override(context=opts))
+
+    return held
 
 
 def record(
@@ -87,6 +105,15 @@ class StepRunner:
     #: Whether a verify's run after the writes may be got ready while its baseline runs
     #: (:meth:`ready`): not in a graph that pauses for approval between the two.
     start_ahead: bool = True
+    #: Whether the graph is served: every step runs with the options held to the server's
+    #: limits (a served run's context comes from a client, a resumed run's too).
+    served: bool = False
+
+    def run_options(self, runtime: Runtime[RunOptions] | None) -> RunOptions:
+        """The options a step runs with; served, held to the server's limits (raises
+        :class:`InputRefused` for a context that would loosen a guard)."""
+        given = options(runtime)
+        return served_options(given) if self.served else given
 
     def records(self, runtime: Runtime[RunOptions] | None, run_id: str) -> RunStore:
         """The run store of ``run_id``."""
@@ -131,7 +158,7 @@ class StepRunner:
         # Bad args, a skill's bug: the step's own run says what is wrong, not this.
         with contextlib.suppress(Exception):
             args = skill.parse_args(step.get("args", {}))
-            await skill.ahead(args, _context(step, where, options(runtime)))
+            await skill.ahead(args, _context(step, where, self.run_options(runtime)))
 
     async def run(
         self,
@@ -155,19 +182,22 @@ class StepRunner:
         ``selected_before``: what a targeted check's baseline ran
         (:attr:`SkillContext.selected_before`).
         """
-        opts = options(runtime)
         skill = self.registry.get(step["skill"])
         phase = phase or (skill.kind.value if skill else "?")
         started = time.time()
         emit(runtime, record(step, phase, "running", "", started_at=started))
 
-        def failed(message: str) -> StepOutcome:
+        def failed(message: str, kind: FailureKind = failure_kind) -> StepOutcome:
             message = redact(message)
             rec = record(step, phase, "failed", message, started_at=started, ended_at=time.time())
             emit(runtime, rec)
-            failure = Failure(step=step["id"], kind=failure_kind, error=message)
+            failure = Failure(step=step["id"], kind=kind, error=message)
             return StepOutcome(rec, None, failure)
 
+        try:
+            opts = self.run_options(runtime)
+        except InputRefused as exc:
+            return failed(str(exc), "input")
         if skill is None:
             return failed(f"unknown skill {step['skill']!r}")
         try:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.context import RunOptions
+from phasegraph.graph.context import RunOptions, served_options
 from phasegraph.graph.plan import Plan, check_plan, parse_plan
 from phasegraph.graph.preflight import Preflight, preflight, warm_interpreter
 from phasegraph.graph.run_store import WriteProgress, file_hash
@@ -21,9 +23,10 @@ from phasegraph.nodes.execute import emit, options, record
 from phasegraph.nodes.llm_planner import plan_from_request
 from phasegraph.nodes.types import StateNode
 from phasegraph.recipes import check_recipe, expand_recipe
-from phasegraph.skills.errors import PlanError, PreflightError
+from phasegraph.skills.errors import InputRefused, PlanError, PreflightError
 from phasegraph.skills.gitrepo import dirty_files, is_git_repo
 from phasegraph.skills.procs import find_program
+from phasegraph.skills.pyenv import interpreter_path, unexpanded_problem
 from phasegraph.skills.registry import SkillRegistry
 
 
@@ -37,14 +40,34 @@ def pending_rows(plan: Plan, registry: SkillRegistry) -> dict[str, Any]:
 
 #: Served, a run's workspace must lie under one of these folders (``os.pathsep``-separated).
 WORKSPACE_ROOTS = "PHASEGRAPH_WORKSPACE_ROOTS"
+#: Served, interpreters (or virtualenv folders) outside its workspace that a run's context may
+#: name as ``python`` (``os.pathsep``-separated absolute paths); any inside the workspace may be.
+SERVED_PYTHONS = "PHASEGRAPH_PYTHONS"
 
 
-def workspace_problem(workspace: str, served: bool, python: str | None) -> str | None:
+def input_problem(state: Mapping[str, Any]) -> str | None:
+    """Why a run's input has the wrong shape (``None``: it has the right one): a caller of
+    the server, the library or the tool may send anything; it ends in an input error."""
+    workspace = state.get("workspace", "")
+    if not isinstance(workspace, str):
+        return f"workspace must be a string (the repository's path), not {type(workspace).__name__}"
+    if "\x00" in workspace:
+        return f"workspace {workspace!r} contains a NUL byte"
+    plan = state.get("plan")
+    if plan is not None and not isinstance(plan, Mapping | Plan):
+        return f"plan must be a mapping (goal and steps, or a recipe), not {type(plan).__name__}"
+    request = state.get("request")
+    if request is not None and not isinstance(request, str):
+        return f"request must be a string in plain words, not {type(request).__name__}"
+    return None
+
+
+def workspace_problem(workspace: str, served: bool) -> str | None:
     """Why a run may not work on ``workspace`` (``None``: it may).
 
     No workspace is an input error everywhere, never the process's own folder. A served
-    run's workspace (and any interpreter its context names) must lie under one of the
-    folders in ``PHASEGRAPH_WORKSPACE_ROOTS``, after symlinks and ``..`` are resolved.
+    run's workspace must lie under one of the folders in ``PHASEGRAPH_WORKSPACE_ROOTS``,
+    after symlinks and ``..`` are resolved.
     """
     if not workspace.strip():
         return (
@@ -63,14 +86,55 @@ def workspace_problem(workspace: str, served: bool, python: str | None) -> str |
             f"this server accepts no workspace yet: set {WORKSPACE_ROOTS} (folders, separated "
             f"by {os.pathsep!r}) in langgraph.json's env or the deployment's environment"
         )
-    for what, raw in (("workspace", workspace), ("python", python)):
-        if raw is None:
-            continue
-        target = Path(raw).expanduser().resolve()
-        if not any(target.is_relative_to(root) for root in roots):
-            shown = os.pathsep.join(str(r) for r in roots)
-            return f"{what} {raw!r} is not under the served roots ({WORKSPACE_ROOTS}={shown})"
+    target = Path(workspace).expanduser().resolve()
+    if not any(target.is_relative_to(root) for root in roots):
+        shown = os.pathsep.join(str(r) for r in roots)
+        return f"workspace {workspace!r} is not under the served roots ({WORKSPACE_ROOTS}={shown})"
     return None
+
+
+def served_python(workspace: str, python: str) -> str:
+    """A served run's context ``python`` as the absolute path it is checked and used as:
+    resolved once against the workspace (never the server's folder), inside it or listed in
+    ``PHASEGRAPH_PYTHONS``; raises :class:`InputRefused` naming the option."""
+    root = Path(workspace).expanduser().resolve()
+    problem = unexpanded_problem(python)
+    if problem:
+        raise InputRefused(
+            f"context option python: {problem}; name the interpreter relative to the workspace "
+            "(e.g. .venv/bin/python)"
+        )
+    path = interpreter_path(root, python)
+    listed = {
+        interpreter_path(root, p.strip())
+        for p in os.environ.get(SERVED_PYTHONS, "").split(os.pathsep)
+        if p.strip() and Path(p.strip()).is_absolute()
+    }
+    if not path.is_relative_to(root) and path not in listed:
+        shown = f"{python!r}" + (f" ({path})" if str(path) != python else "")
+        raise InputRefused(
+            f"context option python: {shown} is outside the workspace {root}; a "
+            "served run's checks use an interpreter in its workspace, and any other is the "
+            f"server's owner's to allow (they list it in {SERVED_PYTHONS} in the server's "
+            "environment)"
+        )
+    return str(path)
+
+
+def admitted(state: Mapping[str, Any], given: RunOptions, served: bool) -> RunOptions:
+    """The options the run goes on with, once its input has the right shape and names a
+    workspace (served: under the served roots, with a context that loosens no guard, see
+    :func:`~phasegraph.graph.context.served_options`, and its ``python`` resolved against the
+    workspace). Raises :class:`InputRefused` with why it may not start. Blocking: a thread."""
+    problem = input_problem(state) or workspace_problem(state.get("workspace", ""), served)
+    if problem:
+        raise InputRefused(problem)
+    if not served:
+        return given
+    opts = served_options(given)
+    if opts.python is not None:
+        opts = replace(opts, python=served_python(state["workspace"], opts.python))
+    return opts
 
 
 def resume_problem(workspace: Path, progress: WriteProgress, then: str) -> str | None:
@@ -134,21 +198,21 @@ def make_planner(
 
     async def planner(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         run_id = state.get("run_id") or uuid.uuid4().hex
-        workspace = state.get("workspace", "")
         # Filesystem, git and the interpreter's probe are blocking: never on the event loop
         # (LangGraph's server refuses blocking calls there).
-        refused = await asyncio.to_thread(
-            workspace_problem, workspace, served, options(runtime).python
-        )
-        if refused:
-            return {"run_id": run_id, "failure": Failure(step=None, kind="input", error=refused)}
+        try:
+            opts = await asyncio.to_thread(admitted, state, options(runtime), served)
+        except InputRefused as exc:
+            failure = Failure(step=None, kind="input", error=str(exc))
+            return {"run_id": run_id, "failure": failure}
+        workspace = state["workspace"]
         raw_plan: object = state.get("plan")
         ready: Preflight | None = None
         usage: dict[str, Any] = {}
         chosen = model
         if raw_plan is None and state.get("request"):
             try:  # building it may import a provider's package: a worker thread
-                chosen = await asyncio.to_thread(model_for, model, options(runtime), served=served)
+                chosen = await asyncio.to_thread(model_for, model, opts, served=served)
             except PreflightError as exc:
                 failure = Failure(step=None, kind="input", error=str(exc))
                 return {"run_id": run_id, "failure": failure}
@@ -163,12 +227,8 @@ def make_planner(
                     "failure": Failure(step=None, kind="preflight", error=str(exc)),
                 }
             # The plan's checks will need the project's interpreter: probed beside the call.
-            warming = asyncio.create_task(
-                asyncio.to_thread(warm_interpreter, root, options(runtime).python)
-            )
-            drafted = await plan_from_request(
-                chosen, registry, state["request"], root, options(runtime)
-            )
+            warming = asyncio.create_task(asyncio.to_thread(warm_interpreter, root, opts.python))
+            drafted = await plan_from_request(chosen, registry, state["request"], root, opts)
             await warming
             usage = {"usage": {"planner": drafted.usage}}
             if drafted.failure is not None:
@@ -194,7 +254,7 @@ def make_planner(
                 plan, found = raw_plan, ready  # the LLM planner checked it as it validated it
             else:
                 plan, found = await asyncio.to_thread(
-                    checked, raw_plan, registry, workspace, options(runtime).python
+                    checked, raw_plan, registry, workspace, opts.python
                 )
         except PlanError as exc:
             failure = Failure(step=None, kind="input", error=str(exc))
@@ -207,7 +267,7 @@ def make_planner(
             emit(runtime, row)
         return {
             "run_id": run_id,
-            "strict": options(runtime).strict,
+            "strict": opts.strict,
             "workspace": str(found.workspace),
             "plan": plan.model_dump(mode="json"),
             "steps": rows,

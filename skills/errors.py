@@ -4,6 +4,7 @@
 
     PhasegraphError                  anything phasegraph raises on purpose
     ├── PlanError                    the plan is invalid (``problems`` lists each, by step)
+    ├── InputRefused                 a run's input or options are refused (a served client's)
     ├── PreflightError               the workspace or machine is not ready; nothing touched
     │   └── PythonEnvError           the project's interpreter cannot be found or run
     ├── SkillError                   a skill could not do its job (``transient``: retry it)
@@ -46,6 +47,12 @@ class PlanError(PhasegraphError):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"the plan is invalid ({len(problems)} problem(s)):\n{lines}")
+
+
+class InputRefused(PhasegraphError):
+    """A run's input or options are refused before anything runs: a workspace or plan of the
+    wrong shape, or a served client's context that would loosen a guard only the server's
+    owner may loosen (the message names the option and the server's setting)."""
 
 
 class PreflightError(PhasegraphError):

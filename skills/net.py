@@ -131,6 +131,31 @@ class AllowList:
     def allows_address(self, address: IPAddress) -> bool:
         return any(address in net for net in self.networks if net.version == address.version)
 
+    def beyond(self, hosts: Iterable[str]) -> list[str]:
+        """The entries of ``hosts`` (names, addresses, networks) this list does not cover:
+        a name not listed here, an address or network not inside one listed here (a name is
+        never covered by a network: it is trusted whatever it resolves to)."""
+        out = []
+        for host in hosts:
+            entry = host.strip()
+            try:
+                net = ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                if not self.allows_name(entry):
+                    out.append(host)
+                continue
+            if not any(_inside(net, mine) for mine in self.networks):
+                out.append(host)
+        return out
+
+
+def _inside(net: IPNetwork, outer: IPNetwork) -> bool:
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return net.subnet_of(outer)
+    return False
+
 
 def _normal_name(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()

@@ -280,6 +280,33 @@ def _venv_version(env_dir: Path) -> tuple[int, ...]:
     return ()
 
 
+def unexpanded_problem(given: str) -> str | None:
+    """Why an interpreter path a plan (or a served client) names cannot be taken as written
+    (``None``: it can). Such a path is taken literally, relative to the workspace: ``~`` and
+    ``$VARS`` would mean the server's or the caller's home and environment, so they are
+    refused rather than expanded, as is a NUL byte."""
+    if "\x00" in given:
+        return "the path contains a NUL byte"
+    if given.startswith("~"):
+        return f"{given!r} starts with '~', which is never expanded here"
+    if "$" in given:
+        return f"{given!r} holds '$', and environment variables are never expanded here"
+    return None
+
+
+def interpreter_path(workspace: Path, given: str) -> Path:
+    """``given`` (absolute, or relative to ``workspace``) as the absolute path it is checked
+    and used as: its folders resolved (symlinks, ``..``), its own name kept, since a
+    virtualenv's ``bin/python`` is a link to the base interpreter and is run by its name.
+    Taken literally: see :func:`unexpanded_problem` first."""
+    path = Path(given)
+    if not path.is_absolute():
+        path = workspace.resolve() / path
+    if path.name in ("", ".."):
+        return path.resolve()
+    return path.parent.resolve() / path.name
+
+
 def _explicit(workspace: Path, given: str) -> str:
     path = Path(given).expanduser()
     if not path.is_absolute():

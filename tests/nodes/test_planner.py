@@ -54,4 +54,5 @@ async def test_a_served_run_needs_its_workspace_under_the_configured_roots(
     (inside / "link").symlink_to(elsewhere)
     assert outside in (await error(inside / "link") or "")
     # Nor does an interpreter named in the run's context.
-    assert "python '/usr/bin/python3'" in (await error(inside, python="/usr/bin/python3") or "")
+    refused = await error(inside, python="/usr/bin/python3") or ""
+    assert "context option python: '/usr/bin/python3' is outside the workspace" in refused

@@ -312,6 +312,10 @@ async def test_the_server_publishes_the_input_and_context_schemas(client: LangGr
         fields = inputs["properties"]
         assert {"workspace", "plan", "request"} <= set(fields)
         assert fields["workspace"]["description"].startswith("Root of the repository")
+        # The workspace is required, the plan typed as the Plan model (Studio, MCP clients).
+        assert inputs["required"] == ["workspace"]
+        assert fields["plan"]["$ref"] == "#/$defs/Plan"
+        assert {"goal", "steps", "python"} <= set(inputs["$defs"]["Plan"]["properties"])
         context = schemas["context_schema"]
         assert context is not None
         options = context["properties"]
@@ -402,4 +406,71 @@ async def test_a_model_endpoint_the_server_does_not_list_is_refused(
     assert (report["status"], report["failure_kind"]) == ("stopped", "input")
     assert "PHASEGRAPH_MODEL_BASE_URLS" in report["error"]
     assert llm.received == []
+    assert git(repo, "status", "--porcelain") == ""
+
+
+#: What a served run gives its client: the report and the run's ids, never the whole state.
+OUTPUT_KEYS = {"report", "run_id", "commit_sha", "failure"}
+READ_PLAN: dict[str, Any] = {
+    "goal": "read",
+    "steps": [{"id": "read", "skill": "read_file", "args": {"path": "lib.py"}}],
+}
+
+
+async def test_a_served_client_may_tighten_the_guards_never_loosen_them(
+    client: LangGraphClient, make_repo: MakeRepo
+) -> None:
+    repo = make_repo({"lib.py": LIB})
+
+    async def refused(context: dict[str, Any], *words: str, **inputs: Any) -> None:
+        thread = await client.threads.create()
+        output = await client.runs.wait(
+            thread["thread_id"],
+            GRAPH,
+            input={"plan": READ_PLAN, "workspace": str(repo), **inputs},
+            context=context,
+        )
+        # runs.wait (and the server's MCP tool) answer with the report, not the state.
+        assert isinstance(output, dict) and set(output) <= OUTPUT_KEYS, output
+        report = output["report"]
+        assert (report["status"], report["failure_kind"]) == ("stopped", "input"), report
+        for word in words:
+            assert word in report["error"], report["error"]
+        assert output["failure"]["kind"] == "input"
+
+    await refused({"scrub_env": False}, "scrub_env", "PHASEGRAPH_SCRUB_ENV=0")
+    await refused({"allow_hosts": ["127.0.0.1"]}, "allow_hosts", "PHASEGRAPH_ALLOW_HOSTS")
+    await refused({"step_timeout": 86400}, "step_timeout", "PHASEGRAPH_MAX_STEP_TIMEOUT")
+    await refused({"python": "~/.venv/bin/python"}, "context option python", "'~'")
+    await refused({}, "python", "'~'", plan={**READ_PLAN, "python": "~/.venv/bin/python"})
+    await refused({}, "NUL", workspace=f"{repo}\x00/x")
+    await refused({}, "plan must be a mapping", plan="read lib.py")
+
+    # A run paused before its consolidation, resumed with a looser context: refused too.
+    thread = await client.threads.create()
+    await client.runs.wait(
+        thread["thread_id"],
+        GRAPH,
+        input={"plan": READ_PLAN, "workspace": str(repo)},
+        interrupt_before=["consolidate"],
+    )
+    assert (await client.threads.get_state(thread["thread_id"]))["next"] == ["consolidate"]
+    output = await client.runs.wait(
+        thread["thread_id"], GRAPH, input=None, context={"scrub_env": False}
+    )
+    assert isinstance(output, dict) and set(output) <= OUTPUT_KEYS
+    assert (output["report"]["failure_kind"], output["failure"]["step"]) == ("input", None)
+    assert "scrub_env" in output["report"]["error"]
+
+    # A context that only tightens runs, and its client gets the report.
+    thread = await client.threads.create()
+    output = await client.runs.wait(
+        thread["thread_id"],
+        GRAPH,
+        input={"plan": READ_PLAN, "workspace": str(repo)},
+        context={"strict": True, "step_timeout": 60, "python": None},
+    )
+    assert isinstance(output, dict) and set(output) <= OUTPUT_KEYS
+    assert output["report"]["status"] == "completed", output["report"]["error"]
+    assert output["run_id"] and output["failure"] is None
     assert git(repo, "status", "--porcelain") == ""
