@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from phasegraph.cli.approval import events_and_approval
@@ -121,7 +122,7 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
                     )
 
     report = run_until_signal(go(), watch, env.err)
-    return finish(env, report, args)
+    return finish(env, report, args, resume=watch.resume_command())
 
 
 def history_command(args: argparse.Namespace, env: Env) -> int:
@@ -167,14 +168,28 @@ def undo_command(args: argparse.Namespace, env: Env) -> int:
 
         with workspace_lock(_stored_workspace(values, workspace), f"undo {args.thread}"):
             done = await undo_run(values, force=args.force)
+        if done.nothing_to_undo:
+            reverted = f" (its revert is commit {done.commit})" if done.commit else ""
+            return (
+                "nothing to undo: the workspace already holds what it held before the run"
+                f"{reverted}"
+            )
+        revert = ""
+        if done.commit:
+            revert = (
+                f"the revert was already committed as {done.commit}"
+                if done.commit_found
+                else f"committed the revert as {done.commit}"
+            )
         parts = [
+            "finished an interrupted undo" if done.resumed else "",
             f"restored {', '.join(done.restored)}" if done.restored else "",
             f"removed {', '.join(done.removed)}" if done.removed else "",
-            f"committed the revert as {done.commit}" if done.commit else "",
+            revert,
         ]
-        return "; ".join(p for p in parts if p)
+        return "[green]undone[/]: " + escape("; ".join(p for p in parts if p))
 
-    env.out.print(f"[green]undone[/]: {asyncio.run(go())}")
+    env.out.print(asyncio.run(go()))
     return EXIT_OK
 
 

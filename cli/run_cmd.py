@@ -246,11 +246,15 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     with workspace_lock(found.workspace, thread):
         db = database(args.db, found.workspace)
         report = run_until_signal(go(), watch, env.err)
-    return finish(env, report, args)
+    return finish(env, report, args, resume=watch.resume_command())
 
 
-def finish(env: Env, report: Report, args: argparse.Namespace) -> int:
-    """Show the report (a table, or a final JSON line), write ``--report``, give the exit code."""
+def finish(env: Env, report: Report, args: argparse.Namespace, *, resume: str | None = None) -> int:
+    """Show the report (a table, or a final JSON line), write ``--report``, give the exit code.
+
+    ``resume``: the command that continues the run, told in a report that a fault stopped.
+    """
+    report = with_resume(report, resume)
     if args.json:
         print_line(json.dumps({"event": "report", **report.model_dump(mode="json")}))
     else:
@@ -264,6 +268,16 @@ def finish(env: Env, report: Report, args: argparse.Namespace) -> int:
                 f"[bold red]error:[/] could not write --report {args.report}: {exc.strerror}"
             )
     return exit_code(report)
+
+
+def with_resume(report: Report, resume: str | None) -> Report:
+    """``report``, its error ending in ``resume with: COMMAND`` when a fault of the machine
+    (a full disk, a database gone) stopped the run: put that right, and the command goes on."""
+    from phasegraph.graph.run import FAULT  # loaded by then: the run was driven by it
+
+    if resume is None or report.status != "stopped" or report.failure_kind != FAULT:
+        return report
+    return report.model_copy(update={"error": f"{report.error}; resume with: {resume}"})
 
 
 def exit_code(report: Report) -> int:
