@@ -148,6 +148,10 @@ def resume_problem(workspace: Path, progress: WriteProgress, then: str) -> str |
     once it is fixed. Blocking (files, git): call it from a worker thread.
     """
     for rel, left in progress.left.items():
+        if rel in progress.started:
+            # A later write of the same file began and was not recorded: the writer's
+            # journal judges that write (landed or not) against the bytes it began from.
+            continue
         # Back as it was when the writes began (undone, or the run went back in time to
         # before its writes) is no one's change: the journal sees the write as not landed.
         if file_hash(workspace / rel) not in (left, progress.start.get(rel)):

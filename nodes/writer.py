@@ -112,6 +112,7 @@ def make_apply_write(runner: StepRunner) -> Any:
         outcome = await runner.run(
             step, state, runtime, check=lambda result: read_back_problem(workspace, result)
         )
+        failpoint(f"after-write:{step['id']}")
         done: dict[str, Any] = {"record": outcome.record, "failure": outcome.failure}
         if outcome.result is not None:
             written = outcome.result.files_written
