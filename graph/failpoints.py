@@ -3,7 +3,8 @@
 Set ``PHASEGRAPH_FAILPOINT=<name>`` and the process sends itself SIGKILL when a
 run reaches that point, exactly as a power cut or the OOM killer would. The
 names are ``read:<step>`` (as a read starts), ``before-write:<step>``,
-``after-write:<step>`` (on disk, its journal not told), ``write-landed:<step>``, ``verify:<step>``, ``before-commit`` and ``commit-landed``;
+``after-write:<step>`` (on disk, its journal not told), ``write-landed:<step>``,
+``verify:<step>``, ``before-commit`` and ``commit-landed``;
 in an undo, ``undo-restored:<k>`` (once it has put back ``k`` files),
 ``undo-before-revert`` (every file back, the revert not committed) and
 ``undo-revert-landed`` (the revert committed, the undo's journal not told).
