@@ -273,7 +273,7 @@ def finish(env: Env, report: Report, args: argparse.Namespace, *, resume: str | 
 def with_resume(report: Report, resume: str | None) -> Report:
     """``report``, its error ending in ``resume with: COMMAND`` when a fault of the machine
     (a full disk, a database gone) stopped the run: put that right, and the command goes on."""
-    from phasegraph.graph.run import FAULT  # loaded by then: the run was driven by it
+    from phasegraph.graph.faults import FAULT  # loaded by then: the run was driven by it
 
     if resume is None or report.status != "stopped" or report.failure_kind != FAULT:
         return report

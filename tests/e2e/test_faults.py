@@ -302,7 +302,7 @@ def test_postgres_stopped_mid_write_ends_in_a_report_and_the_resume_finishes_it(
 
 
 def test_only_faults_of_the_machine_end_in_a_fault_report() -> None:
-    from phasegraph.graph.run import fault_of
+    from phasegraph.graph.faults import fault_of
 
     assert fault_of(OSError(errno.ENOSPC, "No space left on device")) == (
         "the disk is full (No space left on device)",
