@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -205,8 +204,9 @@ class StepRunner:
         except ValidationError as exc:
             return failed(describe_errors(exc, f"bad args for {skill.name}")[0])
         planned = await self.planned_files(runtime, where) if is_targeted(step) else None
-        ctx = _context(step, where, opts, run_files=run_files, planned=planned)
-        ctx = dataclasses.replace(ctx, selected_before=selected_before)
+        ctx = _context(
+            step, where, opts, run_files=run_files, planned=planned, selected_before=selected_before
+        )
         try:
             async for attempt in retrying(opts.retries):
                 with attempt:
@@ -242,6 +242,7 @@ def _context(
     *,
     run_files: tuple[str, ...] = (),
     planned: tuple[str, ...] | None = None,
+    selected_before: tuple[str, ...] | None = None,
 ) -> SkillContext:
     """The context ``step`` runs with, in the state (or task) ``where``."""
     return SkillContext(
@@ -254,4 +255,5 @@ def _context(
         python_env=PythonEnv.from_dict(where.get("environment")),
         run_id=where["run_id"],
         planned_files=planned,
+        selected_before=selected_before,
     )
