@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from phasegraph.recipes.export_order import kept_order
 from phasegraph.skills.get_file_outline import parse_python
 
 if TYPE_CHECKING:
@@ -38,14 +39,11 @@ _TARGET_CONTAINERS = frozenset(
         "expression_list",
     }
 )
-#: Suffixes whose text is documentation: reST and Markdown.
-DOC_SUFFIXES = (".rst", ".md", ".markdown")
 PYTHON_SUFFIXES = (".py", ".pyi")
 
 _DOCTEST = re.compile(r"\s*(>>>|\.\.\.)(\s|$)")
 _DIRECTIVE = re.compile(r"\s*(\.\. [\w:-]+::|:::)\s")
 _INLINE_CODE = re.compile(r"(`+)(.+?)\1")
-_FENCE = re.compile(r"\s*(```|~~~)")
 _DOCTEST_FROM = re.compile(r"\s*(?:>>>|\.\.\.)\s+from\s+([\w.]+)\s+import\s")
 
 
@@ -497,8 +495,9 @@ class _PythonFile:
         return f"{base}.{rest}" if rest else base
 
     def dunder_all(self) -> set[tuple[int, int, str]]:
-        """Rename ``old`` in ``__all__`` (kept sorted if it was) where this module's ``old``
-        is the symbol; the keys of the strings done."""
+        """Rename ``old`` in ``__all__`` (sorted again in the order it was sorted in, if any:
+        :mod:`phasegraph.recipes.export_order`) where this module's ``old`` is the symbol;
+        the keys of the strings done."""
         done: set[tuple[int, int, str]] = set()
         is_symbol, _ = self.flags.get(_key(self.tree.root_node), (False, ""))
         if not is_symbol:
@@ -522,8 +521,9 @@ class _PythonFile:
             if self.symbol.old not in values:
                 continue
             renamed = [self.symbol.new if v == self.symbol.old else v for v in values]
-            if values == sorted(values):
-                renamed.sort()
+            order = kept_order(values)
+            if order is not None:
+                renamed = order.sort(renamed)
             for item, content, before, after in zip(items, contents, values, renamed, strict=True):
                 done.add(_key(item))
                 if content is not None and before != after:
@@ -606,20 +606,4 @@ def doc_line(
             found.changes.append(Change(row, at, match.end(), symbol.new))
         else:
             found.leave(row, at, "a reference in the docs (include_docs: true edits it)")
-    return found
-
-
-def doc_findings(text: str, symbol: Symbol, include_docs: bool) -> Findings:
-    """:func:`doc_line` over a reST or Markdown file, Markdown's fenced code counted as code."""
-    found = Findings()
-    fenced = False
-    for row, line in enumerate(split_lines(text)):
-        if _FENCE.match(line):
-            fenced = not fenced
-            continue
-        if not word(symbol.old).search(line):
-            continue
-        one = doc_line(line, row, symbol, include_docs, fenced)
-        found.changes.extend(one.changes)
-        found.left.update(one.left)
     return found

@@ -17,14 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from phasegraph.graph.plan import STEP_ID_PATTERN, Step
 from phasegraph.recipes.base import Recipe, Writes
+from phasegraph.recipes.doc_names import DOC_SUFFIXES, HISTORY_WHY, doc_findings, is_history
 from phasegraph.recipes.python_names import (
-    DOC_SUFFIXES,
     PYTHON_SUFFIXES,
     Change,
     Findings,
     Symbol,
     defines,
-    doc_findings,
     module_name,
     python_findings,
     reexports,
@@ -195,7 +194,7 @@ class RenameRecipe(Recipe):
                     include_docs=a.include_docs,
                 )
             else:
-                found = doc_findings(text, symbol, a.include_docs)
+                found = doc_findings(rel, text, symbol, a.include_docs)
             _account(text, a.old, found)
             left[rel] = found
             blocks = change_blocks(text, found.changes)
@@ -269,6 +268,8 @@ def _read(workspace: Path, rel: str) -> str | None:
 
 
 def _why_other(rel: str) -> str:
+    if is_history(rel) and _suffix(rel) not in PYTHON_SUFFIXES:
+        return HISTORY_WHY
     if _suffix(rel) in _READ_SUFFIXES:
         return "not readable as UTF-8 text"
     return "not a Python or documentation file"
