@@ -15,6 +15,7 @@ from phasegraph.graph.plan import Plan, Step
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.edit_block import match_block
 from phasegraph.skills.errors import WorkspaceViolation
+from phasegraph.skills.format_code import with_earlier_files
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
 
@@ -29,7 +30,8 @@ def dry_run_writes(
     search must match exactly once in the file as the earlier writes leave it, as the edit
     itself matches it (:func:`~phasegraph.skills.edit_block.match_block`). No write
     may target a file in ``dirty`` (the user's uncommitted changes). Files other write
-    skills touch are not followed.
+    skills touch (fix_imports, format: their files as :func:`resolved_writes` names them)
+    are not followed.
     """
     problems: list[str] = []
     theirs = set(dirty)
@@ -47,11 +49,9 @@ def dry_run_writes(
                 files[rel] = None
         return files[rel]
 
-    for step in plan.steps:
-        skill = registry.get(step.skill)
-        if skill is None or skill.kind is not SkillKind.WRITE:
-            continue
-        raw = step.model_dump()
+    writes = [step for step in plan.steps if _is_write(step.skill, registry)]
+    resolved = resolved_writes([step.model_dump() for step in writes], registry, workspace)
+    for step, raw in zip(writes, resolved, strict=True):
         targets = step_paths(raw, registry)
         for mine in sorted(set(target_files(raw, registry, workspace)) & theirs):
             problems.append(
@@ -98,6 +98,27 @@ def _try_edit(
         else ""
     )
     return f"step {step.id!r}{where}: {problem}"
+
+
+def _is_write(name: str, registry: SkillRegistry) -> bool:
+    skill = registry.get(name)
+    return skill is not None and skill.kind is SkillKind.WRITE
+
+
+def resolved_writes(
+    steps: Iterable[dict[str, Any]], registry: SkillRegistry, workspace: Path
+) -> list[dict[str, Any]]:
+    """The write steps as they run, in plan order: a ``format`` step naming no files names
+    the Python files every earlier write step targets
+    (:func:`~phasegraph.skills.format_code.with_earlier_files`), so its targets are known
+    before it runs, like any write's. Blocking (paths are resolved)."""
+    out: list[dict[str, Any]] = []
+    earlier: list[str] = []
+    for step in steps:
+        step = with_earlier_files(step, earlier)
+        earlier += target_files(step, registry, workspace)
+        out.append(step)
+    return out
 
 
 def step_paths(step: dict[str, Any], registry: SkillRegistry) -> list[str]:

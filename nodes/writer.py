@@ -28,7 +28,7 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import target_files
+from phasegraph.graph.dry_run import resolved_writes, target_files
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.lock import hold_workspace
 from phasegraph.graph.run_store import Hashes, RunStore, WriteProgress, hashes, landed
@@ -209,9 +209,15 @@ def build_writer(runner: StepRunner) -> StateNode:
     subgraph = build_writer_graph(runner)
 
     async def writer(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        steps = steps_of(state, runner.registry, SkillKind.WRITE)
-        records = runner.records(runtime, state["run_id"])
         workspace = Path(state["workspace"])
+        # As they run: a format step naming no files names those of the earlier writes.
+        steps = await asyncio.to_thread(
+            resolved_writes,
+            steps_of(state, runner.registry, SkillKind.WRITE),
+            runner.registry,
+            workspace,
+        )
+        records = runner.records(runtime, state["run_id"])
         for index, step in enumerate(steps):
             await records.put_write_step(index, step)
         config = get_config()

@@ -15,17 +15,21 @@ import tomllib
 from pathlib import PurePosixPath
 from typing import Any
 
+#: Where a project says how it runs ruff and mypy with no paths given (the paths they check:
+#: :mod:`phasegraph.skills.check_invocation`): the pre-commit hooks and nox sessions (whole
+#: files), the tox environments (``[testenv*]``, ``[tool.tox]``).
+_INVOCATION_FILES = frozenset({".pre-commit-config.yaml", "noxfile.py"})
 #: Per check skill: its own configuration files (the whole file counts), the ``[tool.X]``
 #: tables of ``pyproject.toml`` and the ini sections (prefixes) of ``setup.cfg``/``tox.ini``.
 _FILES = {
-    "run_ruff": frozenset({"ruff.toml", ".ruff.toml"}),
-    "run_mypy": frozenset({"mypy.ini", ".mypy.ini"}),
+    "run_ruff": frozenset({"ruff.toml", ".ruff.toml"}) | _INVOCATION_FILES,
+    "run_mypy": frozenset({"mypy.ini", ".mypy.ini"}) | _INVOCATION_FILES,
     "run_pytest": frozenset({"pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml"}),
 }
-_TOOL_TABLES = {"run_ruff": "ruff", "run_mypy": "mypy", "run_pytest": "pytest"}
+_TOOL_TABLES = {"run_ruff": ("ruff", "tox"), "run_mypy": ("mypy", "tox"), "run_pytest": ("pytest",)}
 _INI_SECTIONS = {
-    "run_ruff": (),
-    "run_mypy": ("mypy",),
+    "run_ruff": ("testenv",),
+    "run_mypy": ("mypy", "testenv"),
     "run_pytest": ("tool:pytest", "pytest"),
 }
 
@@ -48,18 +52,23 @@ def config_changes(skill: str, rel: str, before: bytes | None, after: bytes | No
     name = PurePosixPath(rel).name
     if name in _FILES[skill]:
         verb = "created" if before is None else "removed" if after is None else "changed"
-        return f"{rel} ({skill.removeprefix('run_')}'s configuration) {verb} by the run"
+        what = "how the project runs it" if name in _INVOCATION_FILES else "configuration"
+        return f"{rel} ({skill.removeprefix('run_')}'s {what}) {verb} by the run"
     if name == "pyproject.toml":
-        table = _TOOL_TABLES[skill]
-        old, new = _toml_table(before, table), _toml_table(after, table)
-        where = f"[tool.{table}]"
+        changed = [
+            f"[tool.{t}]"
+            for t in _TOOL_TABLES[skill]
+            if _toml_table(before, t) != _toml_table(after, t)
+        ]
     else:
-        prefixes = _INI_SECTIONS[skill]
-        old, new = _ini_sections(before, prefixes), _ini_sections(after, prefixes)
-        where = " / ".join(f"[{p}]" for p in prefixes)
-    if old == new:
+        changed = [
+            f"[{p}]"
+            for p in _INI_SECTIONS[skill]
+            if _ini_sections(before, (p,)) != _ini_sections(after, (p,))
+        ]
+    if not changed:
         return None
-    return f"{rel}: {where} changed by the run"
+    return f"{rel}: {' / '.join(changed)} changed by the run"
 
 
 def _toml_table(data: bytes | None, table: str) -> Any:
@@ -84,5 +93,5 @@ def _ini_sections(data: bytes | None, prefixes: tuple[str, ...]) -> Any:
     return {
         section: dict(parser[section])
         for section in parser.sections()
-        if any(section == p or section.startswith(f"{p}-") for p in prefixes)
+        if any(section == p or section.startswith((f"{p}-", f"{p}:")) for p in prefixes)
     }

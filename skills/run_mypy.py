@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import configparser
 import json
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.check_invocation import Invocation, mypy_invocation
 from phasegraph.skills.verify_common import (
     Targets,
     cache_dir,
@@ -28,8 +27,9 @@ from phasegraph.skills.verify_common import (
 class RunMypyArgs(SkillArgs):
     """Arguments of ``run_mypy``."""
 
-    #: Files or folders to check, relative to the workspace; empty means what the project's
-    #: own configuration checks (mypy's ``files`` setting), else the whole workspace.
+    #: Files or folders to check, relative to the workspace; empty means what the project
+    #: checks: mypy's ``files`` setting, else the paths its pre-commit hook, tox environment
+    #: or nox session gives mypy (:mod:`~phasegraph.skills.check_invocation`), else ``.``.
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
     #: Add ``--strict`` to whatever the project's own mypy configuration says.
     strict: bool = False
@@ -40,10 +40,12 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
 
     The project environment's own mypy runs when it has one; otherwise phasegraph's mypy
     checks against the project's interpreter (``--python-executable``), so it sees the
-    packages the project has installed.
+    packages the project has installed. With no paths, the summary and ``data["invocation"]``
+    say which invocation of the project's was taken (the summary only when it is not ``.``).
     """
     # Filesystem calls go to a worker thread: never a blocking call on the event loop.
-    own_mypy, mypy, configured, targets, cache = await asyncio.to_thread(_prepare, args, ctx)
+    own_mypy, mypy, invocation, targets, cache = await asyncio.to_thread(_prepare, args, ctx)
+    configured = invocation is not None and invocation.kind == "config"
     messages: list[dict[str, Any]] = []
     run_facts: dict[str, object] = {}
     nothing_to_check = False
@@ -72,54 +74,35 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
         run_facts = raw_output(proc)
 
     errors = [m for m in messages if m["severity"] == "error"]
+    stated = invocation is not None and invocation.kind != "default"
     return located_result(
-        "mypy",
+        f"mypy ({invocation.describe()})" if invocation is not None and stated else "mypy",
         errors,
         targets.missing,
         noun="error",
         where=lambda m: f"{m['path']}:{m['line']}: error: {m['message']}  [{m['code']}]",
-        data={"messages": messages, "missing": targets.missing, **run_facts},
+        data={
+            "messages": messages,
+            "missing": targets.missing,
+            **({"invocation": invocation.as_data()} if invocation is not None else {}),
+            **run_facts,
+        },
         empty="no Python files to check" if nothing_to_check else "no errors",
     )
 
 
-def _prepare(args: RunMypyArgs, ctx: SkillContext) -> tuple[str | None, str, bool, Targets, Path]:
-    """mypy (the project's, else phasegraph's), whether the project's config names the files,
-    the targets and the cache folder."""
+def _prepare(
+    args: RunMypyArgs, ctx: SkillContext
+) -> tuple[str | None, str, Invocation | None, Targets, Path]:
+    """mypy (the project's, else phasegraph's), the project's invocation taken (``None``:
+    the plan named the paths), the targets and the cache folder."""
     own_mypy = ctx.python.project_tool("mypy")
     mypy = own_mypy or require_tool("mypy", ctx)
-    configured = not args.paths and _configured_files(ctx.workspace)
-    targets = split_targets(ctx, args.paths or ["."])
-    if configured:
-        targets = Targets(present=[], missing=[])
-    return own_mypy, mypy, configured, targets, cache_dir(ctx, "mypy", args.paths, args.strict)
-
-
-def _configured_files(workspace: Path) -> bool:
-    """Whether the project's mypy configuration names the files to check (``files = ...``)."""
-    for name in ("mypy.ini", ".mypy.ini"):
-        if (workspace / name).is_file():
-            return _ini_files(workspace / name, "mypy")
-    pyproject = workspace / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        section = data.get("tool", {}).get("mypy")
-        if isinstance(section, dict):
-            return bool(section.get("files"))
-    setup_cfg = workspace / "setup.cfg"
-    return setup_cfg.is_file() and _ini_files(setup_cfg, "mypy")
-
-
-def _ini_files(path: Path, section: str) -> bool:
-    parser = configparser.ConfigParser()
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        return False
-    return parser.has_section(section) and bool(parser.get(section, "files", fallback=""))
+    invocation = None if args.paths else mypy_invocation(ctx.workspace)
+    # mypy's own `files` setting: no path arguments, so mypy applies it.
+    paths = list(args.paths) if invocation is None else list(invocation.paths)
+    targets = split_targets(ctx, paths) if paths else Targets(present=[], missing=[])
+    return own_mypy, mypy, invocation, targets, cache_dir(ctx, "mypy", args.paths, args.strict)
 
 
 def _parse(workspace: Path, stdout: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.check_invocation import ruff_invocation
 from phasegraph.skills.procs import ProcResult
 from phasegraph.skills.verify_common import (
     Targets,
@@ -29,25 +30,31 @@ from phasegraph.skills.verify_common import (
 class RunRuffArgs(SkillArgs):
     """Arguments of ``run_ruff``."""
 
-    #: Files or folders to lint, relative to the workspace; empty means what the project's
-    #: own configuration lints (the workspace, less its ``exclude`` / ``extend-exclude``).
+    #: Files or folders to lint, relative to the workspace; empty means what the project
+    #: lints: the paths its pre-commit hook, tox environment or nox session gives ``ruff
+    #: check`` (:mod:`~phasegraph.skills.check_invocation`), else what its own configuration
+    #: lints (the workspace, less its ``exclude`` / ``extend-exclude``).
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
 
 
 async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
     """Run ``ruff check`` (the project's own ruff when its environment has one), never fixing;
-    its cache stays under ``.phasegraph/``."""
+    its cache stays under ``.phasegraph/``. With no paths, the summary and
+    ``data["invocation"]`` say which invocation of the project's was taken (the summary only
+    when it is not the default)."""
     # Filesystem calls go to a worker thread: never a blocking call on the event loop.
     ruff = await asyncio.to_thread(require_tool, "ruff", ctx)
+    invocation = None if args.paths else await asyncio.to_thread(ruff_invocation, ctx.workspace)
+    paths = list(args.paths) if invocation is None else list(invocation.paths)
     # No paths: ruff lints what the project's configuration says (its includes and excludes).
     targets = (
-        await asyncio.to_thread(split_targets, ctx, args.paths)
-        if args.paths
+        await asyncio.to_thread(split_targets, ctx, paths)
+        if paths
         else Targets(present=[], missing=[])
     )
     violations: list[dict[str, Any]] = []
     run_facts: dict[str, object] = {}
-    if targets.present or not args.paths:
+    if targets.present or not paths:
         async with temp_dir("phasegraph-ruff-") as tmp:
             report = tmp / "ruff.json"
             cache = await asyncio.to_thread(cache_dir, ctx, "ruff", args.paths)
@@ -62,13 +69,19 @@ async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
         violations = await asyncio.to_thread(_violations, ctx, proc, text)
         run_facts = raw_output(proc)
 
+    stated = invocation is not None and invocation.kind != "default"
     return located_result(
-        "ruff",
+        f"ruff ({invocation.describe()})" if invocation is not None and stated else "ruff",
         violations,
         targets.missing,
         noun="problem",
         where=lambda v: f"{v['path']}:{v['line']}:{v['column']}: {v['code']} {v['message']}",
-        data={"violations": violations, "missing": targets.missing, **run_facts},
+        data={
+            "violations": violations,
+            "missing": targets.missing,
+            **({"invocation": invocation.as_data()} if invocation is not None else {}),
+            **run_facts,
+        },
         empty="no problems",
     )
 
