@@ -23,7 +23,10 @@ loads what (:class:`ImportGraph`). A file reaches another through:
   runs Python or one of the project's scripts in a subprocess (``sys.executable``), or does
   not parse here, may load any module: it reaches every written Python file. A package
   ``__init__.py`` with a module ``__getattr__`` (PEP 562 lazy loading) may import any
-  module of its package.
+  module of its package. A test file, ``conftest.py`` or helper in the tests' folders that
+  reads files or runs code at run time (:mod:`phasegraph.skills.runtime_reads`: a docs page
+  globbed and run, documentation examples, a command built at run time) reaches every
+  written file.
 
 Besides what it loads, a file's findings say which project modules it changes
 (:meth:`ImportGraph.changes`): one pytest session shares module state across test files, so
@@ -53,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from phasegraph.skills.runtime_reads import runtime_reads
 from phasegraph.skills.workspace import atomic_write
 
 _FILE_NAME = re.compile(r"[\w.\-/]*\w\.\w+")
@@ -104,7 +108,7 @@ _EXTENSIONS = frozenset(
     }
 )
 _PYTHON_PROGRAM = re.compile(r"(?:python|pypy)(?:\d+(?:\.\d+)*)?(?:\.exe)?")
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 #: The builtins: a name a star import cannot have brought in when the file uses it.
 _BUILTINS = frozenset(dir(builtins))
 
@@ -298,6 +302,8 @@ def parse_source(data: bytes) -> dict[str, Any]:
     - ``getattr``: whether it has a module ``__getattr__``; ``hooks``: the pytest hooks it
       defines (and ``pytest_plugins``);
     - ``touches``: what it changes in the modules it imports (:func:`_touches`);
+    - ``reads``: what it reads or runs at run time that its imports do not say
+      (:func:`~phasegraph.skills.runtime_reads.runtime_reads`);
     - ``error`` when it does not parse.
     """
     try:
@@ -310,10 +316,11 @@ def parse_source(data: bytes) -> dict[str, Any]:
     dynamic: dict[str, int] = {}
     programs: set[str] = set()
     literal: set[int] = set()  # the functions of calls whose module name is a literal
-    hooks = [
-        n.name
+    hooks = [  # a hook assigned counts too: `pytest_collect_file = Sybil(...).pytest()`
+        name
         for n in module.body
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name.startswith("pytest_")
+        for name in _defined(n)
+        if name.startswith("pytest_") and name != "pytest_plugins"
     ]
     nodes = list(ast.walk(module))
     for node in nodes:
@@ -359,7 +366,16 @@ def parse_source(data: bytes) -> dict[str, Any]:
         "getattr": _has_module_getattr(module),
         "hooks": hooks,
         "touches": _touches(module, nodes),
+        "reads": runtime_reads(module, nodes),
     }
+
+
+def _defined(node: ast.stmt) -> list[str]:
+    """The names a top-level statement defines (a function, an assignment to a name)."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else []
+    return [t.id for t in targets if isinstance(t, ast.Name)]
 
 
 def _touches(module: ast.Module, nodes: Sequence[ast.AST]) -> list[list[Any]]:
@@ -705,11 +721,14 @@ class ImportGraph:
         candidates: set[str],
         parsed: dict[str, dict[str, Any]],
         layout: Layout,
+        test_side: frozenset[str] = frozenset(),
     ) -> None:
         self.known = known
         self.candidates = candidates
         self.parsed = parsed
         self.layout = layout
+        #: The files whose run-time reads count (``reads``: the tests' own files).
+        self.test_side = test_side
         # Where each dotted module path exists: module parts -> the folders it is under.
         self.bases: dict[tuple[str, ...], list[str]] = {}
         for rel in sorted(known):
@@ -751,7 +770,9 @@ class ImportGraph:
         files, the conftest.py files above a test file, the modules its dotted strings name,
         every written module of its package for a package ``__init__.py`` with a module
         ``__getattr__``; unless ``definite``, also the written files it names, and every
-        written Python file when it loads code the graph cannot follow."""
+        written Python file when it loads code the graph cannot follow, and every written file
+        when a file of the tests (:attr:`test_side`) reads or runs at run time what its
+        imports do not say (``reads``)."""
         info = self.parsed.get(rel, {})
         out: list[tuple[str, str]] = []
         for module, imported, level in info.get("imports", []):
@@ -775,6 +796,9 @@ class ImportGraph:
             out += [(f, label) for f in written if f != rel and under_any(f, [folder])]
         if definite:
             return out
+        reads = info.get("reads", []) if rel in self.test_side else []
+        if reads:  # what it reads or runs may reach any file: the file is selected for any
+            out += [(w, reads[0]) for ws in names.values() for w in ws]
         mentioned = set(info.get("names", []))
         out += [(w, f"names {n!r}") for n, ws in names.items() if n in mentioned for w in ws]
         loads = list(info.get("dynamic", []))

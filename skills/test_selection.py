@@ -21,12 +21,24 @@ With ``--doctest-modules`` in ``addopts``, every Python file pytest would collec
 the paths, else testpaths) counts as a test file, so the written modules' own doctests run,
 and those of the modules that reach them. A test file the run writes is always selected.
 
+A test that runs the package without importing it by name is selected for any write: a test
+file, a ``conftest.py`` or a helper in the tests' folders that reads files at run time
+(``Path("docs").glob("*.md")``, ``open(path)``), runs code from text (``doctest.testfile``,
+``exec``), documentation examples (pytest-examples, mktestdocs, Sybil) or a command built at
+run time (:mod:`phasegraph.skills.runtime_reads`), reaches every written file
+(``reads files at run time (docs/*.md) (written: pkg/calc.py)``); so does a doctest text
+file pytest collects.
+
+When every test file is selected, the plain suite runs (no list of files: it costs no more),
+and :attr:`Selection.fallback` says so (:data:`EVERY_FILE`).
+
 The whole suite runs instead, the reason in :attr:`Selection.fallback`, when the selection
 could miss a test:
 
 - the run writes pytest's configuration (in any folder), a ``conftest.py`` (its hooks act
   on the tests of every folder), or a file that is not Python (any test may read it, under
-  a name no source spells: a glob, a folder copied whole, a name built at run time);
+  a name no source spells: a glob, a folder copied whole, a name built at run time; the
+  reason names the tests seen to read files at run time);
 - pytest's configuration cannot be read, or loads a plugin (``-p NAME`` in ``addopts``, a
   ``pytest11`` entry point of the project);
 - a ``conftest.py`` that reaches a write (or a module the run changes) defines pytest hooks
@@ -79,6 +91,8 @@ from phasegraph.skills.pytest_config import (
 
 #: Why a targeted run ran the whole suite when no test reaches what the run writes.
 WHOLE_SUITE = "nothing selected: whole suite"
+#: Why a targeted run ran as the plain suite (no list of files): every test file is selected.
+EVERY_FILE = "every test file is reached — ran as the plain suite"
 
 # pytest's own default norecursedirs (hidden folders are skipped as well), and virtualenvs.
 _SKIPPED = ("*.egg", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
@@ -100,14 +114,19 @@ class Selection:
     considered: int = 0
     #: The written files the selection was made for.
     written: tuple[str, ...] = ()
+    #: The test files considered and not selected (none when the whole suite runs).
+    left_out: tuple[str, ...] = ()
 
     def as_data(self) -> dict[str, Any]:
+        """All of it, never cut: every selected file with why, every file left out."""
         return {
             "files": list(self.files),
             "why": dict(self.why),
             "fallback": self.fallback,
             "considered": self.considered,
             "written": list(self.written),
+            "left_out": len(self.left_out),
+            "left_out_files": list(self.left_out),
         }
 
 
@@ -133,8 +152,8 @@ def select_tests(
         tests = [f for f in in_scope if f in known and _doctest_module(f)]
     candidates = sorted({*tests, *texts})
 
-    def whole(reason: str) -> Selection:
-        return Selection((), {}, reason, len(candidates), written)
+    def whole(reason: str, why: dict[str, str] | None = None) -> Selection:
+        return Selection((), why or {}, reason, len(candidates), written)
 
     layout = project_layout(workspace, known)
     early = _early_fallback(written, config, layout)
@@ -146,8 +165,12 @@ def select_tests(
     parsed = parse_all(workspace, sorted((known - set(written)) | present), cache)
     own = {w: parsed.pop(w) for w in written if w in parsed}
     for text in texts:
-        parsed[text] = {"dynamic": ["a doctest text file"]}
-    graph = ImportGraph(known | set(texts), set(candidates), parsed, layout)
+        parsed[text] = {"reads": ["a doctest text file: runs its examples"]}
+    side = _test_side(known, candidates)
+    graph = ImportGraph(known | set(texts), set(candidates), parsed, layout, side)
+    data = [w for w in written if not w.endswith(".py")]
+    if data:
+        return whole(_data_fallback(graph, data, candidates))
 
     def everywhere(rel: str) -> bool:
         name = PurePosixPath(rel).name
@@ -172,7 +195,10 @@ def select_tests(
     )
     if late:
         return whole(late)
-    return Selection(tuple(chosen), why, None, len(candidates), written)
+    left_out = tuple(t for t in candidates if t not in why)
+    if not left_out:
+        return whole(EVERY_FILE, why)  # the plain suite: no longer a command, no dearer
+    return Selection(tuple(chosen), why, None, len(candidates), written, left_out)
 
 
 #: Why a module the run does not write counts as written: who changes it, whether that one is
@@ -233,10 +259,27 @@ def _early_fallback(written: Sequence[str], config: PytestConfig, layout: Layout
             f"the run writes {_listed(conftests)} (a conftest.py's hooks can act on tests in "
             "any folder): whole suite"
         )
-    data = [w for w in written if not w.endswith(".py")]
-    if data:
-        return f"the run writes {_listed(data)}, not Python (any test may read it): whole suite"
     return None
+
+
+def _data_fallback(graph: ImportGraph, data: Sequence[str], candidates: Sequence[str]) -> str:
+    """Why the whole suite runs when the run writes files that are not Python (any test may
+    read one, under a name no source spells), naming the tests seen to read files at run
+    time or name one of them."""
+    hops = graph.reaching(data)
+    seen = [f"{t} {_chain(t, hops, {})}" for t in candidates if t in hops]
+    also = f"; {_listed(seen)}" if seen else ""
+    return f"the run writes {_listed(data)}, not Python (any test may read it{also}): whole suite"
+
+
+def _test_side(known: set[str], candidates: Sequence[str]) -> frozenset[str]:
+    """The files of the tests, whose run-time reads count (``reads``): the test files, the
+    conftest.py files, and the Python files in (or under) a folder holding a test file, but
+    the workspace's top (where a package's own modules may sit beside a test)."""
+    folders = {PurePosixPath(t).parent.as_posix() for t in candidates} - {"."}
+    conftests = {f for f in known if PurePosixPath(f).name == "conftest.py"}
+    helpers = {f for f in known if folders and under_any(f, folders)}
+    return frozenset({*candidates, *conftests, *helpers})
 
 
 def _hooks_fallback(

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
-from testkit import git, init_repo, require_program
+from testkit import full_suite, git, init_repo, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
 from phasegraph.graph.plan import parse_plan
 from phasegraph.graph.report import Report
+from phasegraph.skills.test_selection import EVERY_FILE
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -99,7 +100,8 @@ async def test_a_test_that_imports_with_importlib_is_selected(make_repo: MakeRep
     report, output = await run(repo, BREAK_MUL)
 
     selection = output["data"]["selection"]
-    assert selection["files"] == ["tests/test_add.py", "tests/test_mul.py"]
+    # Both test files reach calc: the plain suite runs.
+    assert selection["files"] == [] and selection["fallback"] == EVERY_FILE
     assert selection["why"]["tests/test_mul.py"] == "imports pkg.calc (written: pkg/calc.py)"
     assert_stopped_at_the_gate(repo, report)
     assert [f.finding for f in report.new_findings["tests"]] == ["tests/test_mul.py::test_mul"]
@@ -205,7 +207,7 @@ async def test_an_edit_and_a_new_test_for_it_select_the_existing_tests_too(
     report, output = await run(repo, edit, add_test)
 
     selection = output["data"]["selection"]
-    assert selection["files"] == ["tests/test_calc.py", "tests/test_calc_zero.py"]
+    assert selection["files"] == [] and selection["fallback"] == EVERY_FILE  # both: the plain suite
     assert selection["why"] == {
         "tests/test_calc.py": "imports shop.calc (written: calc.py)",
         "tests/test_calc_zero.py": "written by the run",
@@ -214,3 +216,137 @@ async def test_an_edit_and_a_new_test_for_it_select_the_existing_tests_too(
     found = [f.finding for f in report.new_findings["tests"]]
     assert found == ["tests/test_calc.py::test_mul"]
     assert_red(repo, "tests/test_calc.py::test_mul")
+
+
+# Tests that run the package without importing it by name: a docs page's examples.
+
+#: A docs page whose example multiplies: only this page runs mul.
+DOCS_PAGE = (
+    "# calc\n\nMultiply two numbers:\n\n```python\n"
+    ">>> from pkg.calc import mul\n>>> mul(2, 3)\n6\n\n```\n"
+)
+#: Runs every docs page's examples, as many projects' test_docs.py do: it imports nothing of
+#: the package, and names no page.
+TEST_DOCS = (
+    "import doctest\nfrom pathlib import Path\n\nimport pytest\n\n"
+    'DOCS = Path(__file__).parent.parent / "docs"\n\n\n'
+    '@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)\n'
+    "def test_docs(page: Path) -> None:\n"
+    "    failed, _ = doctest.testfile(str(page), module_relative=False)\n"
+    "    assert failed == 0\n"
+)
+TEST_OTHER = "from pkg.other import X\n\n\ndef test_x() -> None:\n    assert X == 1\n"
+WITH_DOCS = {
+    **FLAT,
+    "pkg/other.py": "X = 1\n",
+    "tests/test_other.py": TEST_OTHER,
+    "docs/index.md": DOCS_PAGE,
+    "tests/test_docs.py": TEST_DOCS,
+}
+
+
+def assert_red_on_the_tree(repo: Path, failing: str) -> None:
+    """The oracle: the whole suite on the tree the run left (testkit's ``full_suite``)."""
+    code, counts, last = full_suite(repo, None)
+    assert code == 1 and counts.get("failed") == 1, last
+    assert_red(repo, failing)
+
+
+async def test_a_docs_test_is_selected_when_the_code_its_pages_run_changes(
+    make_repo: MakeRepo,
+) -> None:
+    # Before: tests/test_docs.py was not selected (it imports nothing of pkg), test_add.py
+    # passed, and the break committed.
+    repo = make_repo(WITH_DOCS)
+
+    report, output = await run(repo, BREAK_MUL)
+
+    selection = output["data"]["selection"]
+    assert selection["files"] == ["tests/test_add.py", "tests/test_docs.py"]
+    assert selection["why"] == {
+        "tests/test_add.py": "imports pkg.calc (written: pkg/calc.py)",
+        "tests/test_docs.py": "reads files at run time (docs/*.md) (written: pkg/calc.py)",
+    }
+    assert selection["left_out"] == 1
+    assert selection["left_out_files"] == ["tests/test_other.py"]
+    assert_stopped_at_the_gate(repo, report)
+    found = [f.finding for f in report.new_findings["tests"]]
+    assert found == ["tests/test_docs.py::test_docs[index.md]"]
+    assert_red_on_the_tree(repo, "tests/test_docs.py::test_docs[index.md]")
+
+
+async def test_a_docs_test_runs_when_the_docs_it_reads_change(make_repo: MakeRepo) -> None:
+    repo = make_repo(WITH_DOCS)
+    wrong = {
+        "id": "docs",
+        "skill": "edit_block",
+        "args": {"path": "docs/index.md", "search": "mul(2, 3)\n6", "replace": "mul(2, 3)\n7"},
+    }
+
+    report, output = await run(repo, wrong)
+
+    # A page is not Python: the whole suite runs, and the reason names who reads it.
+    assert output["data"]["selection"]["fallback"] == (
+        "the run writes docs/index.md, not Python (any test may read it; tests/test_docs.py "
+        "reads files at run time (docs/*.md) (written: docs/index.md)): whole suite"
+    )
+    assert_stopped_at_the_gate(repo, report)
+    found = [f.finding for f in report.new_findings["tests"]]
+    assert found == ["tests/test_docs.py::test_docs[index.md]"]
+    assert_red_on_the_tree(repo, "tests/test_docs.py::test_docs[index.md]")
+
+
+# What targeted costs.
+
+
+async def test_a_targeted_rerun_on_the_same_tree_reuses_its_baseline(
+    make_repo: MakeRepo,
+) -> None:
+    repo = make_repo(WITH_DOCS)
+    note = {
+        "id": "note",
+        "skill": "edit_block",
+        "args": {"path": "pkg/other.py", "search": "X = 1", "replace": "X = 1  # one"},
+    }
+    plan = parse_plan({"goal": "note", "steps": [note, TARGETED]})
+    # A baseline taken before the writes is the one kept (one taken after them is not).
+    options = RunOptions(baseline="before")
+    first = await run_plan(build_orchestrator(), plan, repo, options=options)
+    assert first.status == "completed", first.error
+    assert not first.baselines[0].summary.startswith("reused")
+
+    git(repo, "checkout", "--", "pkg/other.py")  # the same tree again
+    second = await run_plan(build_orchestrator(), plan, repo, options=options)
+
+    assert second.status == "completed", second.error
+    [baseline] = second.baselines
+    assert baseline.summary.startswith("reused from an earlier run on this same tree: "), (
+        baseline.summary
+    )
+    # Its own selection: the two files other.py and the docs test reach, not test_add.py.
+    assert baseline.summary.endswith(
+        "targeted: 2 of 3 test files (tests/test_docs.py, tests/test_other.py)"
+    )
+
+
+async def test_when_every_test_file_is_reached_it_runs_as_the_plain_suite(
+    make_repo: MakeRepo,
+) -> None:
+    # pkg/__init__.py imports everything: every test reaches any module of the package.
+    repo = make_repo({**WITH_DOCS, "pkg/__init__.py": "from pkg import calc, other\n"})
+
+    report, output = await run(repo, BREAK_MUL)
+
+    selection = output["data"]["selection"]
+    plain = "every test file is reached — ran as the plain suite"
+    assert plain == EVERY_FILE
+    assert selection["files"] == [] and selection["fallback"] == plain
+    assert sorted(selection["why"]) == [
+        "tests/test_add.py",
+        "tests/test_docs.py",
+        "tests/test_other.py",
+    ]
+    assert selection["left_out"] == 0
+    assert output["summary"].endswith(f"targeted: {plain}")
+    assert_stopped_at_the_gate(repo, report)
+    assert_red_on_the_tree(repo, "tests/test_docs.py::test_docs[index.md]")

@@ -10,7 +10,7 @@ from testkit import write
 
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.run_pytest import RunPytestArgs, is_targeted, run_pytest
-from phasegraph.skills.test_selection import WHOLE_SUITE, select_tests
+from phasegraph.skills.test_selection import EVERY_FILE, WHOLE_SUITE, select_tests
 
 SRC_LAYOUT = {
     "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['src']\ntestpaths = ['tests']\n",
@@ -49,8 +49,11 @@ def test_a_written_package_init_reaches_every_module_of_the_package(tmp_path: Pa
 
     found = select_tests(repo, ["src/pkg/__init__.py"])
 
-    # Importing pkg.c runs pkg/__init__.py first: all three tests can see the change.
-    assert found.files == ("tests/test_a.py", "tests/test_b.py", "tests/test_c.py")
+    # Importing pkg.c runs pkg/__init__.py first: all three tests can see the change, and
+    # every test file selected is the plain suite (no list of files: it costs no more).
+    assert (found.files, found.fallback) == ((), EVERY_FILE)
+    assert sorted(found.why) == ["tests/test_a.py", "tests/test_b.py", "tests/test_c.py"]
+    assert found.why["tests/test_c.py"] == "imports pkg (written: src/pkg/__init__.py)"
 
 
 def test_flat_layout_and_dotted_imports(tmp_path: Path) -> None:
@@ -186,7 +189,8 @@ def test_a_data_file_runs_the_whole_suite_even_when_a_test_names_it(tmp_path: Pa
     # built at run time are others no source shows.
     assert found.files == ()
     assert found.fallback == (
-        "the run writes tests/data/cases.json, not Python (any test may read it): whole suite"
+        "the run writes tests/data/cases.json, not Python (any test may read it; "
+        "tests/test_cases.py names 'cases.json' (written: tests/data/cases.json)): whole suite"
     )
 
 
@@ -204,7 +208,9 @@ def test_given_paths_limit_the_selection(tmp_path: Path) -> None:
     assert found.considered == 2
 
     # A node id stays a node id when its file is selected.
-    found = select_tests(repo, ["src/pkg/a.py"], paths=["tests/test_a.py::test_f"])
+    found = select_tests(
+        repo, ["src/pkg/a.py"], paths=["tests/test_a.py::test_f", "tests/test_c.py"]
+    )
     assert found.files == ("tests/test_a.py::test_f",)
 
     # Nothing selected within the paths: the paths as given, never zero tests.
@@ -298,5 +304,37 @@ async def test_run_pytest_targeted_never_runs_zero_tests(
         "fallback": why,
         "considered": 3 if planned is not None else 0,
         "written": list(planned or []),
+        "left_out": 0,
+        "left_out_files": [],
     }
     assert result.summary == f"pytest: 3 passed; targeted: {why}"
+
+
+async def test_the_selection_is_listed_whole_with_why_and_what_was_left_out(
+    tmp_path: Path,
+) -> None:
+    many = {
+        f"tests/test_a_rather_long_descriptive_name_{n:02}.py": (
+            f"from pkg.a import f\n\n\ndef test_{n}() -> None:\n    assert f() == 1\n"
+        )
+        for n in range(30)
+    }
+    repo = tree(tmp_path, {**SRC_LAYOUT, **many})
+
+    result = await run_pytest(RunPytestArgs(targeted=True), fast(repo, ("src/pkg/a.py",)))
+
+    assert result.data["counts"]["passed"] == 32
+    selection = result.data["selection"]
+    # The data holds every file, each with why, and every file left out: never cut.
+    assert selection["files"] == sorted([*many, "tests/test_a.py", "tests/test_b.py"])
+    assert selection["why"]["tests/test_a_rather_long_descriptive_name_29.py"] == (
+        "imports pkg.a (written: src/pkg/a.py)"
+    )
+    assert set(selection["why"]) == set(selection["files"])
+    assert (selection["left_out"], selection["left_out_files"]) == (1, ["tests/test_c.py"])
+    # The one line names what fits and counts the rest, never cut in the middle of a name.
+    assert "…" not in result.summary
+    assert result.summary == (
+        "pytest: 32 passed; targeted: 32 of 33 test files "
+        "(tests/test_a.py, tests/test_a_rather_long_descriptive_name_00.py and 30 more)"
+    )

@@ -11,7 +11,7 @@ from testkit import write
 
 from phasegraph.skills.import_graph import parse_source, project_layout
 from phasegraph.skills.pytest_config import pytest_config
-from phasegraph.skills.test_selection import WHOLE_SUITE, Selection, select_tests
+from phasegraph.skills.test_selection import EVERY_FILE, WHOLE_SUITE, Selection, select_tests
 
 PYPROJECT = "[tool.pytest.ini_options]\npythonpath = ['src']\ntestpaths = ['tests']\n"
 CALC = (
@@ -43,6 +43,10 @@ def module_with(body: str) -> str:
 
 
 def selected(found: Selection) -> tuple[str, ...]:
+    """The test files it runs: those listed, or every one (why says each) when every test
+    file is reached and it runs as the plain suite."""
+    if found.fallback == EVERY_FILE:
+        return tuple(sorted(found.why))
     assert found.fallback is None, found.fallback
     return found.files
 
@@ -467,7 +471,7 @@ def test_doctest_text_files_pytest_collects_are_selected(
     found = select_tests(repo, ["src/pkg/calc.py"])
 
     assert selected(found) == tuple(sorted([doc, "tests/test_calc.py"]))
-    assert found.why[doc] == "may load any module (a doctest text file) (written: src/pkg/calc.py)"
+    assert found.why[doc] == "a doctest text file: runs its examples (written: src/pkg/calc.py)"
 
 
 # Files that are not Python.
