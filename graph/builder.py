@@ -125,7 +125,10 @@ def build_orchestrator(
     builder.add_node("planner", make_planner(skills, planner_model, served=served))
     concurrency = max(1, read_concurrency)
     consolidation = make_consolidate(runner, consolidator, consolidator_model, served=served)
-    builder.add_node("reads", held(make_reads(runner, concurrency, consolidation)))
+    reads = make_reads(
+        runner, concurrency, consolidation, model_given=consolidator_model is not None
+    )
+    builder.add_node("reads", held(reads))
     builder.add_node(
         "consolidate", held(make_consolidate_phase(runner, consolidation, concurrency))
     )

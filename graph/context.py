@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields, replace
+from typing import Literal
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 
@@ -54,6 +55,13 @@ class RunOptions:
     baseline_cache: bool = True
     """Reuse a verify step's baseline from an earlier run on the very same tree, with the same
     check and tools (``.phasegraph/baselines``); off: every baseline runs."""
+    baseline: Literal["auto", "before"] = "auto"
+    """When a check's baseline runs. ``before``: every check once on the untouched tree, before
+    the first write. ``auto``: so where a model call hides it (an LLM consolidator), and for
+    ruff and mypy; a pytest check otherwise lists the tests the writes can reach before them,
+    runs once after them, and runs again on the tree as it was before the run (its files put
+    back for that moment, journaled) only the tests that did not pass after: a green change
+    pays for its suite once."""
     python: str | None = None
     """The project's Python interpreter (or virtualenv folder) checks run with; by default
     the workspace's ``.venv``/``venv``, an active virtualenv inside it, a uv or poetry

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +229,8 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
     if not written:
         raise UndoError("the run wrote no files: there is nothing to undo")
     run_id = str(values.get("run_id") or "")
+    if run_id:  # a moment on the earlier tree a crash cut short: undo puts every file back
+        shutil.rmtree(workspace / STATE_DIR / "pre-run" / run_id, ignore_errors=True)
     kept = Preimages(workspace, run_id)
     index = kept.index() if run_id else {"files": {}, "folders": []}
     before = {f: _original(workspace, head, f, f in created, kept, index) for f in written}

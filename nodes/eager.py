@@ -111,7 +111,7 @@ def merged(updates: Sequence[Update]) -> Update:
         for key, value in update.items():
             if key == "steps":
                 out[key] = merge_records(out.get(key), value)
-            elif key in ("baseline", "usage", "verdicts"):
+            elif key in ("baseline", "usage", "verdicts", "after", "before"):
                 out[key] = merge_dicts(out.get(key), value)
             elif key == "failure":
                 if value is not None and out.get("failure") is None:

@@ -171,6 +171,7 @@ class StepRunner:
         check: Callable[[SkillResult], str | None] | None = None,
         phase: str | None = None,
         selected_before: tuple[str, ...] | None = None,
+        collect: bool = False,
     ) -> StepOutcome:
         """Run ``step`` through its skill with retries; emit running/done/failed events.
 
@@ -179,7 +180,8 @@ class StepRunner:
         veto a result (returning why), which fails the step. ``phase`` names the row's
         phase when it is not the skill's kind (a verify's ``baseline`` run).
         ``selected_before``: what a targeted check's baseline ran
-        (:attr:`SkillContext.selected_before`).
+        (:attr:`SkillContext.selected_before`). ``collect``: list what the check would run
+        that the writes reach (:attr:`Skill.collect`) instead of running it.
         """
         skill = self.registry.get(step["skill"])
         phase = phase or (skill.kind.value if skill else "?")
@@ -203,14 +205,18 @@ class StepRunner:
             args = skill.parse_args(step.get("args", {}))
         except ValidationError as exc:
             return failed(describe_errors(exc, f"bad args for {skill.name}")[0])
-        planned = await self.planned_files(runtime, where) if is_targeted(step) else None
+        run = skill.collect if collect else skill.fn
+        if run is None:
+            return failed(f"{skill.name} cannot list what it would check")
+        wants_writes = is_targeted(step) or collect
+        planned = await self.planned_files(runtime, where) if wants_writes else None
         ctx = _context(
             step, where, opts, run_files=run_files, planned=planned, selected_before=selected_before
         )
         try:
             async for attempt in retrying(opts.retries):
                 with attempt:
-                    result = await skill.run(args, ctx)
+                    result = await run(args, ctx)
         except SkillError as exc:
             return failed(exc.message)
         except Exception as exc:  # a skill bug must still end in a report, not a crash

@@ -53,26 +53,46 @@ def read_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]) ->
 
 
 def baseline_jobs(
-    runner: StepRunner, state: State, runtime: Runtime[RunOptions], *, writes_known: bool
+    runner: StepRunner,
+    state: State,
+    runtime: Runtime[RunOptions],
+    *,
+    writes_known: bool,
+    hidden: bool = False,
 ) -> list[Job]:
     """A job for every verify step whose baseline the gate needs and has not been taken.
 
     Strict mode needs none: any finding blocks, old or new. A targeted check selects its
     tests by the files the run will write, so its baseline waits until ``writes_known``
-    (the final plan's write steps are in the run store).
+    (the final plan's write steps are in the run store); so does a check that takes its
+    baseline after the writes (:func:`after_the_writes`), unless a model call ``hidden``
+    (the LLM consolidator's, starting now) costs the run more than its whole baseline.
     """
     if state.get("strict"):
         return []
     taken = state.get("baseline", {})
-    return [
-        Job(baseline_key(step["id"]), _baseline(runner, task(state, step), runtime))
-        for step in steps_of(state, runner.registry, SkillKind.VERIFY)
-        if step["id"] not in taken and (writes_known or not is_targeted(step))
-    ]
+    jobs = []
+    for step in steps_of(state, runner.registry, SkillKind.VERIFY):
+        later = after_the_writes(runner, step, runtime) and (writes_known or not hidden)
+        if step["id"] in taken or (not writes_known and (is_targeted(step) or later)):
+            continue
+        jobs.append(
+            Job(baseline_key(step["id"]), _baseline(runner, task(state, step), runtime, later))
+        )
+    return jobs
+
+
+def after_the_writes(
+    runner: StepRunner, step: dict[str, Any], runtime: Runtime[RunOptions]
+) -> bool:
+    """Whether ``step``'s baseline is taken after the writes (``RunOptions.baseline``,
+    :mod:`phasegraph.nodes.baseline_after`): a check that can list what it would run."""
+    skill = runner.registry.get(step["skill"])
+    return options(runtime).baseline == "auto" and skill is not None and skill.collect is not None
 
 
 def _baseline(
-    runner: StepRunner, where: StepTask, runtime: Runtime[RunOptions]
+    runner: StepRunner, where: StepTask, runtime: Runtime[RunOptions], later: bool = False
 ) -> Callable[[], Any]:
     """Run a verify step on the untouched tree, so the gate can tell new findings from old.
 
@@ -81,7 +101,9 @@ def _baseline(
     and tools is reused, and its row says so (:mod:`phasegraph.graph.baseline_cache`). A
     check that cannot run here (a suite that does not import, a tool that fails to start)
     would be no check after the writes either: the run stops before any write, as a
-    preflight failure.
+    preflight failure. ``later``: when none is kept, only list what the check would run that
+    the writes reach; the rest of its baseline is taken after the writes
+    (:mod:`phasegraph.nodes.baseline_after`).
     """
     step = where["step"]
     key = baseline_key(step["id"])
@@ -117,7 +139,13 @@ def _baseline(
                 await seen(kept)
                 return {"steps": {key: row}, "baseline": {step["id"]: kept["findings"]}}
         outcome = await runner.run(
-            row_step, where, runtime, failure_kind="preflight", store_output=False, phase="baseline"
+            row_step,
+            where,
+            runtime,
+            failure_kind="preflight",
+            store_output=False,
+            phase="baseline",
+            collect=later,
         )
         rows = {key: outcome.record}
         if outcome.failure is not None or outcome.result is None:
@@ -129,6 +157,16 @@ def _baseline(
                 f"the run stopped before any write: {error}",
             )
             return {"steps": rows, "failure": failure}
+        if later:
+            listed = {
+                "deferred": True,
+                "collected": list(outcome.result.checked),
+                "reach": outcome.result.data.get("reach"),
+                "selected": outcome.result.as_baseline().get("selected", []),
+                "cache_key": kept_key,  # what the run learns of this tree is kept under it
+            }
+            await runner.records(runtime, where["run_id"]).put_baseline(step["id"], listed)
+            return {"steps": rows, "baseline": {step["id"]: []}}
         taken = outcome.result.as_baseline()
         if cache is not None and kept_key is not None:
             await asyncio.to_thread(cache.put, kept_key, taken)
@@ -179,19 +217,24 @@ def _baseline(
     return baseline
 
 
-def make_reads(runner: StepRunner, concurrency: int, consolidation: StateNode) -> StateNode:
+def make_reads(
+    runner: StepRunner, concurrency: int, consolidation: StateNode, *, model_given: bool = False
+) -> StateNode:
     """The read node: every read dispatched the moment its own ``after`` reads finish
     (not level by level), each durable on its own (:mod:`phasegraph.nodes.eager`).
 
     The baselines run beside the reads from the start (the gate needs them, nothing else
     does), and ``consolidation`` (the consolidate node's work: a recipe, or a model call)
     starts the moment the last read ends, so a baseline slower than the reads runs beside
-    the model call too instead of delaying it. The consolidate node then takes only the
-    baselines the consolidation added.
+    the model call too instead of delaying it (``model_given``: the graph has a consolidator
+    model; a run's context may name one too). The consolidate node then takes the
+    baselines the consolidation added, and those taken after the writes.
     """
 
     async def reads(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         read = read_jobs(runner, state, runtime)
+        plan = state.get("plan") or {}
+        hidden = not plan.get("recipe") and bool(model_given or options(runtime).model)
 
         async def consolidate() -> Update:
             return await consolidation(state, runtime=runtime)
@@ -199,7 +242,7 @@ def make_reads(runner: StepRunner, concurrency: int, consolidation: StateNode) -
         after_reads = [job.name for job in read]
         jobs = [
             *read,
-            *baseline_jobs(runner, state, runtime, writes_known=False),
+            *baseline_jobs(runner, state, runtime, writes_known=False, hidden=hidden),
             Job("consolidate", consolidate, after_reads, bounded=False),
         ]
         return merged(await run_jobs(jobs, concurrency))

@@ -14,8 +14,17 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.state import State, StepTask, VerifyOutcome
+from phasegraph.graph.lock import hold_workspace
+from phasegraph.graph.pre_run_tree import put_back
+from phasegraph.graph.state import Failure, State, StepRecord, StepTask, VerifyOutcome
 from phasegraph.graph.undo import Preimages
+from phasegraph.nodes.baseline_after import (
+    before_the_run,
+    keep_learned,
+    kept_result,
+    owner,
+    pending,
+)
 from phasegraph.nodes.eager import Job, Update, merged, run_jobs
 from phasegraph.nodes.execute import StepRunner, emit, options, record
 from phasegraph.nodes.plan_view import steps_of
@@ -96,14 +105,52 @@ def config_findings(state: State, skill: str) -> list[tuple[str, str]]:
 def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
     """The verify node: every verify step of the plan, all of them run (a check that cannot
     run does not stop the others: the gate wants every verdict), at most ``concurrency``
-    at once (:mod:`phasegraph.nodes.eager`)."""
+    at once (:mod:`phasegraph.nodes.eager`). A check whose baseline is taken after the writes
+    is judged once what did not pass after them has run on the tree as it was before the run
+    (:mod:`phasegraph.nodes.baseline_after`), after every check has run."""
 
     async def verify(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        workspace = Path(state["workspace"])
+        try:  # a moment on the earlier tree that a crash cut short: the run's bytes first
+            async with hold_workspace(workspace, owner(state)):
+                await asyncio.to_thread(put_back, workspace, state["run_id"])
+        except UndoError as exc:
+            return {"failure": Failure(step=None, kind="verify", error=str(exc))}
         baseline = state.get("baseline", {})
         steps = steps_of(state, runner.registry, SkillKind.VERIFY)
-        where = [task(state, step, baseline.get(step["id"])) for step in steps]
-        jobs = [Job(f"verify:{w['step']['id']}", _check(runner, w, runtime, state)) for w in where]
-        return merged(await run_jobs(jobs, concurrency, stop_on_failure=False))
+        where = {s["id"]: task(state, s, baseline.get(s["id"])) for s in steps}
+        jobs = [Job(f"verify:{i}", _check(runner, w, runtime, state)) for i, w in where.items()]
+        update = merged(await run_jobs(jobs, concurrency, stop_on_failure=False))
+        after: dict[str, Any] = update.pop("after", {})
+        if not after:
+            return update
+        wanted = await pending(runner, state, runtime, after)
+
+        async def earlier() -> Update:
+            return await before_the_run(runner, state, runtime, wanted, concurrency)
+
+        ran = merged(await run_jobs([Job("before-the-run", earlier)], 1)) if wanted else {}
+        before: dict[str, Any] = ran.pop("before", {})
+        if ran.get("failure"):
+            return merged([update, ran])
+        judged = []
+        for step_id, kept in after.items():
+            held = before.get(step_id) or {"findings": [], "checked": [], "not_passed": {}}
+            record = update["steps"][step_id]
+            judged.append(
+                await asyncio.to_thread(
+                    _judged,
+                    state,
+                    runtime,
+                    where[step_id]["step"],
+                    held["findings"],
+                    held,
+                    SkillResult.model_validate(kept),
+                    record,
+                )
+            )
+        await keep_learned(runner, state, runtime, after, before)
+        return merged([update, ran, *judged])
 
     return verify
 
@@ -111,7 +158,8 @@ def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
 def _check(
     runner: StepRunner, task: StepTask, runtime: Runtime[RunOptions], state: State
 ) -> Callable[[], Awaitable[Update]]:
-    """Run one verify step after the writes and judge its findings against its baseline."""
+    """Run one verify step after the writes and judge its findings against its baseline (or
+    keep its result, when its baseline is taken after the writes)."""
 
     async def check() -> Update:
         step = task["step"]
@@ -127,43 +175,64 @@ def _check(
         )
         if outcome.result is None:
             return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
-        strict = options(runtime).strict
-        introduced, preexisting = split_findings(outcome.result.findings, task["baseline"])
-        if strict:
-            introduced, preexisting = list(outcome.result.findings), []
-        weakened = lost_checks(held, outcome.result)
-        weakened += await asyncio.to_thread(config_findings, state, step["skill"])
-        accepted: list[str] = []
-        if (state.get("plan") or {}).get("accept_fewer_checks"):
-            accepted = [f for f, _ in weakened]
-        else:
-            introduced += [f for f, _ in weakened]
-        blocking = bool(introduced)
-        summary = outcome.result.summary
-        if introduced:  # the new finding first: that is what blocks
-            more = f" (+{len(introduced) - 1} more)" if len(introduced) > 1 else ""
-            summary = f"new: {introduced[0]}{more}; {len(preexisting)} pre-existing — {summary}"
-        elif preexisting:
-            summary = f"0 new, {len(preexisting)} pre-existing — {summary}"
-        row = record(
-            step,
-            "verify",
-            "failed" if blocking else "done",
-            summary,
-            started_at=outcome.record["started_at"],
-            ended_at=outcome.record["ended_at"],
+        if held.get("deferred") and not options(runtime).strict:
+            return {
+                "steps": {step["id"]: outcome.record},
+                "after": {step["id"]: kept_result(outcome.result)},
+            }
+        return await asyncio.to_thread(
+            _judged, state, runtime, step, task["baseline"], held, outcome.result, outcome.record
         )
-        if row["status"] != outcome.record["status"] or row["summary"] != outcome.record["summary"]:
-            emit(runtime, row)
-        details = {**outcome.result.details, **dict(weakened)}
-        verdict = VerifyOutcome(
-            introduced=introduced,
-            preexisting=preexisting,
-            blocking=blocking,
-            details={f: details[f] for f in introduced[:MAX_DETAILS] if f in details},
-            summary=outcome.result.summary,
-            accepted=accepted,
-        )
-        return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}
 
     return check
+
+
+def _judged(
+    state: State,
+    runtime: Runtime[RunOptions],
+    step: dict[str, Any],
+    before: list[str],
+    held: dict[str, Any],
+    result: SkillResult,
+    ran: StepRecord | dict[str, Any],
+) -> Update:
+    """The verdict on one check: its findings after the writes (``result``, row ``ran``)
+    against those ``before`` them, and what held before (``held``) against what holds after.
+    Blocking (reads the check's configuration files)."""
+    strict = options(runtime).strict
+    introduced, preexisting = split_findings(result.findings, before)
+    if strict:
+        introduced, preexisting = list(result.findings), []
+    weakened = lost_checks(held, result)
+    weakened += config_findings(state, step["skill"])
+    accepted: list[str] = []
+    if (state.get("plan") or {}).get("accept_fewer_checks"):
+        accepted = [f for f, _ in weakened]
+    else:
+        introduced += [f for f, _ in weakened]
+    blocking = bool(introduced)
+    summary = result.summary
+    if introduced:  # the new finding first: that is what blocks
+        more = f" (+{len(introduced) - 1} more)" if len(introduced) > 1 else ""
+        summary = f"new: {introduced[0]}{more}; {len(preexisting)} pre-existing — {summary}"
+    elif preexisting:
+        summary = f"0 new, {len(preexisting)} pre-existing — {summary}"
+    row = record(
+        step,
+        "verify",
+        "failed" if blocking else "done",
+        summary,
+        started_at=ran["started_at"],
+        ended_at=ran["ended_at"],
+    )
+    emit(runtime, row)  # the judged row, always: a log prints a check once it is judged
+    details = {**result.details, **dict(weakened)}
+    verdict = VerifyOutcome(
+        introduced=introduced,
+        preexisting=preexisting,
+        blocking=blocking,
+        details={f: details[f] for f in introduced[:MAX_DETAILS] if f in details},
+        summary=result.summary,
+        accepted=accepted,
+    )
+    return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}

@@ -152,6 +152,11 @@ class Skill(Generic[A]):
     #: (:mod:`phasegraph.skills.pytest_ahead`). Best effort: whatever it does, the later run
     #: is the same as a cold one, only sooner.
     ahead: AheadFn[A] | None = None
+    #: Lists, without running them, what the check would run that the run's writes can
+    #: reach (its result's ``checked``), on the tree before them: a check that has it takes
+    #: its baseline after the writes, on the pre-run tree put back for a moment, and only for
+    #: what did not pass then (:mod:`phasegraph.nodes.baseline_after`).
+    collect: SkillFn[A] | None = None
 
     def parse_args(self, raw: Mapping[str, Any]) -> A:
         return self.args_model.model_validate(dict(raw))

@@ -317,7 +317,10 @@ def pytest_deselected(items):
 
 
 def pytest_collection_finish(session):
-    _emit({"event": "collected", "count": len(session.items)})
+    record = {"event": "collected", "count": len(session.items)}
+    if session.config.option.collectonly:  # listed, not run: the ids are the answer
+        record["ids"] = [item.nodeid for item in session.items]
+    _emit(record)
 
 
 def _reason(longrepr):
@@ -392,10 +395,12 @@ def with_baseline(found: Selection, before: tuple[str, ...] | None) -> Selection
     if before is None or not found.files:
         return found
     if not before:
-        return dataclasses.replace(found, files=(), why={}, fallback=BASELINE_WHOLE)
+        return dataclasses.replace(found, files=(), why={}, fallback=BASELINE_WHOLE, left_out=())
     extra = [f for f in before if f not in found.files]
     why = {**found.why, **{f: "run by the baseline" for f in extra if f not in found.why}}
-    return dataclasses.replace(found, files=tuple(sorted({*found.files, *extra})), why=why)
+    files = tuple(sorted({*found.files, *extra}))
+    left_out = tuple(f for f in found.left_out if f not in why)
+    return dataclasses.replace(found, files=files, why=why, left_out=left_out)
 
 
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
@@ -431,6 +436,41 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     summary = clip("; ".join([result.summary, *notes]))
     data = {**result.data, **picked, "dropped_options": dropped}
     return result.model_copy(update={"summary": summary, "data": data})
+
+
+async def collect_listed(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
+    """Every test the step would run (a targeted one: its selection), listed on the tree as
+    it is (``pytest --collect-only``: the test modules imported, no test run), for a baseline
+    taken after the writes (:mod:`phasegraph.nodes.baseline_after`). A suite that cannot be
+    collected stops the run here, before any write. Its ``checked`` holds the node ids;
+    ``data["reach"]`` the test files a targeted step listed (``None``: its whole suite)."""
+    selection = await asyncio.to_thread(_selection, args, ctx) if args.targeted else None
+    paths = list(selection.files) if selection and selection.files else args.paths
+    data: dict[str, Any] = {
+        "reach": list(selection.files) if selection and selection.files else None,
+        **({"selection": selection.as_data()} if selection else {}),
+    }
+    targets = await asyncio.to_thread(split_targets, ctx, paths, node_ids=True)
+    if paths and not targets.present:
+        summary = "pytest: none of the tests it would run exists yet"
+        return SkillResult(ok=True, summary=summary, data=data)
+    extra = await asyncio.to_thread(_hygiene, ctx, args.args)
+    options, _ = without_early_stop(args.args)
+    argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
+    argv += ["--color=no", "--collect-only", "-q", *extra, *targets.present, *options]
+    proc, records = await _pytest(ctx, argv, verify_env(ctx))
+    ids = [str(i) for r in records if r.get("event") == "collected" for i in r.get("ids") or []]
+    uncollected = [
+        _failure(str(r.get("nodeid") or "."), "collect", "error", r.get("longrepr"))
+        for r in records
+        if r.get("event") == "collect"
+    ]
+    why = _not_run(ctx, proc, uncollected, [], False, True)
+    if why:
+        raise SkillError(why, step_id=ctx.step_id or None)
+    which = f"; targeted: {_selected(selection)}" if selection else ""
+    summary = f"pytest: listed {plural(len(ids), 'test')}, to run once after the writes{which}"
+    return SkillResult(ok=True, summary=clip(summary), data=data, checked=ids)
 
 
 async def _pytest(
@@ -489,12 +529,26 @@ def _with_plugin(env: dict[str, str], folder: Path) -> dict[str, str]:
     return {**env, _REPORT_ENV: str(folder / _REPORT), "PYTHONPATH": path}
 
 
+#: How much of a summary line the selected files' names may take: the step's data lists
+#: them all, each with why (``data["selection"]``), so the line names what fits and counts
+#: the rest rather than being cut in the middle of a name.
+_NAMES_ROOM = 100
+
+
 def _selected(selection: Selection) -> str:
-    """``2 of 10 test files (tests/test_a.py, tests/test_b.py)``, or why the whole suite ran."""
+    """``2 of 10 test files (tests/test_a.py, tests/test_b.py)``, ``12 of 40 test files
+    (tests/test_a.py and 11 more)``, or why the whole suite ran."""
     if selection.fallback:
         return selection.fallback
     files = selection.files
-    return f"{len(files)} of {plural(selection.considered, 'test file')} ({', '.join(files)})"
+    shown: list[str] = []
+    for name in files:
+        if shown and len(", ".join([*shown, name])) > _NAMES_ROOM:
+            break
+        shown.append(name)
+    more = f" and {len(files) - len(shown)} more" if len(shown) < len(files) else ""
+    names = f"{', '.join(shown)}{more}"
+    return f"{len(files)} of {plural(selection.considered, 'test file')} ({names})"
 
 
 def _hygiene(ctx: SkillContext, args: list[str]) -> list[str]:
@@ -749,4 +803,5 @@ SKILL = Skill(
     description="Run pytest; findings are the failing test node ids",
     programs=(),
     ahead=start_ahead,
+    collect=collect_listed,
 )

@@ -218,7 +218,16 @@ def test_step_timeout_is_an_option_and_the_timeout_hint_names_it(
     plan.write_text(SLOW_PLAN)
     report = tmp_path / "r.json"
     out = phasegraph(
-        "run", str(plan), "-w", str(repo), "--step-timeout", "3", "--report", str(report)
+        "run",
+        str(plan),
+        "-w",
+        str(repo),
+        "--step-timeout",
+        "3",
+        "--report",
+        str(report),
+        "--baseline",
+        "before",
     )
     # The baseline could not run: the run stops before any write, as on bad input.
     assert out.returncode == 2, out.stdout + out.stderr
@@ -227,7 +236,8 @@ def test_step_timeout_is_an_option_and_the_timeout_hint_names_it(
     assert "--step-timeout" in found["error"]
     assert (repo / "a.py").read_text() == "A = 1\n"
     for command in ("run", "resume", "demo"):
-        assert "--step-timeout" in phasegraph(command, "--help").stdout
+        shown = phasegraph(command, "--help").stdout
+        assert "--step-timeout" in shown and "--baseline" in shown
 
 
 def test_a_refused_local_fetch_names_the_cli_option(tmp_path: Path) -> None:
@@ -258,7 +268,7 @@ def test_a_signal_stops_the_run_kills_its_step_and_says_how_to_resume(
     plan = tmp_path / "plan.yaml"
     plan.write_text(SLOW_PLAN)
     proc = subprocess.Popen(
-        [*CLI, "run", str(plan), "-w", str(repo), "--thread", "t-sig"],
+        [*CLI, "run", str(plan), "-w", str(repo), "--thread", "t-sig", "--baseline", "before"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

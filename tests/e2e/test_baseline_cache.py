@@ -1,15 +1,22 @@
-"""Kept baselines: a re-run on the very same tree skips its baseline checks, and says so."""
+"""Kept baselines: a re-run on the very same tree skips its baseline checks, and says so.
+
+The runs here take their baselines before the writes (``RunOptions.baseline="before"``), the
+full baselines the cache keeps; what a run that takes its baseline after the writes learns of
+the earlier tree is kept too (the last test here, and ``test_baseline_after.py``)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, run_collecting, write
+import testkit
+from testkit import git, write
 
 MakeRepo = Callable[[dict[str, str]], Path]
+run_collecting = functools.partial(testkit.run_collecting, baseline="before")
 
 LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
 TESTS = "from lib import greet\n\n\ndef test_greet() -> None:\n    assert greet('x') == 'hello x'\n"
@@ -151,3 +158,17 @@ async def test_a_change_after_the_commit_is_checked_again(
     assert second.status == "completed", second.error
     assert second.baselines[0].summary == "pytest: 1 passed"
     assert count(sessions) == 4
+
+
+async def test_what_a_run_learns_with_its_baseline_after_the_writes_is_reused(
+    make_repo: MakeRepo, sessions: Path
+) -> None:
+    repo = make_repo(FILES)
+    report, _ = await testkit.run_collecting(PLAN, repo)  # baseline="auto", the default
+    assert report.status == "completed", report.error
+    assert count(sessions) == 2  # the listing (no test run), then the after-run
+
+    summary = await rerun(repo, baseline="auto")
+
+    assert summary.startswith("reused from an earlier run on this same tree: pytest: 1 passed")
+    assert count(sessions) == 3  # only the after-run ran

@@ -48,10 +48,22 @@ def pytest_step(*args: str) -> dict[str, Any]:
     return {"id": "tests", "skill": "run_pytest", "args": {"args": list(args)}}
 
 
+#: When the baselines run (``RunOptions.baseline``): every class must hold either way.
+MODES = ("auto", "before")
+_mode = {"baseline": "auto"}
+
+
+@pytest.fixture(autouse=True, params=MODES)
+def baseline_mode(request: pytest.FixtureRequest) -> str:
+    _mode["baseline"] = request.param
+    return str(request.param)
+
+
 async def run(repo: Path, *steps: dict[str, Any], **plan: Any) -> Report:
     built = parse_plan({"goal": "change", "steps": list(steps), **plan})
     graph = build_orchestrator(store=InMemoryStore())
-    return await run_plan(graph, built, repo, options=RunOptions())
+    options = RunOptions(baseline=_mode["baseline"])  # type: ignore[arg-type]
+    return await run_plan(graph, built, repo, options=options)
 
 
 def blocked(report: Report) -> list[str]:
@@ -252,6 +264,33 @@ async def test_a_plan_that_switches_mypy_off_blocks_but_a_pytest_only_plan_does_
     assert report.status == "completed", report.error
 
 
+async def test_a_plan_that_points_mypy_elsewhere_where_the_project_runs_it_blocks(
+    make_repo: MakeRepo,
+) -> None:
+    """With no paths, run_mypy checks what the project's tox environment runs mypy on: a plan
+    that moves that elsewhere beside a type error checks nothing of its change."""
+    mypy = require_program("mypy")
+    repo = make_repo(
+        {
+            "tox.ini": "[testenv:type]\ncommands = mypy src\n",
+            "src/app.py": "def main() -> int:\n    return 0\n",
+            "scripts/tool.py": "X: int = 1\n",
+        }
+    )
+    steps = [
+        edit("src/app.py", "return 0", "return 0\n\n\nx: int = 'text'"),
+        edit("tox.ini", "mypy src", "mypy scripts", "cfg"),
+        {"id": "types", "skill": "run_mypy"},
+        COMMIT,
+    ]
+
+    found = blocked(await run(repo, *steps))
+
+    assert found == ["tox.ini: [testenv] changed by the run"]
+    # The oracle: mypy as the project ran it before the run.
+    assert subprocess.run([mypy, "src"], cwd=repo, check=False).returncode == 1
+
+
 # -- 5. A kept baseline reused on a tree whose ignored files changed -------------------------
 
 
@@ -286,6 +325,7 @@ async def test_a_reused_baseline_cannot_call_a_new_failure_pre_existing(
     report = await run(repo, breaking, pytest_step(), COMMIT)
 
     assert blocked(report) == ["tests/test_settings.py::test_mode"]
-    assert report.baselines[0].summary.startswith("reused from an earlier run on this same tree")
+    if _mode["baseline"] == "before":  # "auto" keeps no baseline of a tree it did not check
+        assert report.baselines[0].summary.startswith("reused from an earlier run")
     code, _, line = full_suite(repo, None)
     assert code == 1 and line.startswith("1 failed, 1 passed")

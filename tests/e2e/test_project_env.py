@@ -111,10 +111,14 @@ async def test_the_suite_runs_in_the_workspaces_venv_and_blocks_a_breaking_edit(
     assert found.finding == "tests/test_app.py::test_greet"
     assert "AssertionError: assert 'BYE ANN' == 'HELLO ANN'" in found.detail
     assert "tests/test_app.py:5: AssertionError" in found.detail
-    # The baseline ran first, as a row of its own.
+    # The baseline is a row of its own: the test listed before the writes, then, as it failed
+    # after them, run again alone on the tree as it was before the run, where it passed.
     [baseline] = report.baselines
     assert (baseline.id, baseline.phase, baseline.status) == ("baseline:tests", "baseline", "done")
-    assert baseline.summary == "pytest: 1 passed"
+    assert baseline.summary == (
+        "pytest: listed 1 test, to run once after the writes; then on the tree before the run, "
+        "only 1 test that did not pass after it: pytest: 1 passed"
+    )
     assert [e for e in events if e.get("id") == "baseline:tests" and e["status"] == "done"]
     assert git(repo, "rev-parse", "HEAD").strip() == head
 
@@ -288,7 +292,7 @@ async def test_without_the_rule_the_gate_would_have_committed_the_breaking_edit(
     repo = project(make_repo, project_venv, {"tests/test_other.py": "import nosuchmodule\n"})
     monkeypatch.setattr(run_pytest, "_not_run", lambda *args: None)
 
-    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo)
+    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo, baseline="before")
 
     assert report.status == "completed" and report.commit
 
@@ -314,11 +318,21 @@ async def test_a_hanging_test_is_never_pre_existing(
     hang = "import time\n\n\ndef test_hangs() -> None:\n    time.sleep(60)\n"
     repo = project(make_repo, project_venv, {"tests/test_hang.py": hang})
 
-    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo, step_timeout=4.0)
+    report, _ = await run_collecting(
+        plan(BREAK, PYTEST, COMMIT), repo, step_timeout=4.0, baseline="before"
+    )
 
     assert report.status == "stopped" and report.failure_kind == "preflight"
     assert "still running: tests/test_hang.py::test_hangs" in (report.error or "")
     assert report.written == []
+
+    # With the baseline after the writes, the hang is met by the run after them: it stops
+    # there, nothing committed, its writes listed to undo.
+    report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo, step_timeout=4.0)
+
+    assert report.status == "stopped" and report.failure_kind == "verify", report.error
+    assert "still running: tests/test_hang.py::test_hangs" in (report.error or "")
+    assert report.commit is None and report.written == ["app.py"]
 
 
 # The project's environment where nox and tox keep it, and the tests always import the

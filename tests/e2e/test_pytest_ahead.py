@@ -75,10 +75,23 @@ async def test_the_after_run_runs_ahead_on_the_tree_the_writes_left(
     make_repo: MakeRepo, probe: Path, temp_root: Path
 ) -> None:
     repo = make_repo(FILES)
-    report, _ = await run_collecting(plan(GREET), repo)
+    report, _ = await run_collecting(plan(GREET), repo, baseline="before")
     assert report.status == "completed", report.error
     baseline, after = (json.loads(line) for line in probe.read_text().splitlines())
     assert (baseline["greeting"], started_ahead(baseline)) == ("hello", False)
+    assert (after["greeting"], started_ahead(after)) == ("hi", True)
+    assert list(temp_root.iterdir()) == []
+
+
+async def test_with_the_baseline_after_the_writes_the_one_run_is_started_ahead(
+    make_repo: MakeRepo, probe: Path, temp_root: Path
+) -> None:
+    repo = make_repo(FILES)
+    report, _ = await run_collecting(plan(GREET), repo)
+    assert report.status == "completed", report.error
+    # The baseline only listed the test (no probe line); the one run after the writes was
+    # started ahead while it listed.
+    [after] = (json.loads(line) for line in probe.read_text().splitlines())
     assert (after["greeting"], started_ahead(after)) == ("hi", True)
     assert list(temp_root.iterdir()) == []
 
@@ -104,7 +117,7 @@ async def test_a_write_that_shadows_pytest_is_met_by_a_cold_start(
     args = {"path": "pytest.py", "content": "import sys\n\nsys.exit(3)  # not pytest at all\n"}
     write = {"id": "shadow", "skill": "write_file", "args": args}
     repo = make_repo(FILES)
-    report, _ = await run_collecting(plan(write), repo)
+    report, _ = await run_collecting(plan(write), repo, baseline="before")
     assert report.status == "stopped"
     assert report.failed_step == "tests", report.error
     [baseline] = (json.loads(line) for line in probe.read_text().splitlines())
