@@ -21,12 +21,24 @@ InterruptHandler = Callable[[Any], dict[str, Any]]
 
 
 def show_writes(console: Console, value: dict[str, Any]) -> None:
-    """Every write the run asks to make, exactly: search/replace blocks, file previews."""
+    """Every write the run asks to make, exactly: each file's unified diff where the run
+    could work it out (one per file, however many edits make it), else the search/replace
+    blocks and file previews of the writes themselves."""
     writes: list[dict[str, Any]] = list(value.get("writes", []))
-    console.print(f"\n[bold]Approve {len(writes)} write(s)[/] — {value.get('goal', '')}")
+    files: list[dict[str, Any]] = list(value.get("files", []))
+    shown = {w for f in files if f.get("diff") is not None for w in f.get("writes", [])}
+    console.print(
+        Text.assemble(
+            ("\n", ""), (f"Approve {len(writes)} write(s)", "bold"), f" — {value.get('goal', '')}"
+        )
+    )
+    console.print()
     for n, write in enumerate(writes, start=1):
         paths = ", ".join(write.get("paths", [])) or "?"
-        console.print(Text(f"\n{n}. {write['id']}  {write['skill']}  {paths}", style="bold"))
+        gap = "" if write["id"] in shown else "\n"
+        console.print(Text(f"{gap}{n}. {write['id']}  {write['skill']}  {paths}", style="bold"))
+        if write["id"] in shown:
+            continue  # in its file's diff below
         args = dict(write.get("args", {}))
         if "search" in args and "replace" in args:
             for line in str(args.pop("search")).splitlines() or [""]:
@@ -44,13 +56,38 @@ def show_writes(console: Console, value: dict[str, Any]) -> None:
         args.pop("path", None)
         if args:
             console.print(Text(f"  args: {json.dumps(args, ensure_ascii=False)}", style="dim"))
+    for change in files:
+        show_diff(console, change)
     then = []
     if value.get("verifies"):
         then.append("check with " + ", ".join(value["verifies"]))
     if value.get("commit"):
         then.append(f"commit {value['commit']!r} if every check is green")
     if then:
-        console.print("\nthen: " + "; then ".join(then))
+        console.print(Text("\nthen: " + "; then ".join(then)))
+
+
+#: How each line of a unified diff is coloured, by its first character.
+DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan"}
+
+
+def show_diff(console: Console, change: dict[str, Any]) -> None:
+    """One file's unified diff, as the approval request gives it."""
+    diff = change.get("diff")
+    if diff is None:
+        return
+    made = ", ".join(change.get("writes", []))
+    console.print(Text(f"\n{change['path']}  ({made})", style="bold"))
+    for line in str(diff).splitlines():
+        header = line.startswith(("---", "+++"))
+        style = "bold" if header else DIFF_STYLES.get(line[:1], "")
+        console.print(Text(f"  {line}", style=style))
+    if change.get("diff_omitted"):
+        console.print(Text(f"  … {change['diff_omitted']} more diff line(s)", style="dim"))
+    if change.get("then"):
+        console.print(
+            Text(f"  then changed further by {', '.join(change['then'])} (not shown)", style="dim")
+        )
 
 
 def ask_approval(console: Console, value: Any) -> dict[str, Any]:

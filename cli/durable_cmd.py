@@ -17,6 +17,7 @@ from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.cli.interrupt import RunWatch, run_until_signal
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.run_cmd import (
+    add_approve_argument,
     add_fetch_arguments,
     add_output_arguments,
     check_report_path,
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_output_arguments(resume)
     add_fetch_arguments(resume)
     # A run resumes with the graph it started with: the same model and approval settings.
+    add_approve_argument(resume)
     add_llm_arguments(resume, request=False)
     resume.set_defaults(handler=resume_command)
     history = sub.add_parser("history", help="list a run's checkpoints, newest first")
@@ -122,7 +124,7 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
                     )
 
     report = run_until_signal(go(), watch, env.err)
-    return finish(env, report, args, resume=watch.resume_command())
+    return finish(env, report, args, resume=watch.resume_command(), undo=watch.undo_command())
 
 
 def history_command(args: argparse.Namespace, env: Env) -> int:

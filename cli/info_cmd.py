@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.table import Table
 
 from phasegraph.cli.common import EXIT_OK, Env
+from phasegraph.cli.run_cmd import checked_plan
 from phasegraph.graph.plan import check_plan, load_plan
-from phasegraph.graph.preflight import preflight
-from phasegraph.recipes import check_recipe, expand_recipe
+from phasegraph.recipes import expand_recipe
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,10 +32,10 @@ def list_skills(args: argparse.Namespace, env: Env) -> int:
 
 
 def validate(args: argparse.Namespace, env: Env) -> int:
-    plan = expand_recipe(load_plan(args.plan))
-    workspace: Path | None = args.workspace
-    if workspace is not None:
-        workspace = preflight(plan, env.registry, workspace).workspace
-    check_plan(check_recipe(plan, workspace), env.registry, workspace=workspace)
+    plan = load_plan(args.plan)
+    if args.workspace is not None:  # as a run checks it before it starts
+        plan = checked_plan(plan, env.registry, args.workspace, None)[0]
+    else:
+        plan = check_plan(expand_recipe(plan, env.registry), env.registry)
     env.out.print(f"[green]ok[/]: {args.plan} is a valid plan of {len(plan.steps)} steps")
     return EXIT_OK

@@ -9,6 +9,7 @@ the loop (reading the plan, preflight) both signals raise ``KeyboardInterrupt``.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import signal
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,13 @@ class RunWatch:
         where = f" -w {self.workspace}" if self.workspace is not None else ""
         db = f" --db {shown_db(self.db)}" if self.db else ""
         return f"phasegraph resume {self.thread}{where}{db}"
+
+    def undo_command(self) -> str:
+        """The command that undoes the run: its files back from their kept pre-images, its
+        commit reverted."""
+        where = f" -w {shlex.quote(str(self.workspace))}" if self.workspace is not None else ""
+        db = f" --db {shlex.quote(shown_db(self.db))}" if self.db else ""
+        return f"phasegraph undo {shlex.quote(self.thread)}{where}{db}"
 
     def message(self, signum: int) -> str:
         name = signal.Signals(signum).name

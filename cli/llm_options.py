@@ -1,4 +1,4 @@
-"""CLI options for the LLM planner: ``--request``, ``--model``, ``--base-url``, ``--approve``."""
+"""CLI options for the LLM planner: ``--request``, ``--model``, ``--base-url``."""
 
 from __future__ import annotations
 
@@ -40,11 +40,6 @@ def add_llm_arguments(parser: argparse.ArgumentParser, *, request: bool = True) 
         metavar="VAR",
         help="environment variable holding the API key (default: the provider's own; "
         "OPENAI_API_KEY for --base-url, which may be unset for a local server)",
-    )
-    group.add_argument(
-        "--approve",
-        action="store_true",
-        help="show every write once the plan is final and ask before the first one",
     )
 
 

@@ -32,25 +32,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def show_command(args: argparse.Namespace, env: Env) -> int:
     plan = load_plan(args.plan)
-    expanded = check_plan(expand_recipe(plan), env.registry)
+    expanded = check_plan(expand_recipe(plan, env.registry), env.registry)
     if args.mermaid:
         env.out.print(plan_mermaid(expanded, env.registry), markup=False, end="")
         return EXIT_OK
     table = Table("phase", "step", "skill", "after", "args", title=expanded.goal)
     for kind in SkillKind:
         steps = [s for s in expanded.steps if (k := env.registry.get(s.skill)) and k.kind is kind]
-        if kind is SkillKind.WRITE and not steps and expanded.recipe is not None:
+        recipe = expanded.recipe if kind is SkillKind.WRITE else None
+        if recipe is not None:  # its writes come from the reads; the plan's own follow them
             table.add_row(
                 f"{kind.value} ({PHASE_NOTES[kind]})",
                 "…",
                 "",
                 "",
-                f"edit blocks from the reads (recipe {expanded.recipe.name})",
+                f"edit blocks from the reads (recipe {recipe.name})",
             )
         for n, step in enumerate(steps):
             args_text = ", ".join(f"{k}={v!r}" for k, v in step.args.items())
             table.add_row(
-                f"{kind.value} ({PHASE_NOTES[kind]})" if n == 0 else "",
+                f"{kind.value} ({PHASE_NOTES[kind]})" if n == 0 and recipe is None else "",
                 step.id,
                 step.skill,
                 ", ".join(step.after),

@@ -23,12 +23,20 @@ ICONS = {"pending": "·", "running": "▶", "done": "✓", "failed": "✗", "ski
 
 
 class Progress:
-    """Collects step events and shows them live (a table on a terminal, lines otherwise)."""
+    """Collects step events and shows them live (a table on a terminal, lines otherwise).
+
+    Off a terminal each change is a line, and a line cannot be taken back: a check's row
+    once it ran (``done``, whatever it found) waits until the gate's judgement of it (the
+    same row again, ``failed`` or with its new summary), or until the run moves past the
+    checks, so a log never shows a ✓ for a check the gate then fails.
+    """
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.rows: dict[str, dict[str, Any]] = {}
         self.live: Live | None = None
+        #: Off a terminal: verify rows whose check ran, not printed until judged.
+        self.held: dict[str, Mapping[str, Any]] = {}
 
     def __enter__(self) -> Progress:
         if self.console.is_terminal:
@@ -40,6 +48,7 @@ class Progress:
         if self.live is not None:
             self.live.update(self.table())
             self.live.__exit__(None, None, None)
+        self.flush()
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -60,8 +69,21 @@ class Progress:
         self.rows[event["id"]] = {**previous, **event}
         if self.live is not None:
             self.live.update(self.table())
-        elif event["status"] != "pending" or not previous:
+            return
+        judged = self.held.pop(event["id"], None) is not None
+        if event.get("phase") not in ("verify", "baseline"):
+            self.flush()  # past the checks: each was judged, unchanged if not shown again
+        elif event["status"] == "done" and not judged:
+            self.held[event["id"]] = event
+            return
+        if event["status"] != "pending" or not previous:
             self.console.print(self.line(event), highlight=False)
+
+    def flush(self) -> None:
+        """Print the held verify rows (off a terminal): their judgement changed nothing."""
+        held, self.held = self.held, {}
+        for row in held.values():
+            self.console.print(self.line(row), highlight=False)
 
     def line(self, row: Mapping[str, Any]) -> Text:
         status = row["status"]
@@ -89,6 +111,6 @@ class Progress:
                 row["id"],
                 Text(status, style=STYLES.get(status, "")),
                 took,
-                row.get("summary") or "",
+                Text(row.get("summary") or ""),  # plain text: a test id's [params] kept
             )
         return Group(table)

@@ -25,10 +25,11 @@ from phasegraph.graph.context import RunOptions
 from phasegraph.graph.events import RunStarted
 from phasegraph.graph.lock import workspace_lock
 from phasegraph.graph.plan import Plan, check_plan, load_plan
-from phasegraph.graph.preflight import preflight
+from phasegraph.graph.preflight import Preflight, preflight
 from phasegraph.graph.report import Report
-from phasegraph.recipes import expand_recipe
+from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
 from phasegraph.skills.errors import PreflightError
+from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import atomic_write
 
 
@@ -59,6 +60,13 @@ def add_step_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"seconds a single step may take (default: {RunOptions.step_timeout:g})",
     )
+    parser.add_argument(
+        "--baseline",
+        choices=("auto", "before"),
+        help="when the checks' baselines run: 'before' every check on the untouched tree "
+        "before the first write; 'auto' (default) pytest lists its tests before the writes, "
+        "runs once after them, and runs again on the earlier tree only what did not pass",
+    )
 
 
 def options_from(args: argparse.Namespace, strict: bool) -> RunOptions:
@@ -69,6 +77,16 @@ def options_from(args: argparse.Namespace, strict: bool) -> RunOptions:
         allow_hosts=tuple(args.allow_host),
         python=str(python.expanduser().absolute()) if python is not None else None,
         step_timeout=timeout if timeout is not None else RunOptions.step_timeout,
+        baseline=getattr(args, "baseline", None) or RunOptions.baseline,
+    )
+
+
+def add_approve_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--approve",
+        action="store_true",
+        help="once the plan is final, show every write (one unified diff per file) and ask "
+        "before the first one; for a plan file, a recipe or a --request alike",
     )
 
 
@@ -118,6 +136,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="checkpoint database: a SQLite path or postgresql:// URL "
         "(default: .phasegraph/state.sqlite in the workspace)",
     )
+    add_approve_argument(run)
     add_output_arguments(run)
     add_fetch_arguments(run)
     add_llm_arguments(run)
@@ -174,6 +193,20 @@ def demo_command(args: argparse.Namespace, env: Env) -> int:
     return execute(env, Plan.model_validate(DEMO_PLAN), repo, args)
 
 
+def checked_plan(
+    plan: Plan, registry: SkillRegistry, workspace: Path, python: str | None
+) -> tuple[Plan, Preflight]:
+    """``plan`` with its recipe expanded, preflighted and validated as the planner node will
+    (:func:`phasegraph.nodes.planner.checked`), before LangGraph is even imported: a plan
+    refused costs no more than reading it. The writes a plan adds to its recipe are tried
+    with the recipe's, once the reads have made them."""
+    expanded = expand_recipe(plan, registry)
+    tried, programs = before_recipe_writes(expanded, registry)
+    found = preflight(tried, registry, workspace, python=python, extra_programs=programs)
+    check_plan(check_recipe(expanded, found.workspace), registry, workspace=found.workspace)
+    return expanded, found
+
+
 def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespace) -> int:
     """Validate and preflight (exit 2 on bad input, nothing touched), then run durably.
 
@@ -183,9 +216,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     model = model_from_args(args)
     options = options_from(args, args.strict)
     if plan is not None:
-        expanded = expand_recipe(plan)
-        found = preflight(expanded, env.registry, workspace, python=options.python)
-        check_plan(expanded, env.registry, workspace=found.workspace)
+        found = checked_plan(plan, env.registry, workspace, options.python)[1]
     else:  # the model plans once the run has started; the workspace is checked now
         found = preflight(Plan(goal=args.request), env.registry, workspace, python=options.python)
     thread: str = args.thread or uuid.uuid4().hex[:12]
@@ -246,15 +277,23 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     with workspace_lock(found.workspace, thread):
         db = database(args.db, found.workspace)
         report = run_until_signal(go(), watch, env.err)
-    return finish(env, report, args, resume=watch.resume_command())
+    return finish(env, report, args, resume=watch.resume_command(), undo=watch.undo_command())
 
 
-def finish(env: Env, report: Report, args: argparse.Namespace, *, resume: str | None = None) -> int:
+def finish(
+    env: Env,
+    report: Report,
+    args: argparse.Namespace,
+    *,
+    resume: str | None = None,
+    undo: str | None = None,
+) -> int:
     """Show the report (a table, or a final JSON line), write ``--report``, give the exit code.
 
-    ``resume``: the command that continues the run, told in a report that a fault stopped.
+    ``resume``: the command that continues the run, told in a report that a fault stopped;
+    ``undo``: the command that undoes it (``phasegraph undo``), told instead of git's.
     """
-    report = with_resume(report, resume)
+    report = with_undo(with_resume(report, resume), undo)
     if args.json:
         print_line(json.dumps({"event": "report", **report.model_dump(mode="json")}))
     else:
@@ -278,6 +317,19 @@ def with_resume(report: Report, resume: str | None) -> Report:
     if resume is None or report.status != "stopped" or report.failure_kind != FAULT:
         return report
     return report.model_copy(update={"error": f"{report.error}; resume with: {resume}"})
+
+
+def with_undo(report: Report, undo: str | None) -> Report:
+    """``report`` telling ``undo`` (``phasegraph undo THREAD``) as the way to undo the run,
+    where the run wrote files: it restores their exact bytes from the pre-images the run
+    kept (ignored files and workspaces outside git too) and reverts the run's commit. A
+    report a fault stopped keeps git's commands: the run's checkpoint, which that undo
+    reads, may lack the write the fault interrupted."""
+    from phasegraph.graph.faults import FAULT  # loaded by then: the run was driven by it
+
+    if undo is None or not report.written or report.failure_kind == FAULT:
+        return report
+    return report.model_copy(update={"undo": [undo]})
 
 
 def exit_code(report: Report) -> int:

@@ -1,16 +1,23 @@
-"""The final report, readable at a glance."""
+"""The final report, readable at a glance.
+
+Everything a run reports (errors, summaries, test ids, paths) is shown as plain text, never
+read as rich markup: a parametrised test id such as ``test_x[a-b]`` would lose its brackets.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from phasegraph.cli.progress import ICONS, STYLES
 from phasegraph.graph.report import Report
 
 
 def print_report(console: Console, report: Report) -> None:
-    table = Table("", "phase", "step", "status", "summary", title=report.goal or None)
+    title = Text(report.goal) if report.goal else None
+    table = Table("", "phase", "step", "status", "summary", title=title)
     first_verify = next((n for n, s in enumerate(report.steps) if s.phase == "verify"), None)
     steps = list(report.steps)
     if report.baselines:  # the untouched tree's checks, where the run took them: before writes
@@ -22,8 +29,8 @@ def print_report(console: Console, report: Report) -> None:
             ICONS.get(step.status, "?"),
             step.phase,
             step.id,
-            f"[{STYLES.get(step.status, '')}]{step.status}[/]",
-            step.summary,
+            Text(step.status, style=STYLES.get(step.status, "")),
+            Text(step.summary),
         )
     console.print(table)
     if report.status == "completed":
@@ -31,9 +38,12 @@ def print_report(console: Console, report: Report) -> None:
         console.print(f"[bold green]completed[/]: {len(report.written)} file(s) written{commit}")
     else:
         where = f" at step {report.failed_step!r}" if report.failed_step else ""
-        console.print(f"[bold red]stopped{where}[/] ({report.failure_kind}): {report.error}")
+        console.print(
+            f"[bold red]stopped{escape(where)}[/] ({report.failure_kind}): "
+            f"{escape(report.error or '')}"
+        )
         if report.written:
-            console.print(f"already written: {', '.join(report.written)}")
+            console.print(f"already written: {', '.join(report.written)}", markup=False)
     for step_id, found in report.new_findings.items():
         console.print(f"[bold red]new in {step_id}[/] ({len(found)}):")
         for item in found[:10]:
@@ -65,7 +75,9 @@ def print_report(console: Console, report: Report) -> None:
         where = report.interpreter.source
         version = f"Python {report.interpreter.version}, " if report.interpreter.version else ""
         console.print(
-            f"checks ran with {report.interpreter.python} ({version}{where})", highlight=False
+            f"checks ran with {report.interpreter.python} ({version}{where})",
+            highlight=False,
+            markup=False,
         )
     if report.undo:
-        console.print("to undo: " + " && ".join(report.undo))
+        console.print("to undo: " + " && ".join(report.undo), markup=False)

@@ -41,13 +41,19 @@ class RecipeRef(BaseModel):
 
 
 class Plan(BaseModel):
-    """What a run is to do: a goal and steps, or a recipe that produces them."""
+    """What a run is to do: a goal and steps, a recipe that produces them, or both: a
+    recipe and steps of the plan's own (the one manual fix a rename needs), whose writes run
+    after the recipe's and before the checks."""
 
     model_config = ConfigDict(extra="forbid")
 
     goal: str = Field(min_length=1)
     steps: list[Step] = Field(default_factory=list)
-    recipe: RecipeRef | None = None
+    recipe: RecipeRef | None = Field(
+        None,
+        description="A built-in recipe that writes the steps; the plan's own steps join "
+        "them, its own writes running after the recipe's edits.",
+    )
     accept_fewer_checks: bool = Field(
         False,
         description="The plan means to check less than before: a test that passed may stop "

@@ -95,7 +95,12 @@ class Report(BaseModel):
         "(accept_fewer_checks): tests that passed before and no longer run, changes to the "
         "checker's configuration.",
     )
-    undo: list[str] = Field(default_factory=list, description="Commands that undo the run.")
+    undo: list[str] = Field(
+        default_factory=list,
+        description="Commands that undo the run: git's, in a git repository; the CLI, whose "
+        "runs it can undo itself, tells `phasegraph undo THREAD` instead (exact bytes from "
+        "the pre-images the run kept, with or without git).",
+    )
     usage: Usage = Field(default_factory=Usage, description="Chat model calls and tokens.")
     notes: list[str] = Field(
         default_factory=list,

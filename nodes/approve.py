@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import step_paths
+from phasegraph.graph.dry_run import step_paths, target_files
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
+from phasegraph.skills.edit_block import match_block
+from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
+from phasegraph.skills.workspace import resolve_in_workspace
 
 #: Lines of a whole-file write shown in the approval request.
 PREVIEW_LINES = 40
 #: Characters of a whole-file write shown in the approval request, at most.
 PREVIEW_CHARS = 4000
+#: Lines of one file's unified diff shown in the approval request, at most.
+DIFF_LINES = 400
 #: What a paused run asks for, and how to answer it.
 HOW_TO_ANSWER = 'resume with {"approve": true}, or {"approve": false, "reason": "..."} to stop'
 
@@ -49,14 +57,104 @@ def describe_write(step: dict[str, Any], registry: SkillRegistry) -> dict[str, A
     return row
 
 
+def file_changes(
+    writes: list[dict[str, Any]], registry: SkillRegistry, workspace: Path
+) -> list[dict[str, Any]]:
+    """What the writes do to each file, as one unified diff from its bytes on disk to what
+    they leave (edits and whole-file writes applied in memory, in order, with the matcher
+    the edit and the dry run use), however many writes make it: a re-sorted ``__all__``
+    reads as the lines it moves, not as edits whose lines shift under each other.
+
+    Each row: ``path``, ``writes`` (the ids that change it), ``diff`` (``None`` when it
+    cannot be worked out in memory), ``diff_omitted`` (the diff's lines past
+    :data:`DIFF_LINES`, not shown) and ``then``: later writes of other skills (such as
+    ``fix_imports``) that change the file further, not shown. Blocking (reads files).
+    """
+    before: dict[str, str | None] = {}
+    after: dict[str, str | None] = {}
+    ids: dict[str, list[str]] = {}
+    then: dict[str, list[str]] = {}
+    for step in writes:
+        args = step.get("args", {})
+        skill = step["skill"]
+        paths = target_files(step, registry, workspace)
+        if skill not in ("edit_block", "write_file") or len(paths) != 1:
+            for rel in paths:
+                then.setdefault(rel, []).append(step["id"])
+            continue
+        (rel,) = paths
+        if rel in then:  # after a write not followed in memory: the rest is not known either
+            then[rel].append(step["id"])
+            continue
+        if rel not in before:
+            before[rel] = after[rel] = _text(workspace, rel)
+        ids.setdefault(rel, []).append(step["id"])
+        after[rel] = _after(skill, args, rel, after[rel])
+    rows = []
+    for rel, made in ids.items():
+        old, new = before[rel], after[rel]
+        exists = (workspace / rel).is_file()
+        lines = None if new is None or (old is None and exists) else _diff(rel, old, new)
+        rows.append(
+            {
+                "path": rel,
+                "writes": made,
+                "diff": "".join(lines[:DIFF_LINES]) if lines is not None else None,
+                "diff_omitted": max(0, len(lines) - DIFF_LINES) if lines is not None else 0,
+                "then": then.get(rel, []),
+            }
+        )
+    return rows
+
+
+def _text(workspace: Path, rel: str) -> str | None:
+    """The file as the edit reads it (bytes decoded as UTF-8, no newline translation);
+    ``None`` when it is not there or not text."""
+    try:
+        path = resolve_in_workspace(workspace, rel)
+        return path.read_bytes().decode("utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError, WorkspaceViolation):
+        return None
+
+
+def _after(skill: str, args: dict[str, Any], rel: str, text: str | None) -> str | None:
+    """``text`` once one edit_block or write_file step is applied (``None``: not known)."""
+    if skill == "write_file":
+        content = args.get("content")
+        return content if isinstance(content, str) else None
+    search, replace = args.get("search"), args.get("replace")
+    if text is None or not isinstance(search, str) or not isinstance(replace, str):
+        return None
+    found = match_block(rel, text, search, replace)
+    return None if isinstance(found, str) else found.apply(text)
+
+
+def _diff(rel: str, old: str | None, new: str) -> list[str]:
+    """The unified diff of ``rel`` from ``old`` (``None``: a new file) to ``new``, as lines,
+    a missing final newline marked as git marks it."""
+
+    def lines(text: str | None) -> list[str]:
+        out = (text or "").splitlines(keepends=True)
+        if out and not out[-1].endswith(("\n", "\r")):
+            out[-1] += "\n\\ No newline at end of file\n"
+        return out
+
+    source = "/dev/null" if old is None else f"a/{rel}"
+    return list(difflib.unified_diff(lines(old), lines(new), source, f"b/{rel}"))
+
+
 def approval_request(state: State, registry: SkillRegistry) -> dict[str, Any]:
-    """What the run asks a person (the ``interrupt`` value): every write, then what follows."""
+    """What the run asks a person (the ``interrupt`` value): every write, the unified diff of
+    every file they change (:func:`file_changes`), then what follows. Blocking (reads files)."""
     commit = steps_of(state, registry, SkillKind.COMMIT)
+    writes = steps_of(state, registry, SkillKind.WRITE)
+    workspace = state.get("workspace", "")
     return {
         "kind": "approve_writes",
         "goal": state.get("plan", {}).get("goal", ""),
-        "workspace": state.get("workspace", ""),
-        "writes": [describe_write(s, registry) for s in steps_of(state, registry, SkillKind.WRITE)],
+        "workspace": workspace,
+        "writes": [describe_write(s, registry) for s in writes],
+        "files": file_changes(writes, registry, Path(workspace)) if workspace else [],
         "verifies": [s["id"] for s in steps_of(state, registry, SkillKind.VERIFY)],
         "commit": commit[0].get("args", {}).get("message") if commit else None,
         "answer": HOW_TO_ANSWER,
@@ -85,7 +183,8 @@ def make_approve(registry: SkillRegistry) -> StateNode:
     async def approve(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         if not steps_of(state, registry, SkillKind.WRITE):
             return {}  # nothing will be written: nothing to approve
-        answer = interrupt(approval_request(state, registry))
+        # Reading the files is blocking: a worker thread, then the pause on the node's own.
+        answer = interrupt(await asyncio.to_thread(approval_request, state, registry))
         ok, reason = is_approval(answer)
         if ok:
             return {}

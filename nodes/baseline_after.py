@@ -6,12 +6,12 @@ before the writes, unless a model call hides that run (:mod:`phasegraph.nodes.re
 the writes it only lists the tests it would run (``collected``: every one, or a targeted
 check's selection, whose files are ``reach``); a suite that cannot be collected stops the
 run there, before any write. After the writes it runs once, as always. What it cannot judge
-from that one run is every test that did not pass after the writes (failed, skipped, xfailed) and every
-listed test that is gone: those, and only those, run again on the tree as it was before the
-run, the files the run wrote put back for that moment (:mod:`phasegraph.graph.pre_run_tree`:
-journaled, under the workspace lock, the run's bytes back however the moment ends), and that
-run is their baseline. The gate's rule does not change: every test that passed before the
-run passes after it.
+from that one run is every test that did not pass after the writes (failed, skipped, xfailed)
+and every listed test that is gone: those, and only those, run again on the tree as it was
+before the run, the files the run wrote put back for that moment
+(:mod:`phasegraph.graph.pre_run_tree`: journaled, under the workspace lock, the run's bytes
+back however the moment ends), and that run is their baseline. The gate's rule does not
+change: every test that passed before the run passes after it.
 
 Tests it does not run again, and why that is sound:
 

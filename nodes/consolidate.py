@@ -35,7 +35,8 @@ Consolidator = Callable[[Plan, dict[str, dict[str, Any]], Path], Awaitable[list[
 async def recipe_consolidator(
     plan: Plan, outputs: dict[str, dict[str, Any]], workspace: Path
 ) -> list[Step]:
-    """Writes from the plan's recipe; a plan without a recipe already names its writes."""
+    """Writes from the plan's recipe; the plan's own writes (with or without a recipe) are
+    in it already."""
     if plan.recipe is None:
         return []
     recipe = RECIPES[plan.recipe.name]
@@ -44,11 +45,15 @@ async def recipe_consolidator(
 
 
 def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan:
-    """``plan`` with ``writes`` placed after its reads and before its verifies."""
+    """``plan`` with ``writes`` placed after its reads and before its verifies; with a recipe,
+    before the plan's own writes, which apply on top of the recipe's."""
+    added = {id(step) for step in writes}
 
-    def order(step: Step) -> int:
+    def order(step: Step) -> tuple[int, bool]:
         skill = registry.get(step.skill)
-        return skill.kind.order if skill else 0
+        kind = skill.kind.order if skill else 0
+        own_write = plan.recipe is not None and id(step) not in added
+        return kind, own_write and skill is not None and skill.kind is SkillKind.WRITE
 
     steps = sorted([*plan.steps, *writes], key=order)  # sorted() is stable: plan order holds
     return plan.model_copy(update={"steps": steps})

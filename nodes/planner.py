@@ -22,7 +22,7 @@ from phasegraph.nodes.chat_models import model_for
 from phasegraph.nodes.execute import emit, options, record
 from phasegraph.nodes.llm_planner import plan_from_request
 from phasegraph.nodes.types import StateNode
-from phasegraph.recipes import check_recipe, expand_recipe
+from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
 from phasegraph.skills.errors import InputRefused, PlanError, PreflightError
 from phasegraph.skills.gitrepo import dirty_files, is_git_repo
 from phasegraph.skills.procs import find_program
@@ -180,11 +180,17 @@ def resume_problem(workspace: Path, progress: WriteProgress, then: str) -> str |
 
 
 def checked(
-    raw_plan: object, registry: SkillRegistry, workspace: str, python: str | None
+    raw_plan: object, registry: SkillRegistry, workspace: str | Path, python: str | None
 ) -> tuple[Plan, Preflight]:
-    """The plan parsed, its recipe expanded, preflighted and validated (blocking: a thread)."""
-    plan = expand_recipe(parse_plan(raw_plan))
-    found = preflight(plan, registry, workspace, python=python)
+    """The plan parsed, its recipe expanded, preflighted and validated (blocking: a thread).
+
+    The writes a plan adds to its recipe apply on top of the recipe's, which the reads have
+    yet to make: preflight checks their programs, and the consolidation tries them in
+    memory with the recipe's (:func:`~phasegraph.recipes.added_writes`).
+    """
+    plan = expand_recipe(parse_plan(raw_plan), registry)
+    tried, programs = before_recipe_writes(plan, registry)
+    found = preflight(tried, registry, workspace, python=python, extra_programs=programs)
     check_plan(check_recipe(plan, found.workspace), registry, workspace=found.workspace)
     return plan, found
 

@@ -1,7 +1,9 @@
 """Built-in recipes: deterministic planners and consolidators for common jobs.
 
-A plan names a recipe (``recipe: {name: rename, args: {...}}``) instead of its steps. Add
-your own with :func:`register_recipe`; it is then usable by name in every plan.
+A plan names a recipe (``recipe: {name: rename, args: {...}}``) instead of its steps, or
+beside steps of its own (the one manual fix a rename needs): its own writes run after the
+recipe's, on the files as those leave them, and before the checks. Add your own recipe with
+:func:`register_recipe`; it is then usable by name in every plan.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from phasegraph.graph.plan import Plan
+from phasegraph.graph.plan import Plan, Step
 from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.rename import RENAME
+from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PlanError
+from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.text import describe_errors
 
 #: The recipes plans may name, by name.
@@ -31,8 +35,14 @@ def register_recipe(recipe: Recipe, *, replace: bool = False) -> Recipe:
     return recipe
 
 
-def expand_recipe(plan: Plan) -> Plan:
-    """``plan`` with its recipe's steps filled in (unchanged when it has no recipe)."""
+def expand_recipe(plan: Plan, registry: SkillRegistry | None = None) -> Plan:
+    """``plan`` with its recipe's steps filled in (unchanged when it has no recipe, or its
+    recipe's steps are already there: a plan expanded once is not expanded again).
+
+    The plan's own steps join the recipe's; with ``registry``, all of them in phase order
+    (reads, writes, verifies, commit; the recipe's first within a phase). The recipe's writes
+    come later, from the reads, and go before the plan's own (:func:`added_writes`).
+    """
     if plan.recipe is None:
         return plan
     recipe = RECIPES.get(plan.recipe.name)
@@ -40,13 +50,46 @@ def expand_recipe(plan: Plan) -> Plan:
         raise PlanError(
             [f"recipe: unknown recipe {plan.recipe.name!r} (known: {', '.join(sorted(RECIPES))})"]
         )
-    if plan.steps:
-        raise PlanError(["recipe: a plan names either a recipe or its own steps, not both"])
     try:
         steps = recipe.steps(plan.recipe.args)
     except ValidationError as exc:
         raise PlanError(describe_errors(exc, f"recipe {recipe.name}")) from exc
-    return plan.model_copy(update={"steps": steps})
+    if steps and all(step in plan.steps for step in steps):
+        return plan
+    merged = [*steps, *plan.steps]
+    if registry is not None:
+        merged.sort(key=lambda step: _phase(step, registry))  # stable: the recipe's first
+    return plan.model_copy(update={"steps": merged})
+
+
+def added_writes(plan: Plan, registry: SkillRegistry) -> list[Step]:
+    """The write steps ``plan`` adds to its recipe's (none without a recipe).
+
+    They run after the recipe's writes, on the files as those leave them, and before the
+    checks; so they are tried in memory with the recipe's writes once the reads have made
+    those (the consolidation's dry run), not by preflight on the untouched files.
+    """
+    if plan.recipe is None:
+        return []
+    return [s for s in plan.steps if (k := registry.get(s.skill)) and k.kind is SkillKind.WRITE]
+
+
+def before_recipe_writes(plan: Plan, registry: SkillRegistry) -> tuple[Plan, tuple[str, ...]]:
+    """``plan`` as preflight can try it before its recipe's writes are known: without the
+    writes it adds (:func:`added_writes`), which apply on top of the recipe's; and the
+    programs those writes need, for preflight to check all the same."""
+    added = added_writes(plan, registry)
+    if not added:
+        return plan, ()
+    programs = tuple(p for s in added if (skill := registry.get(s.skill)) for p in skill.programs)
+    left = {id(step) for step in added}
+    tried = plan.model_copy(update={"steps": [s for s in plan.steps if id(s) not in left]})
+    return tried, programs
+
+
+def _phase(step: Step, registry: SkillRegistry) -> int:
+    skill = registry.get(step.skill)
+    return skill.kind.order if skill else 0
 
 
 def check_recipe(plan: Plan, workspace: Path | None) -> Plan:
@@ -67,4 +110,13 @@ def check_recipe(plan: Plan, workspace: Path | None) -> Plan:
     return plan
 
 
-__all__ = ["RECIPES", "Recipe", "Writes", "check_recipe", "expand_recipe", "register_recipe"]
+__all__ = [
+    "RECIPES",
+    "Recipe",
+    "Writes",
+    "added_writes",
+    "before_recipe_writes",
+    "check_recipe",
+    "expand_recipe",
+    "register_recipe",
+]

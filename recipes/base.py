@@ -27,7 +27,8 @@ class Recipe(ABC):
     ``steps`` gives the reads, verifies and commit before anything runs;
     ``consolidate`` gets every read's stored output (by step id) and returns
     the write steps (a :class:`Writes` to add notes for the report), or raises
-    :class:`phasegraph.PlanError` saying why it cannot.
+    :class:`phasegraph.PlanError` saying why it cannot. A plan may add steps of its own
+    beside the recipe's; its own writes run after the ones ``consolidate`` returns.
     """
 
     name: ClassVar[str]

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from phasegraph.cli.approval import ask_approval
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
+from phasegraph.cli.run_cmd import add_approve_argument
 from phasegraph.cli.show import print_report
 from phasegraph.graph.report import ModelCalls, Report, Usage
 from phasegraph.skills.errors import PreflightError
@@ -21,6 +22,7 @@ from phasegraph.skills.errors import PreflightError
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_llm_arguments(parser)
+    add_approve_argument(parser)
     return parser.parse_args(list(argv))
 
 

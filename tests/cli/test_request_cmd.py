@@ -163,7 +163,9 @@ def test_approve_shows_the_writes_and_no_stops_with_nothing_written(
 
     out = capsys.readouterr().out
     assert code == 1
-    assert "- 'hello '" in out and "+ 'hi '" in out
+    # The file's unified diff, the search and replace applied in memory.
+    assert "--- a/lib.py" in out and "+++ b/lib.py" in out
+    assert "-    return 'hello ' + name" in out and "+    return 'hi ' + name" in out
     assert "the writes were not approved" in out
     assert {k: v for k, v in snapshot(repo).items() if not k.startswith(".phasegraph/")} == before
 

@@ -9,7 +9,9 @@ exactly as it began. A resume after the user committed reports where the run's c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -248,8 +250,12 @@ def test_the_printed_undo_commands_leave_nothing_staged(tmp_path: Path) -> None:
     out = cli("run", str(plan), "-w", str(repo), "--report", str(tmp_path / "r"))
     assert out.returncode == 1, out.stdout + out.stderr
 
-    for command in report(tmp_path / "r")["undo"]:
-        subprocess.run(command, shell=True, cwd=repo, check=True)
+    commands = report(tmp_path / "r")["undo"]
+    assert commands == [f"phasegraph undo {report(tmp_path / 'r')['thread']} -w {repo}"]
+    # As a user runs them: phasegraph installed, its command on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    for command in commands:
+        subprocess.run(command, shell=True, cwd=repo, check=True, env={**os.environ, "PATH": path})
 
     assert snapshot(repo) == before
     assert index_of(repo) == index

@@ -143,3 +143,48 @@ async def test_a_run_with_nothing_to_write_does_not_ask(make_repo: MakeRepo) -> 
 def test_without_approve_writes_the_graph_has_no_pause() -> None:
     assert "approve" not in build_orchestrator().get_graph().nodes
     assert "approve" in build_orchestrator(approve_writes=True).get_graph().nodes
+
+
+async def test_the_request_holds_one_unified_diff_per_file(make_repo: MakeRepo) -> None:
+    require_program("ruff")
+    repo = make_repo({"lib.py": LIB})
+    before = snapshot(repo)
+    asked: list[dict[str, Any]] = []
+
+    def answer(value: dict[str, Any]) -> dict[str, Any]:
+        asked.append(value)
+        return {"approve": False}
+
+    again = {
+        "id": "name",
+        "skill": "edit_block",
+        "args": {"path": "lib.py", "search": "def greet(", "replace": "def salute("},
+    }
+    notes = {**NOTES, "args": {"path": "NOTES.md", "content": "hi\n"}}
+    imports = {"id": "imports", "skill": "fix_imports", "args": {"paths": ["lib.py"]}}
+    plan = {"goal": "Greet", "steps": [EDIT, again, notes, imports]}
+
+    report = await run_plan(
+        build_orchestrator(approve_writes=True), plan, repo, on_interrupt=answer
+    )
+
+    assert report.failure_kind == "rejected"
+    lib, new = asked[0]["files"]
+    assert (lib["path"], lib["writes"], lib["then"], lib["diff_omitted"]) == (
+        "lib.py",
+        ["edit", "name"],
+        ["imports"],
+        0,
+    )
+    assert lib["diff"].splitlines() == [
+        "--- a/lib.py",
+        "+++ b/lib.py",
+        "@@ -1,2 +1,2 @@",
+        "-def greet(name: str) -> str:",
+        "-    return 'hello ' + name",
+        "+def salute(name: str) -> str:",
+        "+    return 'hi ' + name",
+    ]
+    assert new["path"] == "NOTES.md" and new["writes"] == ["notes"]
+    assert new["diff"].splitlines() == ["--- /dev/null", "+++ b/NOTES.md", "@@ -0,0 +1 @@", "+hi"]
+    assert snapshot(repo) == before
