@@ -86,13 +86,17 @@ def unsure_tests(held: dict[str, Any], after: SkillResult, created: set[str]) ->
 async def pending(
     runner: StepRunner, state: State, runtime: Runtime[RunOptions], after: dict[str, Any]
 ) -> dict[str, list[str]]:
-    """For each check in ``after`` (its kept result), what must run on the earlier tree."""
+    """For each check in ``after`` (its kept result), what must run on the earlier tree
+    (strict: only what may have been lost, not the failures, which block anyway)."""
     created = set(state.get("created", []))
     records = runner.records(runtime, state["run_id"])
     wanted: dict[str, list[str]] = {}
     for step_id, kept in after.items():
         held = await records.baseline(step_id)
-        tests = unsure_tests(held, SkillResult.model_validate(kept), created)
+        result = SkillResult.model_validate(kept)
+        tests = unsure_tests(held, result, created)
+        if options(runtime).strict:  # a failure blocks whatever it was before: not asked
+            tests = [t for t in tests if t not in result.findings]
         if tests:
             wanted[step_id] = tests
     return wanted

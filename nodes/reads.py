@@ -62,18 +62,26 @@ def baseline_jobs(
 ) -> list[Job]:
     """A job for every verify step whose baseline the gate needs and has not been taken.
 
-    Strict mode needs none: any finding blocks, old or new. A targeted check selects its
+    Strict mode needs no findings from before (any finding blocks, old or new), only what
+    passed before, for the tests lost: a check that can list what it would run lists it, and
+    the rest is taken after the writes (:mod:`phasegraph.nodes.baseline_after`), whatever
+    ``RunOptions.baseline`` says; the others take none. A targeted check selects its
     tests by the files the run will write, so its baseline waits until ``writes_known``
     (the final plan's write steps are in the run store); so does a check that takes its
     baseline after the writes (:func:`after_the_writes`), unless a model call ``hidden``
     (the LLM consolidator's, starting now) costs the run more than its whole baseline.
     """
-    if state.get("strict"):
-        return []
+    strict = bool(state.get("strict"))
     taken = state.get("baseline", {})
     jobs = []
     for step in steps_of(state, runner.registry, SkillKind.VERIFY):
-        later = after_the_writes(runner, step, runtime) and (writes_known or not hidden)
+        if strict:  # every finding blocks; only what passed before is wanted (lost tests)
+            listable = runner.registry.get(step["skill"])
+            if listable is None or listable.collect is None:
+                continue
+            later = True
+        else:
+            later = after_the_writes(runner, step, runtime) and (writes_known or not hidden)
         if step["id"] in taken or (not writes_known and (is_targeted(step) or later)):
             continue
         jobs.append(

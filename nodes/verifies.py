@@ -175,7 +175,7 @@ def _check(
         )
         if outcome.result is None:
             return {"steps": {step["id"]: outcome.record}, "failure": outcome.failure}
-        if held.get("deferred") and not options(runtime).strict:
+        if held.get("deferred"):
             return {
                 "steps": {step["id"]: outcome.record},
                 "after": {step["id"]: kept_result(outcome.result)},

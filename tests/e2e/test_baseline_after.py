@@ -247,3 +247,31 @@ def test_a_run_killed_on_the_earlier_tree_can_be_undone(
     assert not (repo / ".phasegraph" / "pre-run").exists() or not list(
         (repo / ".phasegraph" / "pre-run").iterdir()
     )
+
+
+@pytest.mark.parametrize("baseline", ["auto", "before"])
+async def test_a_strict_run_blocks_a_test_it_lost_too(
+    make_repo: MakeRepo, tmp_path: Path, baseline: str
+) -> None:
+    """Strict blocks on every finding, old or new; a test that passed before and is skipped
+    after is no finding of pytest's, so strict needs to know what passed before as well."""
+    repo = make_repo(project(tmp_path / "runs.log"))
+    skip_all = {
+        "id": "skip",
+        "skill": "write_file",
+        "args": {
+            "path": "tests/test_c.py",
+            "content": "import pytest\n\npytestmark = pytest.mark.skip('later')\n\n\n"
+            "def test_c():\n    pass\n",
+        },
+    }
+
+    report = await run(repo, skip_all, TESTS, COMMIT, strict=True, baseline=baseline)
+
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    lost = [f.finding for f in report.new_findings["tests"]]
+    gone = [
+        f"tests/test_c.py::test_c[{n}]: passed before the run, not run after it" for n in range(3)
+    ]
+    assert sorted(lost) == gone
+    assert full_suite(repo, None)[0] == 0  # green, with three tests fewer: only the rule sees it
