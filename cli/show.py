@@ -6,6 +6,8 @@ read as rich markup: a parametrised test id such as ``test_x[a-b]`` would lose i
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -61,6 +63,8 @@ def print_report(console: Console, report: Report) -> None:
         )
         for text in items[:10]:
             console.print(f"  {text}", highlight=False, markup=False)
+    for step_id, selection in report.selections.items():
+        _print_selection(console, step_id, selection)
     for note in report.notes:
         console.print(note, highlight=False, markup=False)
     total = report.usage.total
@@ -81,3 +85,21 @@ def print_report(console: Console, report: Report) -> None:
         )
     if report.undo:
         console.print("to undo: " + " && ".join(report.undo), markup=False)
+
+
+def _print_selection(console: Console, step_id: str, selection: dict[str, Any]) -> None:
+    """What a targeted check ran, every file with why, and how many it left out (their
+    names are in ``--report`` and ``--json``)."""
+    files: list[str] = selection.get("files") or []
+    if selection.get("fallback"):
+        console.print(f"{step_id} targeted: {selection['fallback']}", markup=False)
+        if not files:
+            return
+    considered = selection.get("considered") or len(files)
+    console.print(f"{step_id} targeted: {len(files)} of {considered} test files", markup=False)
+    why: dict[str, str] = selection.get("why") or {}
+    for name in files:
+        console.print(f"  {name} — {why.get(name, 'selected')}", highlight=False, markup=False)
+    left = selection.get("left_out") or 0
+    if left:
+        console.print(f"  left out: {left} test files (listed in --report)", markup=False)

@@ -95,6 +95,12 @@ class Report(BaseModel):
         "(accept_fewer_checks): tests that passed before and no longer run, changes to the "
         "checker's configuration.",
     )
+    selections: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per targeted pytest check: every test file it ran (files, each with why "
+        "in why), or why it ran the whole suite (fallback), and every file left out "
+        "(left_out_files); never cut.",
+    )
     undo: list[str] = Field(
         default_factory=list,
         description="Commands that undo the run: git's, in a git repository; the CLI, whose "
@@ -161,6 +167,9 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
         },
         accepted={
             k: v["accepted"] for k, v in state.get("verdicts", {}).items() if v.get("accepted")
+        },
+        selections={
+            k: v["selection"] for k, v in state.get("verdicts", {}).items() if v.get("selection")
         },
         undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
         usage=Usage.of(state),

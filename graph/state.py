@@ -53,6 +53,9 @@ class VerifyOutcome(TypedDict, total=False):
     accepted: list[str]
     """What the check stopped checking that the plan accepted (``accept_fewer_checks``):
     tests that passed before and no longer run, changes to the checker's configuration."""
+    selection: dict[str, Any]
+    """For a targeted check: every test file it ran with why, and every one left out
+    (:meth:`phasegraph.skills.test_selection.Selection.as_data`)."""
 
 
 class Environment(TypedDict, total=False):

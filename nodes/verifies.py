@@ -235,4 +235,6 @@ def _judged(
         summary=result.summary,
         accepted=accepted,
     )
+    if result.data.get("selection"):
+        verdict["selection"] = result.data["selection"]
     return {"steps": {step["id"]: row}, "verdicts": {step["id"]: verdict}}

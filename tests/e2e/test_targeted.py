@@ -7,13 +7,16 @@ The project has three modules and three test files: ``beta`` imports ``alpha``, 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
-from testkit import require_program
+from testkit import git, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
 from phasegraph.graph.plan import parse_plan
@@ -155,3 +158,37 @@ async def test_the_baseline_runs_the_same_selection(make_repo: MakeRepo) -> None
     listed = f"pytest: listed 5 tests, to run once after the writes; targeted: {SELECTED}"
     assert summary(report, "baseline:tests") == listed
     assert summary(report, "tests") == f"pytest: 5 passed; targeted: {SELECTED}"
+
+
+async def test_the_report_lists_every_selected_file_with_why_and_those_left_out(
+    make_repo: MakeRepo, tmp_path: Path
+) -> None:
+    repo = make_repo(PROJECT)
+
+    report, _ = await run(repo, ALPHA_DOC, TARGETED, COMMIT)
+
+    assert report.status == "completed", report.error
+    selection = report.selections["tests"]
+    assert selection["files"] == ["tests/test_alpha.py", "tests/test_beta.py"]
+    assert set(selection["why"]) == {"tests/test_alpha.py", "tests/test_beta.py"}
+    assert "src/pkg/alpha.py" in selection["why"]["tests/test_beta.py"]  # through pkg.beta
+    assert selection["left_out_files"] == ["tests/test_gamma.py"]
+
+    # The CLI prints them all, each with why, and the JSON report keeps them.
+    cli = [sys.executable, "-m", "phasegraph.cli.main"]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"goal": "doc", "steps": [ALPHA_DOC, TARGETED]}))
+    git(repo, "checkout", "-q", "HEAD~1")
+    out = subprocess.run(
+        [*cli, "run", str(plan), "-w", str(repo), "--report", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "tests targeted: 2 of 3 test files" in out.stdout
+    for name in selection["files"]:
+        assert f"  {name} — {selection['why'][name]}" in out.stdout
+    assert "left out: 1 test files" in out.stdout
+    kept = json.loads((tmp_path / "r.json").read_text())["selections"]["tests"]
+    assert kept["left_out_files"] == ["tests/test_gamma.py"]
