@@ -2,9 +2,11 @@
 
 The project has ``--tests`` tests (100 by default) over ten modules and its own
 ``.venv`` (pytest installed there, phasegraph not). The run is the plan a user
-would write: one harmless edit, the project's pytest, a commit; it runs the suite
-twice (the baseline on the untouched tree, and after the edit). "pytest once" is
-the project's own ``.venv/bin/python -m pytest``, started from this same process.
+would write: one harmless edit, the project's pytest, a commit. With ``--baseline auto`` (the
+default) a green first run lists the tests before the edit and runs the suite once after it; a
+red one runs again, on the tree as it was before the run, only the tests that failed; with
+``--baseline before`` the suite runs on the untouched tree first, then after the edit. "pytest
+once" is the project's own ``.venv/bin/python -m pytest``, started from this same process.
 A re-run on the same tree reuses the kept baselines (``.phasegraph/baselines``) and pays
 for the suite once, and so does a run on top of another run's commit (its checks are kept as
 that commit's baselines). Prints the medians and their ratios to "pytest once": a green first
@@ -26,7 +28,7 @@ from typing import Any
 
 from common import doc_edit, emit, interleaved_medians, repeats
 
-from phasegraph import build_orchestrator, run_plan
+from phasegraph import RunOptions, build_orchestrator, run_plan
 
 GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@phasegraph.invalid"]
 
@@ -77,6 +79,10 @@ def make_project(root: Path, tests: int) -> tuple[Path, str]:
 async def main(argv: list[str]) -> None:
     tests = int(argv[argv.index("--tests") + 1]) if "--tests" in argv else 100
     reps = repeats(argv, 3)
+    # When the baselines run: "auto" (the default) or "before" (the whole suite first).
+    options = RunOptions(
+        baseline=argv[argv.index("--baseline") + 1] if "--baseline" in argv else "auto"
+    )  # type: ignore[arg-type]
     root = Path(tempfile.mkdtemp(prefix="phasegraph-bench-real-"))
     try:
         repo, base = make_project(root, tests)
@@ -98,7 +104,7 @@ async def main(argv: list[str]) -> None:
             await asyncio.to_thread(subprocess.run, reset, cwd=repo, check=True)
             if first:  # a first run on this tree: no kept baseline
                 shutil.rmtree(repo / ".phasegraph" / "baselines", ignore_errors=True)
-            report = await run_plan(graph, plan, repo)
+            report = await run_plan(graph, plan, repo, options=options)
             assert report.status == "completed", report.error
             assert report.interpreter.source == ".venv"
             reused = report.baselines[0].summary.startswith("reused")
@@ -107,7 +113,7 @@ async def main(argv: list[str]) -> None:
         async def red_run() -> None:
             """A first run whose edit breaks module 1's tests: the gate blocks, nothing commits."""
             shutil.rmtree(repo / ".phasegraph" / "baselines", ignore_errors=True)
-            report = await run_plan(graph, breaking_plan(), repo)
+            report = await run_plan(graph, breaking_plan(), repo, options=options)
             assert report.status == "stopped" and report.failure_kind == "gate", report.error
             reset = [*GIT, "reset", "-q", "--hard", base]  # the next timing needs a green tree
             await asyncio.to_thread(subprocess.run, reset, cwd=repo, check=True)
@@ -120,7 +126,7 @@ async def main(argv: list[str]) -> None:
             times = []
             for k in range(min(reps, 9) + 1):
                 started = time.perf_counter()
-                report = await run_plan(graph, module_plan(k), repo)
+                report = await run_plan(graph, module_plan(k), repo, options=options)
                 times.append(time.perf_counter() - started)
                 assert report.status == "completed", report.error
                 reused = report.baselines[0].summary.startswith("reused")
@@ -141,6 +147,7 @@ async def main(argv: list[str]) -> None:
         emit(
             {
                 "bench": "real_repo",
+                "baseline": options.baseline,
                 "tests": per_run_tests(tests),
                 "pytest_once_s": round(once, 2),
                 "phasegraph_run_s": round(run, 2),

@@ -299,8 +299,9 @@ async def test_a_docs_test_runs_when_the_docs_it_reads_change(make_repo: MakeRep
 # What targeted costs.
 
 
+@pytest.mark.parametrize("when", ["before", "auto"])
 async def test_a_targeted_rerun_on_the_same_tree_reuses_its_baseline(
-    make_repo: MakeRepo,
+    make_repo: MakeRepo, when: str
 ) -> None:
     repo = make_repo(WITH_DOCS)
     note = {
@@ -309,8 +310,8 @@ async def test_a_targeted_rerun_on_the_same_tree_reuses_its_baseline(
         "args": {"path": "pkg/other.py", "search": "X = 1", "replace": "X = 1  # one"},
     }
     plan = parse_plan({"goal": "note", "steps": [note, TARGETED]})
-    # A baseline taken before the writes is the one kept (one taken after them is not).
-    options = RunOptions(baseline="before")
+    # A baseline taken before the writes is kept; so is what one taken after them learned.
+    options = RunOptions(baseline=when)  # type: ignore[arg-type]
     first = await run_plan(build_orchestrator(), plan, repo, options=options)
     assert first.status == "completed", first.error
     assert not first.baselines[0].summary.startswith("reused")
@@ -324,9 +325,11 @@ async def test_a_targeted_rerun_on_the_same_tree_reuses_its_baseline(
         baseline.summary
     )
     # Its own selection: the two files other.py and the docs test reach, not test_add.py.
-    assert baseline.summary.endswith(
-        "targeted: 2 of 3 test files (tests/test_docs.py, tests/test_other.py)"
-    )
+    assert second.selections["tests"]["files"] == ["tests/test_docs.py", "tests/test_other.py"]
+    if when == "before":
+        assert baseline.summary.endswith(
+            "targeted: 2 of 3 test files (tests/test_docs.py, tests/test_other.py)"
+        )
 
 
 async def test_when_every_test_file_is_reached_it_runs_as_the_plain_suite(
