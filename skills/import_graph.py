@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from phasegraph.skills.runtime_reads import runtime_reads
+from phasegraph.skills.runtime_reads import runtime_reads, spelled
 from phasegraph.skills.workspace import atomic_write
 
 _FILE_NAME = re.compile(r"[\w.\-/]*\w\.\w+")
@@ -449,7 +449,7 @@ def _touches(module: ast.Module, nodes: Sequence[ast.AST]) -> list[list[Any]]:
         for path, level in origins:
             key = (".".join([path, *attrs]), level, at_import)
             if key not in found or line < found[key][0]:
-                found[key] = (line, spell.format(_spelled(shown)))
+                found[key] = (line, spell.format(spelled(shown, "a dynamic import")))
 
     def assigned(node: ast.AST, at_import: bool) -> None:
         line = getattr(node, "lineno", 0)
@@ -602,7 +602,7 @@ def _loader_use(node: ast.AST) -> str | None:
     elif isinstance(node, ast.Attribute):
         base = node.value
         if node.attr in _LOADERS:
-            return _spelled(node)
+            return spelled(node, "a dynamic import")
         if isinstance(base, ast.Name) and base.id == "sys" and node.attr in _SYS_ATTRS:
             return f"sys.{node.attr}"
         if isinstance(base, ast.Name) and base.id == "builtins" and node.attr in _BUILTIN_LOADERS:
@@ -616,14 +616,6 @@ def _loader_use(node: ast.AST) -> str | None:
             if alias.name in _LOADERS and alias.asname not in (None, alias.name):
                 return f"{alias.name} as {alias.asname}"  # its uses go by another name
     return None
-
-
-def _spelled(node: ast.expr) -> str:
-    try:
-        text = ast.unparse(node)
-    except (ValueError, RecursionError):
-        return "a dynamic import"
-    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _literal_import(node: ast.Call) -> list[Any] | None:

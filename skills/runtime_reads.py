@@ -134,7 +134,7 @@ def _call(
     else:
         return None
     if name in _RUNS_TEXT:
-        return f"runs code it did not import ({_spelled(func)})"
+        return f"runs code it did not import ({spelled(func)})"
     if name in _SUBPROCESS.get(base, ()):
         return _command(node)
     module_read = name in _MODULE_READS.get(base, ())
@@ -156,7 +156,7 @@ def _call(
     last = where.rpartition("/")[2] if one and _ends_literal(parts[-1]) else ""
     if "." in last and last.rpartition(".")[2].lower() in _DATA:
         return None  # data files (a test's fixture data, *.json): they run no code
-    where = where or _spelled(node)
+    where = where or spelled(node)
     return f"reads files at run time ({where})"
 
 
@@ -172,9 +172,9 @@ def _command(node: ast.Call) -> str | None:
         words = first.value.split(maxsplit=1)
         program = words[0].rsplit("/", 1)[-1] if words else ""
         return f"runs {program!r} in a subprocess" if program in _RUNNERS else None
-    if first is None or _spelled(first) == "sys.executable":
+    if first is None or spelled(first) == "sys.executable":
         return None  # Python itself: the graph counts it as a dynamic load already
-    return f"runs a command built at run time ({_spelled(node)})"
+    return f"runs a command built at run time ({spelled(node)})"
 
 
 def _module_constants(module: ast.Module) -> dict[str, ast.expr]:
@@ -287,9 +287,10 @@ def _is_literal(expr: ast.expr, consts: dict[str, ast.expr], depth: int = 0) -> 
     return False
 
 
-def _spelled(node: ast.AST) -> str:
+def spelled(node: ast.AST, unknown: str = "a call") -> str:
+    """``node`` as source, at most 60 characters (``unknown`` when it cannot be unparsed)."""
     try:
         text = ast.unparse(node)
     except (ValueError, RecursionError):
-        return "a call"
+        return unknown
     return text if len(text) <= 60 else f"{text[:57]}..."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,12 @@ def commits(repo: Path) -> list[str]:
 def report(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def killed_at(point: str, plan: Path, repo: Path, thread: str = "t1") -> None:
+    """Run ``plan`` on ``repo`` through the CLI, as thread ``thread``, until the failpoint
+    ``point`` kills it (SIGKILL, as a power cut would)."""
+    killed = cli(
+        "run", str(plan), "-w", str(repo), "--thread", thread, env={"PHASEGRAPH_FAILPOINT": point}
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr

@@ -8,14 +8,13 @@ oracle of what a commit holds."""
 from __future__ import annotations
 
 import json
-import signal
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_helpers import cli, commits, report
+from durable_helpers import cli, commits, killed_at, report
 from langgraph.store.memory import InMemoryStore
 from testkit import full_suite, git, require_program
 
@@ -204,10 +203,7 @@ def test_a_run_killed_on_the_earlier_tree_resumes_with_its_own_bytes(
     repo = make_repo(FILES)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
-    killed = cli(
-        "run", str(plan), "-w", str(repo), "--thread", "t1", env={"PHASEGRAPH_FAILPOINT": point}
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    killed_at(point, plan, repo)
     assert (repo / "calc.py").read_text() == "A = 1\n"  # killed while the earlier bytes were back
     assert list((repo / ".phasegraph").glob("pre-run/*/journal.json"))
 
@@ -229,16 +225,7 @@ def test_a_run_killed_on_the_earlier_tree_can_be_undone(
     repo = make_repo(FILES)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
-    killed = cli(
-        "run",
-        str(plan),
-        "-w",
-        str(repo),
-        "--thread",
-        "t1",
-        env={"PHASEGRAPH_FAILPOINT": "pre-run-checked"},
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    killed_at("pre-run-checked", plan, repo)
 
     undone = cli("undo", "t1", "-w", str(repo))
 
