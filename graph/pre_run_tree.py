@@ -61,7 +61,14 @@ def put_before(workspace: Path, run_id: str, written: list[str]) -> None:
     journaled first; :func:`put_back` (call it however the moment ends) undoes this. Raises
     :class:`UndoError` when a file's earlier bytes were not kept, before changing any."""
     preimages = Preimages(workspace, run_id)
-    before = {rel: preimages.original(rel) for rel in written}  # every one known, or raise
+    try:
+        before = {rel: preimages.original(rel) for rel in written}  # every one known, or raise
+    except KeyError as exc:  # a write whose files were not known before it ran
+        raise UndoError(
+            f"the run wrote {exc.args[0]} without keeping its earlier bytes first, so the "
+            "tree as it was before the run cannot be put back for its baseline; run the plan "
+            "with the option baseline='before' (--baseline before)"
+        ) from exc
     folder = state_dir(workspace, "pre-run", run_id)
     entries: dict[str, dict[str, object]] = {}
     for rel in written:
