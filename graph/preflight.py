@@ -189,6 +189,22 @@ def _interpreter(
     return env, found.version
 
 
+def added_checks_problem(
+    plan: Plan, added: list[str], registry: SkillRegistry, root: Path, python: str | None
+) -> str | None:
+    """Why the checks a consolidation ``added`` (skill names) cannot run as the final ``plan``
+    needs them, when preflight did not check for them (the plan had no such check then): the
+    interpreter checks of preflight (the module they need, and the project's packages from
+    the workspace), or ``None``. Blocking (runs the interpreter once)."""
+    if not any(name in NEEDS_MODULE for name in added):
+        return None
+    try:
+        _interpreter(plan, registry, root, python)
+    except PreflightError as exc:
+        return str(exc)
+    return None
+
+
 def _foreign_problem(env: PythonEnv, foreign: list[ForeignPackage]) -> str:
     """Which of the project's packages the tests would import from elsewhere, and the way out."""
     lines = []

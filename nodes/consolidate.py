@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes
 from phasegraph.graph.plan import Plan, Step, check_plan
+from phasegraph.graph.preflight import added_checks_problem
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.chat_models import model_for
 from phasegraph.nodes.eager import Job, merged, run_jobs
@@ -25,6 +26,7 @@ from phasegraph.nodes.types import StateNode
 from phasegraph.recipes import RECIPES, Writes
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import PlanError, PreflightError
+from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
 
 #: Writes come from the plan itself, a recipe, or an LLM: the same contract for all. A
@@ -132,6 +134,17 @@ def make_consolidate(
             final = await asyncio.to_thread(
                 final_plan, plan, added, registry, workspace, state.get("dirty", [])
             )
+            had = {step.skill for step in plan.steps}
+            problem = await asyncio.to_thread(
+                added_checks_problem,
+                final,
+                [step.skill for step in added if step.skill not in had],
+                registry,
+                workspace,
+                PythonEnv.from_dict(state.get("environment")).python,
+            )
+            if problem:
+                return {"failure": Failure(step=None, kind="preflight", error=problem), **usage}
         except PlanError as exc:
             return {"failure": Failure(step=None, kind="consolidate", error=str(exc)), **usage}
         except PreflightError as exc:  # the run's context names no usable model

@@ -435,6 +435,32 @@ async def test_without_the_guard_the_installed_copy_would_have_passed_the_breaki
     assert "def again" in (repo / "src" / "tenacity" / "__init__.py").read_text()
 
 
+async def test_a_check_a_consolidator_adds_is_held_to_the_same_guard(
+    make_repo: MakeRepo,
+) -> None:
+    """A plan without tests passes preflight's interpreter checks trivially; a consolidator
+    that adds run_pytest afterwards gets them then, before any write."""
+    from langgraph.store.memory import InMemoryStore
+
+    from phasegraph import RunOptions, build_orchestrator, run_plan
+    from phasegraph.graph.plan import Step, parse_plan
+
+    async def adds_tests(plan: Any, outputs: Any, workspace: Path) -> list[Step]:
+        return [Step.model_validate(PYTEST)]
+
+    repo = make_repo(SHADOWED)
+    before = snapshot(repo)
+    graph = build_orchestrator(store=InMemoryStore(), consolidator=adds_tests)
+
+    report = await run_plan(
+        graph, parse_plan(plan(RENAME_RETRY, COMMIT)), repo, options=RunOptions()
+    )
+
+    assert report.status == "stopped" and report.failure_kind == "preflight", report.error
+    assert "the tests would not test the workspace's code" in (report.error or "")
+    assert snapshot(repo) == before
+
+
 #: The ordinary src layout: the package in src/, put on sys.path by pytest's configuration.
 SRC_LAYOUT = {
     "src/greeting/__init__.py": "def greet(name: str) -> str:\n    return 'hello ' + name\n",
