@@ -48,6 +48,9 @@ class PytestConfig:
     source: str | None = None
     #: Why pytest could not use the configuration; ``None`` when it can.
     problem: str | None = None
+    #: The configuration file pytest uses from a folder above the workspace (which has none
+    #: of its own); ``None`` when there is none there either.
+    outside: str | None = None
 
     @property
     def plugins(self) -> tuple[str, ...]:
@@ -103,7 +106,20 @@ def pytest_config(workspace: Path) -> PytestConfig:
             )
         except ValueError as exc:  # shlex: an unclosed quote
             return PytestConfig(source=name, problem=f"{name}: {exc}")
-    return PytestConfig()
+    return PytestConfig(outside=_above(workspace))
+
+
+def _above(workspace: Path) -> str | None:
+    """The configuration file pytest would take from a folder above ``workspace`` (it looks
+    upward when the workspace has none), or ``None``."""
+    for folder in workspace.resolve().parents:
+        for name in CONFIG_ORDER:
+            path = folder / name
+            if os.path.lexists(path):
+                options, problem = read_config_file(path)
+                if options is not None or problem:
+                    return str(path)
+    return None
 
 
 def read_config_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -372,6 +372,9 @@ def recheck_step(step: dict[str, Any], tests: list[str]) -> dict[str, Any] | Non
     return {**step, "args": {**args, "paths": list(tests), "targeted": False}}
 
 
+#: Environment variables through which pytest takes options and plugins.
+_ENV_OPTIONS = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
 #: Why a targeted step runs the whole suite when it is not told the run's writes.
 WRITES_UNKNOWN = "the run's writes are not known yet: whole suite"
 
@@ -379,6 +382,14 @@ WRITES_UNKNOWN = "the run's writes are not known yet: whole suite"
 def _selection(args: RunPytestArgs, ctx: SkillContext) -> Selection:
     if ctx.planned_files is None:
         return Selection((), {}, WRITES_UNKNOWN)
+    env = ctx.subprocess_env()
+    hidden = [name for name in _ENV_OPTIONS if env.get(name, "").strip()]
+    if hidden:
+        return Selection(
+            (),
+            {},
+            f"{' and '.join(hidden)} set (pytest options the selection cannot see): whole suite",
+        )
     cache = cache_dir(ctx, "test-selection")
     found = select_tests(ctx.workspace, ctx.planned_files, paths=args.paths, cache=cache)
     return with_baseline(found, ctx.selected_before)

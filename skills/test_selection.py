@@ -247,6 +247,11 @@ def _early_fallback(written: Sequence[str], config: PytestConfig, layout: Layout
         return f"the run writes pytest's configuration ({_listed(configs)}): whole suite"
     if config.problem:
         return f"pytest's configuration cannot be read ({config.problem}): whole suite"
+    if config.outside:
+        return (
+            f"pytest takes its configuration from {config.outside}, above the workspace, "
+            "which has none of its own: whole suite"
+        )
     if config.plugins:
         found = ", ".join(config.plugins)
         return f"addopts in {config.source} loads the plugin {found} (-p): whole suite"

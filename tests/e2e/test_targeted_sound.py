@@ -353,3 +353,41 @@ async def test_when_every_test_file_is_reached_it_runs_as_the_plain_suite(
     assert output["summary"].endswith(f"targeted: {plain}")
     assert_stopped_at_the_gate(repo, report)
     assert_red_on_the_tree(repo, "tests/test_docs.py::test_docs[index.md]")
+
+
+# Options the selection cannot see: pytest's environment variables, a configuration above the
+# workspace. Both run the whole suite.
+
+DOCTEST_MUL = CALC.replace(
+    "    return a * b\n", '    """\n    >>> mul(2, 3)\n    6\n    """\n    return a * b\n'
+)
+
+
+async def test_pytest_addopts_in_the_environment_runs_the_whole_suite(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The doctest of mul runs only with --doctest-modules, which comes from the environment:
+    # a selection of tests/test_add.py alone never collects pkg/calc.py.
+    repo = make_repo({**FLAT, "pkg/calc.py": DOCTEST_MUL, "pyproject.toml": ""})
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--doctest-modules")
+
+    report, output = await run(repo, BREAK_MUL)
+
+    assert_stopped_at_the_gate(repo, report)
+    assert "PYTEST_ADDOPTS set" in output["data"]["selection"]["fallback"]
+    assert [f.finding for f in report.new_findings["tests"]] == ["pkg/calc.py::pkg.calc.mul"]
+
+
+def test_a_configuration_above_the_workspace_runs_the_whole_suite(tmp_path: Path) -> None:
+    from phasegraph.skills.test_selection import select_tests
+
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --doctest-modules\n")
+    repo = init_repo(tmp_path / "inner", {k: v for k, v in FLAT.items() if k != "pyproject.toml"})
+
+    found = select_tests(repo, ["pkg/calc.py"])
+
+    assert found.files == ()
+    assert found.fallback == (
+        f"pytest takes its configuration from {tmp_path / 'pytest.ini'}, above the "
+        "workspace, which has none of its own: whole suite"
+    )
