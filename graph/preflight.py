@@ -42,7 +42,6 @@ INSTALL_HINTS = {
 
 
 #: Skills that run the project's code, and the module each needs in its interpreter.
-NEEDS_MODULE = {"run_pytest": "pytest"}
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ def _interpreter(
     elsewhere: tests of such a copy pass whatever the run writes."""
     try:
         env = find_python_env(root, python)
-        needed = sorted({NEEDS_MODULE[s.skill] for s in plan.steps if s.skill in NEEDS_MODULE})
+        needed = sorted({m for s in plan.steps if (m := _needs_module(registry, s.skill))})
         if not needed and not any(_runs_python(registry, s.skill) for s in plan.steps):
             return env, ""
         found = probe(env, root if needed else None)
@@ -196,13 +195,18 @@ def added_checks_problem(
     needs them, when preflight did not check for them (the plan had no such check then): the
     interpreter checks of preflight (the module they need, and the project's packages from
     the workspace), or ``None``. Blocking (runs the interpreter once)."""
-    if not any(name in NEEDS_MODULE for name in added):
+    if not any(_needs_module(registry, name) for name in added):
         return None
     try:
         _interpreter(plan, registry, root, python)
     except PreflightError as exc:
         return str(exc)
     return None
+
+
+def _needs_module(registry: SkillRegistry, name: str) -> str | None:
+    skill = registry.get(name)
+    return skill.needs_module if skill else None
 
 
 def _foreign_problem(env: PythonEnv, foreign: list[ForeignPackage]) -> str:

@@ -45,7 +45,6 @@ from phasegraph.nodes.execute import StepRunner, emit, options
 from phasegraph.nodes.reads import task
 from phasegraph.skills.base import SkillResult
 from phasegraph.skills.errors import UndoError
-from phasegraph.skills.run_pytest import recheck_step
 from phasegraph.skills.text import plural
 
 
@@ -121,7 +120,7 @@ async def before_the_run(
         key = baseline_key(step_id)
 
         async def run() -> Update:
-            narrowed = recheck_step(step, tests) if tests else None
+            narrowed = runner.narrowed(step, tests) if tests else None
             where = task(state, step)
             for tried in [s for s in (narrowed, step) if s is not None]:
                 outcome = await runner.run(

@@ -21,7 +21,6 @@ from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.gitrepo import head_sha, run_git_sync
 from phasegraph.skills.pyenv import PythonEnv
-from phasegraph.skills.run_pytest import is_targeted
 from phasegraph.skills.text import plural
 
 
@@ -154,7 +153,7 @@ async def keep_checks_for_next_run(
     checks = []
     for step in steps_of(state, runner.registry, SkillKind.VERIFY):
         output = await records.output(step["id"])
-        if output is None or "checked" not in output or is_targeted(step):
+        if output is None or "checked" not in output or runner.by_writes(step):
             continue
         kept = {
             "findings": output["findings"],

@@ -27,7 +27,6 @@ from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.redact import redact, redact_data
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.retry import retrying
-from phasegraph.skills.run_pytest import is_targeted
 from phasegraph.skills.text import clip, describe_errors
 
 
@@ -119,6 +118,24 @@ class StepRunner:
         store = runtime.store if runtime is not None else None
         return RunStore(store if store is not None else self.fallback_store, run_id)
 
+    def by_writes(self, step: Mapping[str, Any]) -> bool:
+        """Whether ``step`` selects what it runs by the run's planned writes
+        (:attr:`Skill.by_writes`: a targeted run_pytest)."""
+        skill = self.registry.get(step["skill"])
+        args = step.get("args") or {}
+        return bool(
+            skill and skill.by_writes and isinstance(args, Mapping) and skill.by_writes(args)
+        )
+
+    def narrowed(self, step: Mapping[str, Any], tests: list[str]) -> dict[str, Any] | None:
+        """``step`` run only for ``tests``, with its options (:attr:`Skill.narrowed`);
+        ``None`` when its skill cannot narrow."""
+        skill = self.registry.get(step["skill"])
+        if skill is None or skill.narrowed is None:
+            return None
+        args = step.get("args") or {}
+        return {**step, "args": skill.narrowed(args if isinstance(args, Mapping) else {}, tests)}
+
     async def planned_files(
         self, runtime: Runtime[RunOptions] | None, where: Mapping[str, Any]
     ) -> tuple[str, ...] | None:
@@ -208,7 +225,7 @@ class StepRunner:
         run = skill.collect if collect else skill.fn
         if run is None:
             return failed(f"{skill.name} cannot list what it would check")
-        wants_writes = is_targeted(step) or collect
+        wants_writes = self.by_writes(step) or collect
         planned = await self.planned_files(runtime, where) if wants_writes else None
         ctx = _context(
             step, where, opts, run_files=run_files, planned=planned, selected_before=selected_before

@@ -20,7 +20,6 @@ from phasegraph.nodes.plan_view import status, steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.pyenv import PythonEnv
-from phasegraph.skills.run_pytest import is_targeted, recheck_step
 
 
 def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
@@ -82,7 +81,7 @@ def baseline_jobs(
             later = True
         else:
             later = after_the_writes(runner, step, runtime) and (writes_known or not hidden)
-        if step["id"] in taken or (not writes_known and (is_targeted(step) or later)):
+        if step["id"] in taken or (not writes_known and (runner.by_writes(step) or later)):
             continue
         jobs.append(
             Job(baseline_key(step["id"]), _baseline(runner, task(state, step), runtime, later))
@@ -133,7 +132,7 @@ def _baseline(
         if cache is not None and options(runtime).baseline_cache:
             env = PythonEnv.from_dict(where.get("environment"))
             keyed = step
-            if is_targeted(step):  # its tests depend on what the run writes: so does its key
+            if runner.by_writes(step):  # its tests depend on what the run writes: so does its key
                 keyed = {**step, "planned_files": await runner.planned_files(runtime, where)}
             kept_key = await asyncio.to_thread(cache.key, keyed, runner.registry, env)
             kept = await asyncio.to_thread(cache.get, kept_key)
@@ -204,7 +203,7 @@ def _baseline(
         unsure = [*(f for f in kept["findings"] if "::" in f), *kept.get("not_passed", {})]
         if not unsure:  # only paths not found: the tree, which is the key, decides those
             return kept
-        narrowed = recheck_step(step, unsure)
+        narrowed = runner.narrowed(step, unsure)
         if narrowed is None:
             return None
         again = await runner.run(

@@ -157,6 +157,18 @@ class Skill(Generic[A]):
     #: its baseline after the writes, on the pre-run tree put back for a moment, and only for
     #: what did not pass then (:mod:`phasegraph.nodes.baseline_after`).
     collect: SkillFn[A] | None = None
+    #: The module the skill imports in the project's interpreter (run_pytest: ``pytest``):
+    #: preflight checks that the interpreter has it and that the project's own packages come
+    #: from the workspace there (the code the run writes, not an installed copy).
+    needs_module: str | None = None
+    #: Whether a step with these args (a plan step's ``args``) selects what it runs by the
+    #: run's planned writes (a targeted run_pytest): it runs, its baseline too, once they are
+    #: known, and its kept baseline is keyed by them.
+    by_writes: Callable[[Mapping[str, Any]], bool] | None = None
+    #: A step's args narrowed to run only the given tests (node ids, or files), with its
+    #: options: how a check's failures are run again alone (a kept baseline confirmed, a
+    #: baseline taken after the writes).
+    narrowed: Callable[[Mapping[str, Any], list[str]], dict[str, Any]] | None = None
 
     def parse_args(self, raw: Mapping[str, Any]) -> A:
         return self.args_model.model_validate(dict(raw))

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -354,22 +355,16 @@ class RunPytestArgs(SkillArgs):
         return check_pytest_args(value)
 
 
-def is_targeted(step: dict[str, Any]) -> bool:
-    """Whether ``step`` (a plan step as a mapping) is a targeted run_pytest: one that needs the
-    run's planned writes (:attr:`SkillContext.planned_files`) before it runs, baseline too."""
-    args = step.get("args") or {}
-    return (
-        step.get("skill") == SKILL_NAME and isinstance(args, dict) and args.get("targeted") is True
-    )
+def by_writes(args: Mapping[str, Any]) -> bool:
+    """Whether a run_pytest step with ``args`` is targeted: it needs the run's planned writes
+    (:attr:`SkillContext.planned_files`) before it runs, baseline too."""
+    return args.get("targeted") is True
 
 
-def recheck_step(step: dict[str, Any], tests: list[str]) -> dict[str, Any] | None:
-    """``step`` (a plan step as a mapping) narrowed to run only ``tests`` (node ids, or test
-    files skipped whole), with its options; ``None`` when it is no run_pytest step."""
-    if step.get("skill") != SKILL_NAME:
-        return None
-    args = dict(step.get("args") or {})
-    return {**step, "args": {**args, "paths": list(tests), "targeted": False}}
+def narrowed(args: Mapping[str, Any], tests: list[str]) -> dict[str, Any]:
+    """``args`` narrowed to run only ``tests`` (node ids, or test files skipped whole), with
+    the step's options."""
+    return {**args, "paths": list(tests), "targeted": False}
 
 
 #: Environment variables through which pytest takes options and plugins.
@@ -815,4 +810,7 @@ SKILL = Skill(
     programs=(),
     ahead=start_ahead,
     collect=collect_listed,
+    needs_module="pytest",
+    by_writes=by_writes,
+    narrowed=narrowed,
 )

@@ -9,7 +9,7 @@ import pytest
 from testkit import write
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.run_pytest import RunPytestArgs, is_targeted, run_pytest
+from phasegraph.skills.run_pytest import SKILL, RunPytestArgs, run_pytest
 from phasegraph.skills.test_selection import EVERY_FILE, WHOLE_SUITE, select_tests
 
 SRC_LAYOUT = {
@@ -258,10 +258,15 @@ def test_virtualenvs_and_hidden_folders_are_not_part_of_the_project(tmp_path: Pa
     assert found.files == ("tests/test_a.py", "tests/test_b.py")
 
 
-def test_is_targeted_reads_the_step() -> None:
-    assert is_targeted({"id": "t", "skill": "run_pytest", "args": {"targeted": True}})
-    assert not is_targeted({"id": "t", "skill": "run_pytest", "args": {}})
-    assert not is_targeted({"id": "t", "skill": "run_ruff", "args": {"targeted": True}})
+def test_a_targeted_step_declares_that_it_selects_by_the_writes() -> None:
+    from phasegraph.nodes.execute import StepRunner
+    from phasegraph.skills.registry import default_registry
+
+    runner = StepRunner(default_registry())
+    assert SKILL.by_writes is not None and SKILL.by_writes({"targeted": True})
+    assert runner.by_writes({"id": "t", "skill": "run_pytest", "args": {"targeted": True}})
+    assert not runner.by_writes({"id": "t", "skill": "run_pytest", "args": {}})
+    assert not runner.by_writes({"id": "t", "skill": "run_ruff", "args": {"targeted": True}})
 
 
 def fast(repo: Path, planned: tuple[str, ...] | None) -> SkillContext:
