@@ -26,13 +26,3 @@ def steps_of(state: State, registry: SkillRegistry, kind: SkillKind) -> list[dic
 def status(state: State, step_id: str) -> str:
     row = state.get("steps", {}).get(step_id)
     return row["status"] if row else "pending"
-
-
-def ready(state: State, registry: SkillRegistry, kind: SkillKind) -> list[dict[str, Any]]:
-    """Pending steps of ``kind`` whose dependencies are all done."""
-    return [
-        step
-        for step in steps_of(state, registry, kind)
-        if status(state, step["id"]) == "pending"
-        and all(status(state, dep) == "done" for dep in step.get("after", []))
-    ]

@@ -369,16 +369,6 @@ def change_blocks(text: str, changes: list[Change]) -> list[tuple[str, str]]:
     return blocks
 
 
-def edit_blocks(text: str, pattern: re.Pattern[str], new: str) -> list[tuple[str, str]]:
-    """Search/replace pairs replacing every match of ``pattern`` in ``text`` by ``new``."""
-    changes = [
-        Change(row, m.start(), m.end(), new)
-        for row, line in enumerate(split_lines(text))
-        for m in pattern.finditer(line)
-    ]
-    return change_blocks(text, changes)
-
-
 def _unique_slug(rel: str, taken: dict[str, str]) -> str:
     """A step-id part for ``rel``, never the same as another file's (``a/b.py``, ``a-b.py``)."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", rel).strip("-")[:60] or "file"

@@ -164,17 +164,6 @@ def _not_found(rel: str, text: str, search: str, note: str = "") -> str:
     )
 
 
-def match_problem(rel: str, text: str, search: str, found: list[int]) -> str | None:
-    """Why ``search``, found at ``found`` in ``text``, cannot be edited (``None``: exactly
-    once), counting exact occurrences only (:func:`find_all`). :func:`match_block` gives the
-    same messages for the ladder."""
-    if not found:
-        return _not_found(rel, text, search)
-    if len(found) == 1:
-        return None
-    return _ambiguous(rel, text, search, "exact", found)
-
-
 def _ambiguous(rel: str, text: str, search: str, rung: Rung, starts: list[int]) -> str:
     lines = ", ".join(str(_line_at(text, at)) for at in starts[:50])
     more = f" and {len(starts) - 50} more" if len(starts) > 50 else ""

@@ -137,9 +137,6 @@ class PythonEnv:
         }.get(self.kind, self.source)
         return f"{self.python} ({where})"
 
-    def as_dict(self) -> dict[str, str]:
-        return {"python": self.python, "source": self.source}
-
     @classmethod
     def from_dict(cls, raw: Mapping[str, object] | None) -> PythonEnv:
         if not raw or not isinstance(raw.get("python"), str):

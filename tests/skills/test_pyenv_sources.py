@@ -71,7 +71,7 @@ def test_a_nox_session_is_the_interpreter_and_named_by_its_folder(tmp_path: Path
     assert found == PythonEnv(str(python), ".nox/tests")
     assert (found.kind, found.own) == ("nox", False)
     assert found.describe() == f"{python} (the nox session .nox/tests)"
-    assert PythonEnv.from_dict(found.as_dict()) == found
+    assert PythonEnv.from_dict({"python": found.python, "source": found.source}) == found
     assert found.project_tool("python") == str(python)
 
 
