@@ -13,13 +13,14 @@ never start, jobs already running end (each bounded by its own timeout).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, get_origin, get_type_hints
 
 from langgraph.func import task
 
-from phasegraph.graph.state import merge_dicts, merge_records
+from phasegraph.graph.state import State, merge_dicts
 
 #: A job's result is a partial state update (``steps``, ``failure``, ...), or ``None``
 #: for a job that never started because an earlier one failed.
@@ -104,18 +105,27 @@ async def run_jobs(
     return [r for name in ended_order if (r := dispatch.results[name]) is not None]
 
 
+def _reducers() -> dict[str, Callable[[Any, Any], Any]]:
+    """How each key of the graph state merges (its ``Annotated`` reducer), the one definition;
+    and the keys the verify node passes between its waves of tasks."""
+    hints = get_type_hints(State, include_extras=True)
+    found = {
+        key: hint.__metadata__[0]
+        for key, hint in hints.items()
+        if get_origin(hint) is Annotated and inspect.isfunction(hint.__metadata__[0])
+    }
+    return {**found, "after": merge_dicts, "before": merge_dicts}
+
+
+_REDUCERS = _reducers()
+
+
 def merged(updates: Sequence[Update]) -> Update:
-    """One state update from many: rows and baselines merged, the first failure kept."""
+    """One state update from many, merged as the graph state merges them (its reducers:
+    rows and baselines by id, written files without repeats, the first failure kept)."""
     out: Update = {}
     for update in updates:
         for key, value in update.items():
-            if key == "steps":
-                out[key] = merge_records(out.get(key), value)
-            elif key in ("baseline", "usage", "verdicts", "after", "before"):
-                out[key] = merge_dicts(out.get(key), value)
-            elif key == "failure":
-                if value is not None and out.get("failure") is None:
-                    out["failure"] = value
-            else:
-                out[key] = value
+            reduce = _REDUCERS.get(key)
+            out[key] = reduce(out[key], value) if reduce and key in out else value
     return out

@@ -48,3 +48,22 @@ async def test_the_first_failure_stops_what_has_not_started() -> None:
     assert result["out"]["failure"]["step"] == "a"
     assert "b" not in started and "c" not in started  # waiting on the failed one: never ran
     assert set(result["out"]["steps"]) == set(started)
+
+
+def test_updates_merge_as_the_graph_state_merges_them() -> None:
+    """One owner of how updates merge: the state's own reducers, every key of them."""
+    out = merged(
+        [
+            {"failure": None, "written": ["a.py"], "written_sha": {"a.py": "1"}},
+            {"failure": {"step": "x"}, "written": ["a.py", "b.py"], "created": ["b.py"]},
+            {"failure": {"step": "y"}, "written_sha": {"b.py": "2"}, "steps": {"x": {"id": "x"}}},
+        ]
+    )
+
+    assert out == {
+        "failure": {"step": "x"},  # the first failure wins
+        "written": ["a.py", "b.py"],  # no repeats
+        "written_sha": {"a.py": "1", "b.py": "2"},
+        "created": ["b.py"],
+        "steps": {"x": {"id": "x"}},
+    }
