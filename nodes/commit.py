@@ -19,55 +19,9 @@ from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.errors import SkillError
-from phasegraph.skills.gitrepo import head_sha, run_git_sync
+from phasegraph.skills.gitrepo import commit_landed, commit_subject, committed_since, head_sha
 from phasegraph.skills.pyenv import PythonEnv
 from phasegraph.skills.text import plural
-
-
-def commit_landed(workspace: Path, before: str | None, message: str) -> tuple[str, int] | None:
-    """The commit an interrupted run made on top of ``before``, if it made one: its sha and
-    how many commits are on top of it now (0: it is HEAD; -1: not on HEAD's first-parent line).
-
-    The run's commit is the one after ``before`` whose parent is ``before`` and whose message
-    is the step's: the user may have committed on top of it since.
-    """
-    head = head_sha(workspace)
-    if head is None or head == before:
-        return None
-    span = f"{before}..{head}" if before else head
-    shown = run_git_sync(workspace, "log", "-z", "--format=%H %P%n%B", span)
-    for entry in shown.stdout.split("\0"):
-        ids, _, body = entry.partition("\n")
-        sha, *parents = ids.split() or [""]
-        if sha and parents == ([before] if before else []) and body.strip() == message.strip():
-            return sha, _commits_on_top(workspace, sha, head)
-    return None
-
-
-def _commits_on_top(workspace: Path, sha: str, head: str) -> int:
-    if sha == head:
-        return 0
-    count = run_git_sync(workspace, "rev-list", "--count", "--first-parent", f"{sha}..{head}")
-    above = int(count.stdout.strip() or 0)
-    back = run_git_sync(workspace, "rev-parse", "--verify", "--quiet", f"{head}~{above}")
-    return above if back.stdout.strip() == sha else -1
-
-
-def committed_since(
-    workspace: Path, before: str | None, files: list[str], head: str | None
-) -> str | None:
-    """The latest commit after ``before`` that touched ``files``, when every one of them is
-    now as HEAD (``head``) holds it: someone else (the user) committed the run's changes."""
-    if not files or head in (None, before):
-        return None
-    status = run_git_sync(
-        workspace, "status", "--porcelain", "-z", "--untracked-files=all", "--", *files
-    )
-    if status.returncode != 0 or status.stdout:
-        return None
-    span = f"{before}..HEAD" if before else "HEAD"
-    found = run_git_sync(workspace, "log", "-1", "--format=%H", span, "--", *files)
-    return found.stdout.strip() or None
 
 
 def _landed_summary(sha: str, above: int) -> str:
@@ -77,7 +31,7 @@ def _landed_summary(sha: str, above: int) -> str:
 
 
 def _held_summary(workspace: Path, sha: str) -> str:
-    subject = run_git_sync(workspace, "log", "-1", "--format=%s", sha).stdout.strip()
+    subject = commit_subject(workspace, sha)
     return (
         f'not committed: the run\'s changes are already committed in {sha[:7]} "{subject}", '
         "a commit made after the run started, not by this run"

@@ -328,3 +328,54 @@ def _in_conflict(paths: list[str]) -> str:
     shown = ", ".join(paths[:_LISTED])
     more = f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else ""
     return f", with conflicts in {shown}{more}"
+
+
+def commit_landed(workspace: Path, before: str | None, message: str) -> tuple[str, int] | None:
+    """The commit an interrupted run made on top of ``before``, if it made one: its sha and
+    how many commits are on top of it now (0: it is HEAD; -1: not on HEAD's first-parent line).
+
+    The run's commit is the one after ``before`` whose parent is ``before`` and whose message
+    is the step's: the user may have committed on top of it since.
+    """
+    head = head_sha(workspace)
+    if head is None or head == before:
+        return None
+    span = f"{before}..{head}" if before else head
+    shown = run_git_sync(workspace, "log", "-z", "--format=%H %P%n%B", span)
+    for entry in shown.stdout.split("\0"):
+        ids, _, body = entry.partition("\n")
+        sha, *parents = ids.split() or [""]
+        if sha and parents == ([before] if before else []) and body.strip() == message.strip():
+            return sha, _commits_on_top(workspace, sha, head)
+    return None
+
+
+def _commits_on_top(workspace: Path, sha: str, head: str) -> int:
+    if sha == head:
+        return 0
+    count = run_git_sync(workspace, "rev-list", "--count", "--first-parent", f"{sha}..{head}")
+    above = int(count.stdout.strip() or 0)
+    back = run_git_sync(workspace, "rev-parse", "--verify", "--quiet", f"{head}~{above}")
+    return above if back.stdout.strip() == sha else -1
+
+
+def committed_since(
+    workspace: Path, before: str | None, files: list[str], head: str | None
+) -> str | None:
+    """The latest commit after ``before`` that touched ``files``, when every one of them is
+    now as HEAD (``head``) holds it: someone else (the user) committed the run's changes."""
+    if not files or head in (None, before):
+        return None
+    status = run_git_sync(
+        workspace, "status", "--porcelain", "-z", "--untracked-files=all", "--", *files
+    )
+    if status.returncode != 0 or status.stdout:
+        return None
+    span = f"{before}..HEAD" if before else "HEAD"
+    found = run_git_sync(workspace, "log", "-1", "--format=%H", span, "--", *files)
+    return found.stdout.strip() or None
+
+
+def commit_subject(workspace: Path, sha: str) -> str:
+    """The first line of commit ``sha``'s message."""
+    return run_git_sync(workspace, "log", "-1", "--format=%s", sha).stdout.strip()
