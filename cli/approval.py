@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.prompt import Confirm
@@ -16,8 +16,10 @@ from phasegraph.cli.progress import Progress
 from phasegraph.cli.session import EventSink, event_sink
 from phasegraph.graph.events import ApprovalAsked
 
+if TYPE_CHECKING:  # graph.run loads LangGraph: not at the CLI's start
+    from phasegraph.graph.run import InterruptHandler
+
 #: Answers a paused run's question (the ``interrupt`` value) with the value to resume with.
-InterruptHandler = Callable[[Any], dict[str, Any]]
 
 
 def show_writes(console: Console, value: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ class Consolidated:
 
 
 @dataclass(frozen=True)
-class Findings:
+class ReadsShown:
     """The reads' outputs as the model sees them, and what was cut to fit the budget."""
 
     text: str
@@ -88,7 +88,9 @@ def allot(sizes: list[int], budget: int) -> list[int]:
     return out
 
 
-def render_findings(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], budget: int) -> Findings:
+def render_findings(
+    plan: Plan, outputs: Mapping[str, Mapping[str, Any]], budget: int
+) -> ReadsShown:
     """Every read's output, fenced as untrusted data, trimmed to ``budget`` characters in all."""
     reads = [s for s in plan.steps if s.id in outputs]
     bodies = [render_output(outputs[s.id]) for s in reads]
@@ -110,7 +112,7 @@ def render_findings(plan: Plan, outputs: Mapping[str, Mapping[str, Any]], budget
             f"### read {step.id!r}: {step.skill} {args}\n\n"
             + fence_untrusted(shown, f"read step {step.id} ({step.skill})")
         )
-    return Findings("\n\n".join(blocks) or "(no read produced output)", cut)
+    return ReadsShown("\n\n".join(blocks) or "(no read produced output)", cut)
 
 
 async def writes_from_findings(

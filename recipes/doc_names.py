@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 
 from phasegraph.recipes.python_names import (
     Change,
-    Findings,
+    FileChanges,
     Symbol,
     defines,
     doc_line,
@@ -61,10 +61,10 @@ def is_history(rel: str) -> bool:
     return _HISTORY_FILE.fullmatch(path.name.split(".", 1)[0]) is not None
 
 
-def doc_findings(rel: str, text: str, symbol: Symbol, include_docs: bool) -> Findings:
+def doc_findings(rel: str, text: str, symbol: Symbol, include_docs: bool) -> FileChanges:
     """What to change in the documentation file ``rel``, and why each other occurrence
     stays."""
-    found = Findings()
+    found = FileChanges()
     lines = split_lines(text)
     if is_history(rel):
         for row, line in enumerate(lines):
@@ -161,11 +161,11 @@ def _defining_examples(lines: list[str], old: str) -> dict[int, str]:
     return rows
 
 
-def _in_own_example(one: Findings, line: str, where: str) -> Findings:
+def _in_own_example(one: FileChanges, line: str, where: str) -> FileChanges:
     """A line of an example that defines the name: only references qualified by the
     symbol's module (``pkg.Old``) are the symbol; every other is the example's own."""
     local = f"{where}: a name local to the example"
-    kept = Findings(left={at: local if why == "prose" else why for at, why in one.left.items()})
+    kept = FileChanges(left={at: local if why == "prose" else why for at, why in one.left.items()})
     for change in one.changes:
         if change.start > 0 and line[change.start - 1] == ".":
             kept.changes.append(change)
@@ -227,17 +227,17 @@ def _anchors(
 
 
 def _with_links(
-    one: Findings,
+    one: FileChanges,
     line: str,
     row: int,
     symbol: Symbol,
     include_docs: bool,
     headings: dict[str, str],
-) -> Findings:
+) -> FileChanges:
     """``one`` with the line's link anchors naming the symbol changed (and a link's text
     that is the bare name, when its anchor changes)."""
     anchors, left, texts = _anchors(line, symbol, headings)
-    out = Findings(changes=list(one.changes), left=dict(one.left))
+    out = FileChanges(changes=list(one.changes), left=dict(one.left))
     for start, why in left:
         out.left[(row, start)] = why
     if not include_docs:

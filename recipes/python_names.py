@@ -39,7 +39,6 @@ _TARGET_CONTAINERS = frozenset(
         "expression_list",
     }
 )
-PYTHON_SUFFIXES = (".py", ".pyi")
 
 _DOCTEST = re.compile(r"\s*(>>>|\.\.\.)(\s|$)")
 _DIRECTIVE = re.compile(r"\s*(\.\. [\w:-]+::|:::)\s")
@@ -70,7 +69,7 @@ class Change:
 
 
 @dataclass
-class Findings:
+class FileChanges:
     """What to change in one file, and why each other occurrence is left."""
 
     changes: list[Change] = field(default_factory=list)
@@ -318,7 +317,7 @@ class _PythonFile:
         self.aliases: dict[str, str] = {}  # local name -> module it names
         self.flags: dict[tuple[int, int, str], tuple[bool, str]] = {}  # scope -> (symbol?, why)
         self.globals: set[tuple[int, int, str]] = set()
-        self.found = Findings()
+        self.found = FileChanges()
 
     def column(self, point: tree_sitter.Point) -> tuple[int, int]:
         row, col = point
@@ -340,7 +339,7 @@ class _PythonFile:
         if key not in self.flags or is_symbol:
             self.flags[key] = (is_symbol, why)
 
-    def analyse(self, include_docs: bool) -> Findings:
+    def analyse(self, include_docs: bool) -> FileChanges:
         old, new = self.symbol.old, self.symbol.new
         idents: list[tree_sitter.Node] = []
         strings: list[tree_sitter.Node] = []
@@ -567,18 +566,18 @@ class _PythonFile:
 
 def python_findings(
     text: str, module: str, package: bool, symbol: Symbol, *, defining: bool, include_docs: bool
-) -> Findings:
+) -> FileChanges:
     """What to change in one Python file, and why each other occurrence of the name stays."""
     return _PythonFile(text, module, package, symbol, defining).analyse(include_docs)
 
 
 def doc_line(
     line: str, row: int, symbol: Symbol, include_docs: bool, fenced: bool = False
-) -> Findings:
+) -> FileChanges:
     """A documentation line: references to the symbol in code (doctest lines, directive
     targets, roles and inline code, fenced code) are changed with ``include_docs``; prose and
     names qualified by another module are left."""
-    found = Findings()
+    found = FileChanges()
     code_line = fenced or bool(_DOCTEST.match(line))
     directive = _DIRECTIVE.match(line)
     inline = [(m.start(2), m.end(2)) for m in _INLINE_CODE.finditer(line)]

@@ -19,9 +19,8 @@ from phasegraph.graph.plan import STEP_ID_PATTERN, Step
 from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.doc_names import DOC_SUFFIXES, HISTORY_WHY, doc_findings, is_history
 from phasegraph.recipes.python_names import (
-    PYTHON_SUFFIXES,
     Change,
-    Findings,
+    FileChanges,
     Symbol,
     defines,
     module_name,
@@ -33,6 +32,7 @@ from phasegraph.recipes.python_names import (
 from phasegraph.skills.base import PathArg
 from phasegraph.skills.edit_block import find_all
 from phasegraph.skills.errors import PlanError, WorkspaceViolation
+from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
 from phasegraph.skills.text import clip, plural
 from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
 
@@ -170,14 +170,14 @@ class RenameRecipe(Recipe):
         defining = self._defining_file(a, workspace, texts)
         symbol = _symbol(a, workspace, defining, texts)
 
-        left: dict[str, Findings] = {}
+        left: dict[str, FileChanges] = {}
         steps: list[Step] = []
         edited_python: list[str] = []
         slugs: dict[str, str] = {}
         for rel in files:
             text = texts.get(rel)
             if text is None:
-                found = Findings()
+                found = FileChanges()
                 for m in matches:
                     if m["path"] == rel:
                         found.leave(int(m["line"]) - 1, 0, _why_other(rel))
@@ -304,7 +304,7 @@ def _symbol(a: RenameArgs, workspace: Path, defining: str, texts: dict[str, str 
     return Symbol(old=a.old, new=a.new, modules=frozenset(modules))
 
 
-def _account(text: str, old: str, found: Findings) -> None:
+def _account(text: str, old: str, found: FileChanges) -> None:
     """Every occurrence of the word is either changed or left with a reason."""
     changed = {(c.line, c.start) for c in found.changes}
     pattern = word(old)
@@ -315,7 +315,7 @@ def _account(text: str, old: str, found: Findings) -> None:
 
 
 def _notes(
-    left: dict[str, Findings], texts: dict[str, str | None], matches: list[dict[str, Any]]
+    left: dict[str, FileChanges], texts: dict[str, str | None], matches: list[dict[str, Any]]
 ) -> list[str]:
     """``not changed: file:line: why: the line`` for each line holding an occurrence left."""
     shown = {(str(m["path"]), int(m["line"]) - 1): str(m["text"]) for m in matches}

@@ -40,12 +40,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
 from phasegraph.skills.gitrepo import run_git_sync
 from phasegraph.skills.workspace import resolve_in_workspace
 
 PRECOMMIT_FILES = (".pre-commit-config.yaml", ".pre-commit-config.yml")
 #: The files a pre-commit hook of mypy or ruff is given: Python sources and stubs.
-PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
 #: A config file larger than this is not read (no project's is).
 _MAX_CONFIG_BYTES = 1_000_000
 #: How many of the paths a result's data lists (a pre-commit listing may name thousands).

@@ -37,13 +37,13 @@ from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.check_invocation import (
-    PYTHON_SUFFIXES,
     nox_commands,
     precommit_hooks,
     tool_args,
     tox_commands,
 )
 from phasegraph.skills.fix_imports import rewrite_with_ruff
+from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
 from phasegraph.skills.procs import run_program
 from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import as_argument, require_tool, verify_env
