@@ -102,6 +102,18 @@ class RunStore:
     async def put_write_step(self, index: int, step: dict[str, Any]) -> None:
         await self._put(self._journal, f"write-step:{index}", step)
 
+    async def put_write_steps(self, steps: list[dict[str, Any]]) -> None:
+        """Keep the run's write steps, in order, as they will run (their files resolved)."""
+        for index, step in enumerate(steps):
+            await self.put_write_step(index, step)
+
+    async def write_steps(self) -> list[dict[str, Any]]:
+        """The run's write steps, in order (none kept yet: ``[]``)."""
+        steps: list[dict[str, Any]] = []
+        while (found := await self._get(self._journal, f"write-step:{len(steps)}")) is not None:
+            steps.append(found)
+        return steps
+
     async def write_step(self, index: int) -> dict[str, Any]:
         found = await self._get(self._journal, f"write-step:{index}")
         if found is None:

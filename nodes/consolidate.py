@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import dry_run_writes
+from phasegraph.graph.dry_run import dry_run_writes, resolved_writes
 from phasegraph.graph.plan import Plan, Step, check_plan
 from phasegraph.graph.preflight import added_checks_problem
 from phasegraph.graph.state import Failure, State
@@ -184,10 +184,15 @@ def make_consolidate_phase(runner: StepRunner, core: StateNode, concurrency: int
                 return update
         taken = {**state.get("baseline", {}), **update.get("baseline", {})}
         final: State = {**state, **update, "baseline": taken}  # type: ignore[typeddict-item]
-        # The writes are known now: kept for the targeted checks that select tests by them.
+        # The writes are known now, kept as they will run (a format step naming no files
+        # names those of the earlier writes): the writer's work list, and what targeted checks
+        # select tests by.
         records = runner.records(runtime, state["run_id"])
-        for index, step in enumerate(steps_of(final, runner.registry, SkillKind.WRITE)):
-            await records.put_write_step(index, step)
+        writes = steps_of(final, runner.registry, SkillKind.WRITE)
+        resolved = await asyncio.to_thread(
+            resolved_writes, writes, runner.registry, Path(state["workspace"])
+        )
+        await records.put_write_steps(resolved)
         # The baselines still missing: targeted checks, and verify steps the consolidation added.
         more = baseline_jobs(runner, final, runtime, writes_known=True)
         return merged([update, *await run_jobs(more, concurrency)]) if more else update

@@ -146,12 +146,7 @@ class StepRunner:
         write writes the files it names (the built-in ones do).
         """
         records = self.records(runtime, where["run_id"])
-        steps: list[dict[str, Any]] = []
-        while True:
-            try:
-                steps.append(await records.write_step(len(steps)))
-            except LookupError:
-                break
+        steps = await records.write_steps()
         if not steps:
             return None
         workspace = Path(where["workspace"])
