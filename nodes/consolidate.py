@@ -12,7 +12,7 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.context import RunOptions
 from phasegraph.graph.dry_run import dry_run_writes, resolved_writes
-from phasegraph.graph.plan import Plan, Step, check_plan
+from phasegraph.graph.plan import Plan, Step, check_plan, with_writes
 from phasegraph.graph.preflight import added_checks_problem
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.chat_models import model_for
@@ -44,21 +44,6 @@ async def recipe_consolidator(
     recipe = RECIPES[plan.recipe.name]
     # It reads the files it edits: a worker thread, never a blocking call on the event loop.
     return await asyncio.to_thread(recipe.consolidate, plan.recipe.args, outputs, workspace)
-
-
-def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan:
-    """``plan`` with ``writes`` placed after its reads and before its verifies; with a recipe,
-    before the plan's own writes, which apply on top of the recipe's."""
-    added = {id(step) for step in writes}
-
-    def order(step: Step) -> tuple[int, bool]:
-        skill = registry.get(step.skill)
-        kind = skill.kind.order if skill else 0
-        own_write = plan.recipe is not None and id(step) not in added
-        return kind, own_write and skill is not None and skill.kind is SkillKind.WRITE
-
-    steps = sorted([*plan.steps, *writes], key=order)  # sorted() is stable: plan order holds
-    return plan.model_copy(update={"steps": steps})
 
 
 def final_plan(

@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.plan import Plan, Step, validate_plan
+from phasegraph.graph.plan import Plan, Step, validate_plan, with_writes
 from phasegraph.graph.preflight import preflight_problems
 from phasegraph.graph.state import Failure, ModelUsage
 from phasegraph.nodes.llm import answer_or_failure, schema_of
@@ -133,9 +133,6 @@ async def writes_from_findings(
     ``earlier`` is the run's usage so far (the planner's): the same endpoint is asked
     the way it took then. Everything that touches the disk runs in a worker thread.
     """
-    # Imported here: the consolidate node imports this module.
-    from phasegraph.nodes.consolidate import with_writes
-
     how = asking(opts)
     how.start_like(earlier or {}, model)
     # The catalogue looks for programs, the prompts are files: off the event loop.
