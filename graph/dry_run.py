@@ -13,7 +13,6 @@ from typing import Any
 
 from phasegraph.graph.plan import Plan, Step
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.edit_block import match_block
 from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.format_code import with_earlier_files
 from phasegraph.skills.registry import SkillRegistry
@@ -25,13 +24,12 @@ def dry_run_writes(
 ) -> list[str]:
     """Every problem the plan's writes would hit, found without writing anything.
 
-    Applies the edit_block and write_file steps, in order, to copies of the files in
-    memory: an edit's target must exist (or be written by an earlier write_file) and its
-    search must match exactly once in the file as the earlier writes leave it, as the edit
-    itself matches it (:func:`~phasegraph.skills.edit_block.match_block`). No write
-    may target a file in ``dirty`` (the user's uncommitted changes). Files other write
-    skills touch (fix_imports, format: their files as :func:`resolved_writes` names them)
-    are not followed.
+    Applies each write its skill can try in memory (:attr:`Skill.in_memory`: edit_block,
+    write_file), in order, to copies of the files: an edit's target must exist (or be
+    written by an earlier write) and its search must match exactly once in the file as the
+    earlier writes leave it, as the edit itself matches it. No write may target a file in
+    ``dirty`` (the user's uncommitted changes). Files other write skills touch (fix_imports,
+    format: their files as :func:`resolved_writes` names them) are not followed.
     """
     problems: list[str] = []
     theirs = set(dirty)
@@ -52,52 +50,36 @@ def dry_run_writes(
     writes = [step for step in plan.steps if _is_write(step.skill, registry)]
     resolved = resolved_writes([step.model_dump() for step in writes], registry, workspace)
     for step, raw in zip(writes, resolved, strict=True):
-        targets = step_paths(raw, registry)
-        for mine in sorted(set(target_files(raw, registry, workspace)) & theirs):
+        paths = target_files(raw, registry, workspace)
+        for mine in sorted(set(paths) & theirs):
             problems.append(
                 f"step {step.id!r}: {mine} has uncommitted changes of yours that this run would "
                 "overwrite or commit; commit or stash them first, then run again"
             )
-        rel = step.args.get("path")
-        if step.skill == "write_file" and isinstance(rel, str):
-            content = step.args.get("content")
-            files[rel] = content if isinstance(content, str) else None
-        elif step.skill == "edit_block" and isinstance(rel, str):
-            text = text_of(rel)
-            if text is not None:
-                problem = _try_edit(step, rel, text, files, plan)
-                if problem:
-                    problems.append(problem)
-            elif rel not in others and not (workspace / rel).exists():
-                problems.append(f"step {step.id!r}: {rel} does not exist; use write_file")
-        else:
-            for path in targets:
+        skill = registry.get(step.skill)
+        if skill is None or skill.in_memory is None or len(paths) != 1:
+            for path in paths:
                 files[path] = None
                 others.add(path)
+            continue
+        (rel,) = paths
+        if rel in others:  # after a write not followed in memory: its text is not known
+            continue
+        fresh = rel not in files
+        text = text_of(rel)
+        if text is None and fresh and (workspace / rel).exists():
+            continue  # there but not text: the write itself says what it makes of it
+        tried = skill.in_memory(step.args, rel, text)
+        if tried.problem is not None:
+            where = (
+                f" (on {rel} as the plan's earlier writes leave it)"
+                if _edited_before(plan, step, rel, registry, workspace)
+                else ""
+            )
+            problems.append(f"step {step.id!r}{where}: {tried.problem}")
+        elif tried.text is not None:
+            files[rel] = tried.text
     return problems
-
-
-def _try_edit(
-    step: Step,
-    rel: str,
-    text: str,
-    files: dict[str, str | None],
-    plan: Plan,
-) -> str | None:
-    search, replace = step.args.get("search"), step.args.get("replace")
-    if not isinstance(search, str) or not isinstance(replace, str) or not search:
-        return None  # the args check names it
-    found = match_block(rel, text, search, replace)
-    if not isinstance(found, str):
-        files[rel] = found.apply(text)
-        return None
-    problem = found
-    where = (
-        f" (on {rel} as the plan's earlier writes leave it)"
-        if _edited_before(plan, step, rel)
-        else ""
-    )
-    return f"step {step.id!r}{where}: {problem}"
 
 
 def _is_write(name: str, registry: SkillRegistry) -> bool:
@@ -144,10 +126,15 @@ def target_files(step: dict[str, Any], registry: SkillRegistry, workspace: Path)
     return out
 
 
-def _edited_before(plan: Plan, step: Step, rel: str) -> bool:
+def _edited_before(
+    plan: Plan, step: Step, rel: str, registry: SkillRegistry, workspace: Path
+) -> bool:
+    """Whether a write tried in memory before ``step`` wrote ``rel``."""
     for other in plan.steps:
         if other.id == step.id:
             return False
-        if other.args.get("path") == rel and other.skill in ("edit_block", "write_file"):
+        skill = registry.get(other.skill)
+        tried = skill is not None and skill.in_memory is not None
+        if tried and rel in target_files(other.model_dump(), registry, workspace):
             return True
     return False

@@ -16,7 +16,6 @@ from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.edit_block import match_block
 from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
 from phasegraph.skills.workspace import resolve_in_workspace
@@ -78,7 +77,8 @@ def file_changes(
         args = step.get("args", {})
         skill = step["skill"]
         paths = target_files(step, registry, workspace)
-        if skill not in ("edit_block", "write_file") or len(paths) != 1:
+        tried = registry.get(skill)
+        if tried is None or tried.in_memory is None or len(paths) != 1:
             for rel in paths:
                 then.setdefault(rel, []).append(step["id"])
             continue
@@ -89,7 +89,7 @@ def file_changes(
         if rel not in before:
             before[rel] = after[rel] = _text(workspace, rel)
         ids.setdefault(rel, []).append(step["id"])
-        after[rel] = _after(skill, args, rel, after[rel])
+        after[rel] = _after(registry, skill, args, rel, after[rel])
     rows = []
     for rel, made in ids.items():
         old, new = before[rel], after[rel]
@@ -117,16 +117,14 @@ def _text(workspace: Path, rel: str) -> str | None:
         return None
 
 
-def _after(skill: str, args: dict[str, Any], rel: str, text: str | None) -> str | None:
-    """``text`` once one edit_block or write_file step is applied (``None``: not known)."""
-    if skill == "write_file":
-        content = args.get("content")
-        return content if isinstance(content, str) else None
-    search, replace = args.get("search"), args.get("replace")
-    if text is None or not isinstance(search, str) or not isinstance(replace, str):
+def _after(
+    registry: SkillRegistry, skill: str, args: dict[str, Any], rel: str, text: str | None
+) -> str | None:
+    """``text`` once one write tried in memory is applied (``None``: not known)."""
+    found = registry.get(skill)
+    if found is None or found.in_memory is None:
         return None
-    found = match_block(rel, text, search, replace)
-    return None if isinstance(found, str) else found.apply(text)
+    return found.in_memory(args, rel, text).text
 
 
 def _diff(rel: str, old: str | None, new: str) -> list[str]:

@@ -129,6 +129,15 @@ class SkillContext:
         return redact.scrub_env(env) if self.scrub_env else env
 
 
+@dataclass(frozen=True)
+class InMemory:
+    """A write tried in memory: the text it leaves, or why it cannot apply (``text`` and
+    ``problem`` both ``None``: nothing to say, such as args the args check will refuse)."""
+
+    text: str | None = None
+    problem: str | None = None
+
+
 A = TypeVar("A", bound=BaseModel)
 
 SkillFn = Callable[[A, SkillContext], Awaitable[SkillResult]]
@@ -169,6 +178,12 @@ class Skill(Generic[A]):
     #: options: how a check's failures are run again alone (a kept baseline confirmed, a
     #: baseline taken after the writes).
     narrowed: Callable[[Mapping[str, Any], list[str]], dict[str, Any]] | None = None
+    #: A write of one file tried in memory, for the dry run and the approval preview: given
+    #: its args, the file's workspace-relative path and its text as the earlier writes leave
+    #: it (``None``: no such file), the text after it, or why it cannot apply
+    #: (:class:`InMemory`). ``None``: the skill cannot be tried so (its files are then unknown
+    #: to the writes after it).
+    in_memory: Callable[[Mapping[str, Any], str, str | None], InMemory] | None = None
 
     def parse_args(self, raw: Mapping[str, Any]) -> A:
         return self.args_model.model_validate(dict(raw))

@@ -15,13 +15,22 @@ import asyncio
 import bisect
 import difflib
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.base import (
+    InMemory,
+    PathArg,
+    Skill,
+    SkillArgs,
+    SkillContext,
+    SkillKind,
+    SkillResult,
+)
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.read_file import count_lines, read_text_file
 from phasegraph.skills.text import plural
@@ -517,10 +526,23 @@ def _read_back(ctx: SkillContext, target: Path, rel: str, size: int) -> bytes:
         return b""
 
 
+def in_memory(args: Mapping[str, Any], rel: str, text: str | None) -> InMemory:
+    """The file as the edit leaves it, matched as the edit matches (:func:`match_block`), or
+    why it cannot apply."""
+    search, replace = args.get("search"), args.get("replace")
+    if not isinstance(search, str) or not isinstance(replace, str) or not search:
+        return InMemory()  # the args check names it
+    if text is None:
+        return InMemory(problem=f"{rel} does not exist; use write_file")
+    found = match_block(rel, text, search, replace)
+    return InMemory(problem=found) if isinstance(found, str) else InMemory(found.apply(text))
+
+
 SKILL = Skill(
     name="edit_block",
     kind=SkillKind.WRITE,
     args_model=EditBlockArgs,
     fn=edit_block,
     description="Replace one exact, unique block of text in a file (atomic, verified)",
+    in_memory=in_memory,
 )

@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import field_validator
 
-from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
+from phasegraph.skills.base import (
+    InMemory,
+    PathArg,
+    Skill,
+    SkillArgs,
+    SkillContext,
+    SkillKind,
+    SkillResult,
+)
 from phasegraph.skills.edit_block import text_field
 from phasegraph.skills.errors import SkillError
 from phasegraph.skills.read_file import read_text_file
@@ -129,10 +138,17 @@ def _write_file(args: WriteFileArgs, ctx: SkillContext) -> SkillResult:
     )
 
 
+def in_memory(args: Mapping[str, Any], rel: str, text: str | None) -> InMemory:
+    """The file as the write leaves it: its content."""
+    content = args.get("content")
+    return InMemory(content if isinstance(content, str) else None)
+
+
 SKILL = Skill(
     name="write_file",
     kind=SkillKind.WRITE,
     args_model=WriteFileArgs,
     fn=write_file,
     description="Write a whole UTF-8 file, new or replaced, atomically and verified",
+    in_memory=in_memory,
 )
