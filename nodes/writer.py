@@ -28,16 +28,17 @@ from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import target_files
+from phasegraph.graph.dry_run import resolved_writes, target_files
 from phasegraph.graph.failpoints import failpoint
 from phasegraph.graph.lock import hold_workspace
 from phasegraph.graph.run_store import Hashes, RunStore, WriteProgress, hashes, landed
 from phasegraph.graph.state import Failure, State, StepRecord, first_failure
 from phasegraph.graph.undo import Preimages
 from phasegraph.nodes.execute import StepRunner, emit, record
+from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import resume_problem
 from phasegraph.nodes.types import StateNode
-from phasegraph.skills.base import SkillResult
+from phasegraph.skills.base import SkillKind, SkillResult
 from phasegraph.skills.errors import WorkspaceBusy
 from phasegraph.skills.workspace import resolve_in_workspace
 
@@ -209,8 +210,17 @@ def build_writer(runner: StepRunner) -> StateNode:
 
     async def writer(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         workspace = Path(state["workspace"])
+        # The writes as the state's plan has them now, not as the consolidate node kept them:
+        # a plan edited in the state before the writes (time travel, ``update_state``) is the
+        # one that runs. Kept again, as they run (a format step's files resolved).
+        steps = await asyncio.to_thread(
+            resolved_writes,
+            steps_of(state, runner.registry, SkillKind.WRITE),
+            runner.registry,
+            workspace,
+        )
         records = runner.records(runtime, state["run_id"])
-        steps = await records.write_steps()  # as the consolidate node kept them, resolved
+        await records.put_write_steps(steps)
         config = get_config()
         owner = str(config.get("configurable", {}).get("thread_id") or state["run_id"])
         # The loop is as long as the plan has writes: a limit below that guards nothing.
