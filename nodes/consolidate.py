@@ -170,8 +170,8 @@ def make_consolidate_phase(runner: StepRunner, core: StateNode, concurrency: int
         taken = {**state.get("baseline", {}), **update.get("baseline", {})}
         final: State = {**state, **update, "baseline": taken}  # type: ignore[typeddict-item]
         # The writes are known now, kept as they will run (a format step naming no files
-        # names those of the earlier writes): the writer's work list, and what targeted checks
-        # select tests by.
+        # names those of the earlier writes), for the checks that need them before the writes
+        # (a targeted selection, a listing); the writer keeps them again from the state's plan.
         records = runner.records(runtime, state["run_id"])
         writes = steps_of(final, runner.registry, SkillKind.WRITE)
         resolved = await asyncio.to_thread(
