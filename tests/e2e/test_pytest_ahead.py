@@ -221,3 +221,18 @@ async def test_what_the_project_read_as_its_interpreter_started_is_read_again_af
     assert found.finding == "tests/test_settings.py::test_greeting"
     assert "assert 'bye' == 'hello'" in found.detail
     assert git(repo, "rev-parse", "HEAD").strip() == head
+
+
+async def test_a_red_run_runs_its_failures_again_in_an_interpreter_started_ahead_too(
+    make_repo: MakeRepo, probe: Path, temp_root: Path
+) -> None:
+    strict_probe = PROBE + "    assert GREETING == 'hello'\n"
+    repo = make_repo({**FILES, "test_probe.py": strict_probe})
+    report, _ = await run_collecting(plan(GREET), repo)
+    assert report.status == "stopped" and report.failure_kind == "gate", report.error
+    # After the writes the test fails; on the earlier tree, run again alone, it passed: both
+    # runs were started ahead (the second beside the first, in case it was needed).
+    after, before = (json.loads(line) for line in probe.read_text().splitlines())
+    assert (after["greeting"], started_ahead(after)) == ("hi", True)
+    assert (before["greeting"], started_ahead(before)) == ("hello", True)
+    assert list(temp_root.iterdir()) == []
