@@ -31,7 +31,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.baseline_cache import BaselineCache
@@ -41,16 +40,11 @@ from phasegraph.graph.lock import hold_workspace
 from phasegraph.graph.pre_run_tree import put_back, put_before
 from phasegraph.graph.state import Failure, State, baseline_key
 from phasegraph.nodes.eager import Job, Update, merged, run_jobs
-from phasegraph.nodes.execute import StepRunner, emit, options
+from phasegraph.nodes.execute import StepRunner, emit, lock_owner, options
 from phasegraph.nodes.reads import task
 from phasegraph.skills.base import SkillResult
 from phasegraph.skills.errors import UndoError
 from phasegraph.skills.text import plural
-
-
-def owner(state: State) -> str:
-    """Who holds the workspace lock for this run (the writer's owner)."""
-    return str(get_config().get("configurable", {}).get("thread_id") or state["run_id"])
 
 
 def kept_result(result: SkillResult) -> dict[str, Any]:
@@ -153,7 +147,7 @@ async def before_the_run(
         return Job(f"before:{step_id}", run)
 
     try:
-        async with hold_workspace(workspace, owner(state)):
+        async with hold_workspace(workspace, lock_owner(state)):
             try:
                 await asyncio.to_thread(put_before, workspace, run_id, written)
                 jobs = [job(step_id, tests) for step_id, tests in wanted.items()]

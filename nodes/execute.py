@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
@@ -33,6 +34,12 @@ from phasegraph.skills.text import clip, describe_errors
 def options(runtime: Runtime[RunOptions] | None) -> RunOptions:
     ctx = runtime.context if runtime is not None else None
     return ctx if isinstance(ctx, RunOptions) else RunOptions()
+
+
+def lock_owner(state: State) -> str:
+    """Who holds the workspace lock for this run (its thread, else its run id): the writer,
+    and the verify node while it puts the earlier tree back for a moment."""
+    return str(get_config().get("configurable", {}).get("thread_id") or state["run_id"])
 
 
 def held_to_server(node: StateNode) -> StateNode:
@@ -193,7 +200,7 @@ class StepRunner:
         phase when it is not the skill's kind (a verify's ``baseline`` run).
         ``selected_before``: what a targeted check's baseline ran
         (:attr:`SkillContext.selected_before`). ``collect``: list what the check would run
-        that the writes reach (:attr:`Skill.collect`) instead of running it.
+        (:attr:`Skill.collect`) instead of running it.
         """
         skill = self.registry.get(step["skill"])
         phase = phase or (skill.kind.value if skill else "?")

@@ -67,35 +67,27 @@ def baseline_jobs(
     ``RunOptions.baseline`` says; the others take none. A targeted check selects its
     tests by the files the run will write, so its baseline waits until ``writes_known``
     (the final plan's write steps are in the run store); so does a check that takes its
-    baseline after the writes (:func:`after_the_writes`), unless a model call ``hidden``
+    baseline after the writes (a check that can list what it would run, with
+    ``RunOptions.baseline="auto"``), unless a model call ``hidden``
     (the LLM consolidator's, starting now) costs the run more than its whole baseline.
     """
     strict = bool(state.get("strict"))
     taken = state.get("baseline", {})
     jobs = []
     for step in steps_of(state, runner.registry, SkillKind.VERIFY):
-        if strict:  # every finding blocks; only what passed before is wanted (lost tests)
-            listable = runner.registry.get(step["skill"])
-            if listable is None or listable.collect is None:
-                continue
-            later = True
-        else:
-            later = after_the_writes(runner, step, runtime) and (writes_known or not hidden)
+        skill = runner.registry.get(step["skill"])
+        listable = skill is not None and skill.collect is not None
+        if strict and not listable:  # every finding blocks: nothing to know of before
+            continue
+        # Strict only lists, to know what passed before (lost tests), whatever the option.
+        auto = options(runtime).baseline == "auto" and (writes_known or not hidden)
+        later = listable and (strict or auto)
         if step["id"] in taken or (not writes_known and (runner.by_writes(step) or later)):
             continue
         jobs.append(
             Job(baseline_key(step["id"]), _baseline(runner, task(state, step), runtime, later))
         )
     return jobs
-
-
-def after_the_writes(
-    runner: StepRunner, step: dict[str, Any], runtime: Runtime[RunOptions]
-) -> bool:
-    """Whether ``step``'s baseline is taken after the writes (``RunOptions.baseline``,
-    :mod:`phasegraph.nodes.baseline_after`): a check that can list what it would run."""
-    skill = runner.registry.get(step["skill"])
-    return options(runtime).baseline == "auto" and skill is not None and skill.collect is not None
 
 
 def _baseline(
@@ -108,8 +100,8 @@ def _baseline(
     and tools is reused, and its row says so (:mod:`phasegraph.graph.baseline_cache`). A
     check that cannot run here (a suite that does not import, a tool that fails to start)
     would be no check after the writes either: the run stops before any write, as a
-    preflight failure. ``later``: when none is kept, only list what the check would run that
-    the writes reach; the rest of its baseline is taken after the writes
+    preflight failure. ``later``: when none is kept, only list what the check would run
+    (:attr:`Skill.collect`); the rest of its baseline is taken after the writes
     (:mod:`phasegraph.nodes.baseline_after`).
     """
     step = where["step"]

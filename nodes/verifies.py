@@ -29,11 +29,10 @@ from phasegraph.nodes.baseline_after import (
     before_the_run,
     keep_learned,
     kept_result,
-    owner,
     pending,
 )
 from phasegraph.nodes.eager import Job, Update, merged, run_jobs
-from phasegraph.nodes.execute import StepRunner, emit, options, record
+from phasegraph.nodes.execute import StepRunner, emit, lock_owner, options, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task
 from phasegraph.nodes.types import StateNode
@@ -119,7 +118,7 @@ def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
     async def verify(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
         workspace = Path(state["workspace"])
         try:  # a moment on the earlier tree that a crash cut short: the run's bytes first
-            async with hold_workspace(workspace, owner(state)):
+            async with hold_workspace(workspace, lock_owner(state)):
                 await asyncio.to_thread(put_back, workspace, state["run_id"])
         except UndoError as exc:
             return {"failure": Failure(step=None, kind="verify", error=str(exc))}
@@ -175,9 +174,10 @@ def _check(
         selected = held.get("selected")
         # A baseline taken after the writes may run again what did not pass: its run is got
         # ready beside this one (Skill.ahead), and ended with the run when it is not needed.
-        later = {**step, "id": baseline_key(step["id"])}
-        ready = runner.ready(later, task, runtime) if held.get("deferred") else asyncio.sleep(0)
-        getting_ready = asyncio.ensure_future(ready)
+        again = {**step, "id": baseline_key(step["id"])}
+        getting_ready = asyncio.ensure_future(
+            runner.ready(again, task, runtime) if held.get("deferred") else asyncio.sleep(0)
+        )
         try:
             outcome = await runner.run(
                 step,

@@ -34,7 +34,7 @@ from phasegraph.graph.lock import hold_workspace
 from phasegraph.graph.run_store import Hashes, RunStore, WriteProgress, hashes, landed
 from phasegraph.graph.state import Failure, State, StepRecord, first_failure
 from phasegraph.graph.undo import Preimages
-from phasegraph.nodes.execute import StepRunner, emit, record
+from phasegraph.nodes.execute import StepRunner, emit, lock_owner, record
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import resume_problem
 from phasegraph.nodes.types import StateNode
@@ -222,7 +222,7 @@ def build_writer(runner: StepRunner) -> StateNode:
         records = runner.records(runtime, state["run_id"])
         await records.put_write_steps(steps)
         config = get_config()
-        owner = str(config.get("configurable", {}).get("thread_id") or state["run_id"])
+        owner = lock_owner(state)
         # The loop is as long as the plan has writes: a limit below that guards nothing.
         limit = max(int(config.get("recursion_limit") or 0), len(steps) + 3)
         try:

@@ -33,7 +33,6 @@ import configparser
 import contextlib
 import re
 import shlex
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -42,12 +41,9 @@ from typing import Any
 from phasegraph.skills.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
 from phasegraph.skills.gitrepo import run_git_sync
-from phasegraph.skills.workspace import resolve_in_workspace
+from phasegraph.skills.workspace import MAX_CONFIG_BYTES, read_toml, resolve_in_workspace
 
 PRECOMMIT_FILES = (".pre-commit-config.yaml", ".pre-commit-config.yml")
-#: The files a pre-commit hook of mypy or ruff is given: Python sources and stubs.
-#: A config file larger than this is not read (no project's is).
-_MAX_CONFIG_BYTES = 1_000_000
 #: How many of the paths a result's data lists (a pre-commit listing may name thousands).
 _DATA_PATHS = 50
 
@@ -211,7 +207,7 @@ def mypy_files_setting(workspace: Path) -> str | None:
     for name in ("mypy.ini", ".mypy.ini"):
         if (workspace / name).is_file():
             return f"{name} [mypy] files" if _ini_value(workspace / name, "mypy", "files") else None
-    pyproject = _toml(workspace / "pyproject.toml")
+    pyproject = read_toml(workspace / "pyproject.toml")
     section = pyproject.get("tool", {}).get("mypy")
     if isinstance(section, dict):
         return "[tool.mypy] files" if section.get("files") else None
@@ -228,15 +224,6 @@ def _ini_value(path: Path, section: str, key: str) -> str:
     except (configparser.Error, OSError, UnicodeDecodeError):
         return ""
     return parser.get(section, key, fallback="") if parser.has_section(section) else ""
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        if not path.is_file() or path.stat().st_size > _MAX_CONFIG_BYTES:
-            return {}
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
 
 
 # -- pre-commit -------------------------------------------------------------------------
@@ -272,7 +259,7 @@ def precommit_hooks(workspace: Path) -> list[PrecommitHook] | None:
     for name in PRECOMMIT_FILES:
         path = workspace / name
         try:
-            if not path.is_file() or path.stat().st_size > _MAX_CONFIG_BYTES:
+            if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
                 continue
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -373,10 +360,10 @@ def tox_commands(workspace: Path) -> list[tuple[str, list[str]]]:
     tox_ini = workspace / "tox.ini"
     if tox_ini.is_file():
         with contextlib.suppress(OSError, UnicodeDecodeError):
-            if tox_ini.stat().st_size <= _MAX_CONFIG_BYTES:
+            if tox_ini.stat().st_size <= MAX_CONFIG_BYTES:
                 return _ini_commands("tox.ini", tox_ini.read_text(encoding="utf-8"))
         return []
-    tox = _toml(workspace / "pyproject.toml").get("tool", {}).get("tox")
+    tox = read_toml(workspace / "pyproject.toml").get("tool", {}).get("tox")
     if not isinstance(tox, dict):
         return []
     if isinstance(tox.get("legacy_tox_ini"), str):
@@ -442,7 +429,7 @@ def nox_commands(workspace: Path) -> list[tuple[str, list[str]]]:
     parsed, never run."""
     path = workspace / "noxfile.py"
     try:
-        if not path.is_file() or path.stat().st_size > _MAX_CONFIG_BYTES:
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
             return []
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError):

@@ -28,7 +28,6 @@ Python (``.py``, ``.pyi``) are left alone, and ruff's own ``exclude`` settings h
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
@@ -47,7 +46,7 @@ from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
 from phasegraph.skills.procs import run_program
 from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import as_argument, require_tool, verify_env
-from phasegraph.skills.workspace import relative_name, resolve_in_workspace
+from phasegraph.skills.workspace import read_toml, relative_name, resolve_in_workspace
 
 NAME = "format"
 #: ``ruff format`` by the project's settings, its excludes holding for the named file.
@@ -82,7 +81,7 @@ def ruff_format_use(workspace: Path, ctx: SkillContext) -> tuple[bool, str]:
     docstring for the order). Blocking (files)."""
     hooks = precommit_hooks(workspace) or []
     commands = tox_commands(workspace) + nox_commands(workspace)
-    pyproject = _toml(workspace / "pyproject.toml").get("tool", {})
+    pyproject = read_toml(workspace / "pyproject.toml").get("tool", {})
     ruff_toml = next(
         (name for name in ("ruff.toml", ".ruff.toml") if (workspace / name).is_file()), None
     )
@@ -95,7 +94,7 @@ def ruff_format_use(workspace: Path, ctx: SkillContext) -> tuple[bool, str]:
             return True, f"{where} runs ruff format"
     if isinstance(pyproject.get("ruff"), dict) and "format" in pyproject["ruff"]:
         return True, "pyproject.toml has [tool.ruff.format]"
-    if ruff_toml and "format" in _toml(workspace / ruff_toml):
+    if ruff_toml and "format" in read_toml(workspace / ruff_toml):
         return True, f"{ruff_toml} has [format]"
     # 2. another formatter named
     for name in OTHER_FORMATTERS:
@@ -124,13 +123,6 @@ def ruff_format_use(workspace: Path, ctx: SkillContext) -> tuple[bool, str]:
         "no sign the project uses ruff format (no ruff configuration, no ruff in its "
         "environment, pre-commit hooks, tox or nox)"
     )
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
 
 
 async def _unformatted(ctx: SkillContext, files: list[str]) -> list[str]:

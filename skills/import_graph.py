@@ -49,7 +49,6 @@ import fnmatch
 import hashlib
 import json
 import re
-import tomllib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -57,7 +56,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from phasegraph.skills.runtime_reads import runtime_reads, spelled
-from phasegraph.skills.workspace import atomic_write
+from phasegraph.skills.workspace import atomic_write, read_toml
 
 _FILE_NAME = re.compile(r"[\w.\-/]*\w\.\w+")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?::[\w.]+)?")
@@ -192,7 +191,7 @@ def project_layout(workspace: Path, known: set[str]) -> Layout:
     mappings: list[tuple[tuple[str, ...], str]] = []
     scripts: set[str] = set()
     plugins: list[str] = []
-    data = _toml(workspace / "pyproject.toml")
+    data = read_toml(workspace / "pyproject.toml")
     tool = _table(data, "tool")
     for prefix, folder in _table(_table(tool, "setuptools"), "package-dir").items():
         mappings.append((_module_parts(prefix), str(folder)))
@@ -234,15 +233,6 @@ def project_layout(workspace: Path, known: set[str]) -> Layout:
 def _folder(text: str) -> str:
     folder = PurePosixPath(text.strip() or ".").as_posix()
     return "" if folder == "." else folder
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    if path.is_symlink():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
 
 
 def _table(data: object, key: str) -> dict[str, Any]:

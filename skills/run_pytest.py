@@ -25,6 +25,7 @@ from phasegraph.skills.pyenv import foreign_plugins, normalized, probe
 from phasegraph.skills.test_selection import Selection, select_tests
 from phasegraph.skills.text import clip, plural
 from phasegraph.skills.verify_common import (
+    Targets,
     cache_dir,
     raw_output,
     relativize,
@@ -412,10 +413,7 @@ def with_baseline(found: Selection, before: tuple[str, ...] | None) -> Selection
 async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     """Run pytest with the project's interpreter, no cache and no bytecode, so the workspace
     stays byte-for-byte the same; a suite that could not really run is an error, never green."""
-    # Filesystem calls go to a worker thread: never a blocking call on the event loop.
-    selection = await asyncio.to_thread(_selection, args, ctx) if args.targeted else None
-    paths = list(selection.files) if selection and selection.files else args.paths
-    targets = await asyncio.to_thread(split_targets, ctx, paths, node_ids=True)
+    selection, paths, targets = await _what_to_run(args, ctx)
     missing = targets.missing
     picked = {"selection": selection.as_data()} if selection else {}
     if paths and not targets.present:
@@ -425,14 +423,8 @@ async def run_pytest(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
             data={"missing": missing, **picked},
             findings=list(missing),
         )
-    extra = await asyncio.to_thread(_hygiene, ctx, args.args)
-    env = verify_env(ctx)
-    # pytest does not honour "--" before paths, so split_targets has already
-    # turned any path starting with "-" into "./-...".
-    argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
-    options, dropped = without_early_stop(args.args)
-    argv += ["--color=no", *extra, *targets.present, *options]
-    proc, records = await _pytest(ctx, argv, env)
+    argv, dropped = await _argv(args, ctx, targets)
+    proc, records = await _pytest(ctx, argv, verify_env(ctx))
     result = await asyncio.to_thread(_result, ctx, proc, records, missing)
     notes = [f"targeted: {_selected(selection)}"] if selection else []
     if dropped:
@@ -450,20 +442,15 @@ async def collect_listed(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     taken after the writes (:mod:`phasegraph.nodes.baseline_after`). A suite that cannot be
     collected stops the run here, before any write. Its ``checked`` holds the node ids;
     ``data["reach"]`` the test files a targeted step listed (``None``: its whole suite)."""
-    selection = await asyncio.to_thread(_selection, args, ctx) if args.targeted else None
-    paths = list(selection.files) if selection and selection.files else args.paths
+    selection, paths, targets = await _what_to_run(args, ctx)
     data: dict[str, Any] = {
         "reach": list(selection.files) if selection and selection.files else None,
         **({"selection": selection.as_data()} if selection else {}),
     }
-    targets = await asyncio.to_thread(split_targets, ctx, paths, node_ids=True)
     if paths and not targets.present:
         summary = "pytest: none of the tests it would run exists yet"
         return SkillResult(ok=True, summary=summary, data=data)
-    extra = await asyncio.to_thread(_hygiene, ctx, args.args)
-    options, _ = without_early_stop(args.args)
-    argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
-    argv += ["--color=no", "--collect-only", "-q", *extra, *targets.present, *options]
+    argv, _ = await _argv(args, ctx, targets, "--collect-only", "-q")
     proc, records = await _pytest(ctx, argv, verify_env(ctx))
     ids = [str(i) for r in records if r.get("event") == "collected" for i in r.get("ids") or []]
     uncollected = [
@@ -477,6 +464,30 @@ async def collect_listed(args: RunPytestArgs, ctx: SkillContext) -> SkillResult:
     which = f"; targeted: {_selected(selection)}" if selection else ""
     summary = f"pytest: listed {plural(len(ids), 'test')}, to run once after the writes{which}"
     return SkillResult(ok=True, summary=clip(summary), data=data, checked=ids)
+
+
+async def _what_to_run(
+    args: RunPytestArgs, ctx: SkillContext
+) -> tuple[Selection | None, list[str], Targets]:
+    """A targeted step's selection (else ``None``), the paths pytest gets, and those paths
+    confined to the workspace and split into present and missing. Filesystem calls go to a
+    worker thread: never a blocking call on the event loop."""
+    selection = await asyncio.to_thread(_selection, args, ctx) if args.targeted else None
+    paths = list(selection.files) if selection and selection.files else args.paths
+    return selection, paths, await asyncio.to_thread(split_targets, ctx, paths, node_ids=True)
+
+
+async def _argv(
+    args: RunPytestArgs, ctx: SkillContext, targets: Targets, *mode: str
+) -> tuple[list[str], list[str]]:
+    """The pytest command line (``mode``: more options, such as ``--collect-only``) and the
+    early-stop options dropped from it."""
+    extra = await asyncio.to_thread(_hygiene, ctx, args.args)
+    options, dropped = without_early_stop(args.args)
+    # pytest does not honour "--" before paths, so split_targets has already
+    # turned any path starting with "-" into "./-...".
+    argv = [ctx.python.python, "-m", "pytest", "-p", "no:cacheprovider", "-p", _PLUGIN]
+    return [*argv, "--color=no", *mode, *extra, *targets.present, *options], dropped
 
 
 async def _pytest(

@@ -8,8 +8,10 @@ import os
 import secrets
 import stat
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from phasegraph.skills.errors import SkillError, WorkspaceViolation
 
@@ -406,3 +408,19 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+#: The largest configuration file phasegraph reads (a pyproject.toml is a few kB).
+MAX_CONFIG_BYTES = 1_000_000
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of the TOML file ``path``; ``{}`` when it is absent, a symbolic link,
+    larger than :data:`MAX_CONFIG_BYTES` or unreadable (a configuration a tool could not
+    read either says nothing)."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            return {}
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
