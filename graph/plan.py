@@ -248,16 +248,21 @@ def _find_cycle(plan: Plan) -> list[str] | None:
     return None
 
 
+def phase_order(step: Step, registry: SkillRegistry) -> int:
+    """Where ``step``'s phase comes in a run: reads, writes, verifies, commit."""
+    skill = registry.get(step.skill)
+    return skill.kind.order if skill else 0
+
+
 def with_writes(plan: Plan, writes: list[Step], registry: SkillRegistry) -> Plan:
     """``plan`` with ``writes`` placed after its reads and before its verifies; with a recipe,
     before the plan's own writes, which apply on top of the recipe's."""
     added = {id(step) for step in writes}
 
     def order(step: Step) -> tuple[int, bool]:
-        skill = registry.get(step.skill)
-        kind = skill.kind.order if skill else 0
         own_write = plan.recipe is not None and id(step) not in added
-        return kind, own_write and skill is not None and skill.kind is SkillKind.WRITE
+        phase = phase_order(step, registry)
+        return phase, own_write and phase == SkillKind.WRITE.order
 
     steps = sorted([*plan.steps, *writes], key=order)  # sorted() is stable: plan order holds
     return plan.model_copy(update={"steps": steps})

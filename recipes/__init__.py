@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from phasegraph.graph.plan import Plan, Step
+from phasegraph.graph.plan import Plan, Step, phase_order
 from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.rename import RENAME
 from phasegraph.skills.base import SkillKind
@@ -58,7 +58,7 @@ def expand_recipe(plan: Plan, registry: SkillRegistry | None = None) -> Plan:
         return plan
     merged = [*steps, *plan.steps]
     if registry is not None:
-        merged.sort(key=lambda step: _phase(step, registry))  # stable: the recipe's first
+        merged.sort(key=lambda step: phase_order(step, registry))  # stable: the recipe's first
     return plan.model_copy(update={"steps": merged})
 
 
@@ -85,11 +85,6 @@ def before_recipe_writes(plan: Plan, registry: SkillRegistry) -> tuple[Plan, tup
     left = {id(step) for step in added}
     tried = plan.model_copy(update={"steps": [s for s in plan.steps if id(s) not in left]})
     return tried, programs
-
-
-def _phase(step: Step, registry: SkillRegistry) -> int:
-    skill = registry.get(step.skill)
-    return skill.kind.order if skill else 0
 
 
 def check_recipe(plan: Plan, workspace: Path | None) -> Plan:
