@@ -39,12 +39,7 @@ def dry_run_writes(
 
     def text_of(rel: str) -> str | None:
         if rel not in files:
-            try:
-                path = resolve_in_workspace(workspace, rel)
-                # Bytes decoded as the edit decodes them: no newline translation.
-                files[rel] = path.read_bytes().decode("utf-8") if path.is_file() else None
-            except (OSError, UnicodeDecodeError, WorkspaceViolation):
-                files[rel] = None
+            files[rel] = file_text(workspace, rel)
         return files[rel]
 
     writes = [step for step in plan.steps if _is_write(step.skill, registry)]
@@ -80,6 +75,16 @@ def dry_run_writes(
         elif tried.text is not None:
             files[rel] = tried.text
     return problems
+
+
+def file_text(workspace: Path, rel: str) -> str | None:
+    """``rel`` as a write reads it (its bytes decoded as UTF-8, no newline translation);
+    ``None`` when it is not there or not text."""
+    try:
+        path = resolve_in_workspace(workspace, rel)
+        return path.read_bytes().decode("utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError, WorkspaceViolation):
+        return None
 
 
 def _is_write(name: str, registry: SkillRegistry) -> bool:

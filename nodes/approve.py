@@ -11,14 +11,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import step_paths, target_files
+from phasegraph.graph.dry_run import file_text, step_paths, target_files
 from phasegraph.graph.state import Failure, State
 from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import WorkspaceViolation
 from phasegraph.skills.registry import SkillRegistry
-from phasegraph.skills.workspace import resolve_in_workspace
 
 #: Lines of a whole-file write shown in the approval request.
 PREVIEW_LINES = 40
@@ -87,7 +85,7 @@ def file_changes(
             then[rel].append(step["id"])
             continue
         if rel not in before:
-            before[rel] = after[rel] = _text(workspace, rel)
+            before[rel] = after[rel] = file_text(workspace, rel)
         ids.setdefault(rel, []).append(step["id"])
         after[rel] = _after(registry, skill, args, rel, after[rel])
     rows = []
@@ -105,16 +103,6 @@ def file_changes(
             }
         )
     return rows
-
-
-def _text(workspace: Path, rel: str) -> str | None:
-    """The file as the edit reads it (bytes decoded as UTF-8, no newline translation);
-    ``None`` when it is not there or not text."""
-    try:
-        path = resolve_in_workspace(workspace, rel)
-        return path.read_bytes().decode("utf-8") if path.is_file() else None
-    except (OSError, UnicodeDecodeError, WorkspaceViolation):
-        return None
 
 
 def _after(
