@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from phasegraph.graph.builder import Orchestrator, build_orchestrator
-    from phasegraph.graph.context import RunOptions
-    from phasegraph.graph.diagram import plan_mermaid
-    from phasegraph.graph.persistence import open_persistence
-    from phasegraph.graph.plan import (
+    from phasegraph.graph.durable.persistence import open_persistence
+    from phasegraph.graph.durable.undo import UndoResult, undo_run
+    from phasegraph.graph.model.context import RunOptions
+    from phasegraph.graph.model.plan import (
         Plan,
         RecipeRef,
         Step,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
         parse_plan,
         validate_plan,
     )
-    from phasegraph.graph.report import (
+    from phasegraph.graph.model.report import (
         Interpreter,
         ModelCalls,
         NewFinding,
@@ -36,10 +36,10 @@ if TYPE_CHECKING:
         StepReport,
         Usage,
     )
+    from phasegraph.graph.model.state import InputState, State
+    from phasegraph.graph.preflight.diagram import plan_mermaid
     from phasegraph.graph.run import resume_run, run_plan, run_request
-    from phasegraph.graph.state import InputState, State
     from phasegraph.graph.tool import as_tool
-    from phasegraph.graph.undo import UndoResult, undo_run
     from phasegraph.recipes import Recipe, register_recipe
     from phasegraph.skills.adapters import (
         register_tools,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
         SkillKind,
         SkillResult,
     )
-    from phasegraph.skills.errors import (
+    from phasegraph.skills.core.errors import (
         ModelError,
         PhasegraphError,
         PlanError,
@@ -78,30 +78,30 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Orchestrator": "phasegraph.graph.builder",
     "build_orchestrator": "phasegraph.graph.builder",
-    "RunOptions": "phasegraph.graph.context",
-    "plan_mermaid": "phasegraph.graph.diagram",
-    "open_persistence": "phasegraph.graph.persistence",
-    "Plan": "phasegraph.graph.plan",
-    "RecipeRef": "phasegraph.graph.plan",
-    "Step": "phasegraph.graph.plan",
-    "check_plan": "phasegraph.graph.plan",
-    "load_plan": "phasegraph.graph.plan",
-    "parse_plan": "phasegraph.graph.plan",
-    "validate_plan": "phasegraph.graph.plan",
-    "Interpreter": "phasegraph.graph.report",
-    "ModelCalls": "phasegraph.graph.report",
-    "NewFinding": "phasegraph.graph.report",
-    "Report": "phasegraph.graph.report",
-    "StepReport": "phasegraph.graph.report",
-    "Usage": "phasegraph.graph.report",
+    "RunOptions": "phasegraph.graph.model.context",
+    "plan_mermaid": "phasegraph.graph.preflight.diagram",
+    "open_persistence": "phasegraph.graph.durable.persistence",
+    "Plan": "phasegraph.graph.model.plan",
+    "RecipeRef": "phasegraph.graph.model.plan",
+    "Step": "phasegraph.graph.model.plan",
+    "check_plan": "phasegraph.graph.model.plan",
+    "load_plan": "phasegraph.graph.model.plan",
+    "parse_plan": "phasegraph.graph.model.plan",
+    "validate_plan": "phasegraph.graph.model.plan",
+    "Interpreter": "phasegraph.graph.model.report",
+    "ModelCalls": "phasegraph.graph.model.report",
+    "NewFinding": "phasegraph.graph.model.report",
+    "Report": "phasegraph.graph.model.report",
+    "StepReport": "phasegraph.graph.model.report",
+    "Usage": "phasegraph.graph.model.report",
     "resume_run": "phasegraph.graph.run",
     "run_plan": "phasegraph.graph.run",
     "run_request": "phasegraph.graph.run",
-    "InputState": "phasegraph.graph.state",
-    "State": "phasegraph.graph.state",
+    "InputState": "phasegraph.graph.model.state",
+    "State": "phasegraph.graph.model.state",
     "as_tool": "phasegraph.graph.tool",
-    "UndoResult": "phasegraph.graph.undo",
-    "undo_run": "phasegraph.graph.undo",
+    "UndoResult": "phasegraph.graph.durable.undo",
+    "undo_run": "phasegraph.graph.durable.undo",
     "Recipe": "phasegraph.recipes",
     "register_recipe": "phasegraph.recipes",
     "register_tools": "phasegraph.skills.adapters",
@@ -114,19 +114,19 @@ _EXPORTS = {
     "SkillContext": "phasegraph.skills.base",
     "SkillKind": "phasegraph.skills.base",
     "SkillResult": "phasegraph.skills.base",
-    "ModelError": "phasegraph.skills.errors",
-    "PhasegraphError": "phasegraph.skills.errors",
-    "PlanError": "phasegraph.skills.errors",
-    "PreflightError": "phasegraph.skills.errors",
-    "PromptError": "phasegraph.skills.errors",
-    "PythonEnvError": "phasegraph.skills.errors",
-    "RunPaused": "phasegraph.skills.errors",
-    "SkillError": "phasegraph.skills.errors",
-    "TransientHTTPStatus": "phasegraph.skills.errors",
-    "UndoError": "phasegraph.skills.errors",
-    "URLRefused": "phasegraph.skills.errors",
-    "WorkspaceBusy": "phasegraph.skills.errors",
-    "WorkspaceViolation": "phasegraph.skills.errors",
+    "ModelError": "phasegraph.skills.core.errors",
+    "PhasegraphError": "phasegraph.skills.core.errors",
+    "PlanError": "phasegraph.skills.core.errors",
+    "PreflightError": "phasegraph.skills.core.errors",
+    "PromptError": "phasegraph.skills.core.errors",
+    "PythonEnvError": "phasegraph.skills.core.errors",
+    "RunPaused": "phasegraph.skills.core.errors",
+    "SkillError": "phasegraph.skills.core.errors",
+    "TransientHTTPStatus": "phasegraph.skills.core.errors",
+    "UndoError": "phasegraph.skills.core.errors",
+    "URLRefused": "phasegraph.skills.core.errors",
+    "WorkspaceBusy": "phasegraph.skills.core.errors",
+    "WorkspaceViolation": "phasegraph.skills.core.errors",
     "load_mcp_skills": "phasegraph.skills.mcp",
     "SkillRegistry": "phasegraph.skills.registry",
     "default_registry": "phasegraph.skills.registry",

@@ -27,8 +27,8 @@ from typing import Any
 from common import emit
 
 from phasegraph import SkillContext
-from phasegraph.skills.edit_block import ALREADY_APPLIED, SKILL, edit_block, find_all
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.edit_block.skill import ALREADY_APPLIED, SKILL, edit_block, find_all
 
 DRIFTS = [
     "none",

@@ -19,7 +19,7 @@ from typing import Any
 from common import emit, noop_registry, sizes
 
 from phasegraph import build_orchestrator, run_plan
-from phasegraph.graph.persistence import open_persistence
+from phasegraph.graph.durable.persistence import open_persistence
 
 
 def plan(n: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from rich.text import Text
 from phasegraph.cli.common import Env
 from phasegraph.cli.progress import Progress
 from phasegraph.cli.session import EventSink, event_sink
-from phasegraph.graph.events import ApprovalAsked
+from phasegraph.graph.model.events import ApprovalAsked
 
 if TYPE_CHECKING:  # graph.run loads LangGraph: not at the CLI's start
     from phasegraph.graph.run import InterruptHandler

@@ -25,9 +25,9 @@ from phasegraph.cli.run_cmd import (
     options_from,
 )
 from phasegraph.cli.session import existing_database, existing_workspace, persisted_graph
-from phasegraph.graph.lock import workspace_lock
-from phasegraph.graph.report import Report
-from phasegraph.skills.errors import PreflightError
+from phasegraph.graph.durable.lock import workspace_lock
+from phasegraph.graph.model.report import Report
+from phasegraph.skills.core.errors import PreflightError
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -166,7 +166,7 @@ def undo_command(args: argparse.Namespace, env: Env) -> int:
             values = dict((await graph.aget_state(_config(args.thread))).values)
         if not values:
             raise _unknown(args, db, workspace)
-        from phasegraph.graph.undo import undo_run  # git and httpx: only when undoing
+        from phasegraph.graph.durable.undo import undo_run  # git and httpx: only when undoing
 
         with workspace_lock(_stored_workspace(values, workspace), f"undo {args.thread}"):
             done = await undo_run(values, force=args.force)

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.cli.run_cmd import checked_plan
-from phasegraph.graph.plan import check_plan, load_plan
+from phasegraph.graph.model.plan import check_plan, load_plan
 from phasegraph.recipes import expand_recipe
 
 

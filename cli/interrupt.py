@@ -1,7 +1,7 @@
 """Stopping cleanly on SIGINT or SIGTERM: the running step's processes die, a resume hint shows.
 
 While a run's event loop runs, either signal cancels it: the step awaiting a subprocess is
-cancelled, and ``skills/procs.py`` kills that subprocess's whole process group. The run's
+cancelled, and ``skills/guards/procs.py`` kills that subprocess's whole process group. The run's
 checkpoints stay, so the message names the thread and the command that continues it. Outside
 the loop (reading the plan, preflight) both signals raise ``KeyboardInterrupt``.
 """
@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from rich.console import Console
 from rich.markup import escape
 
-from phasegraph.graph.events import EventHandler
+from phasegraph.graph.model.events import EventHandler
 
 T = TypeVar("T")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from phasegraph.nodes.chat_models import ModelSpec, chat_model
-from phasegraph.skills.errors import PreflightError
+from phasegraph.prompts.chat_models import ModelSpec, chat_model
+from phasegraph.skills.core.errors import PreflightError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel

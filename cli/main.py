@@ -12,7 +12,7 @@ from phasegraph.cli import durable_cmd, info_cmd, plan_cmd, run_cmd, runs_cmd
 from phasegraph.cli.common import EXIT_BAD_INPUT, Env, consoles
 from phasegraph.cli.interrupt import handle_signals, interrupted_code
 from phasegraph.cli.output import line_buffered
-from phasegraph.skills.errors import PlanError, PreflightError, UndoError, WorkspaceBusy
+from phasegraph.skills.core.errors import PlanError, PreflightError, UndoError, WorkspaceBusy
 from phasegraph.skills.registry import default_registry
 
 COMMANDS = (run_cmd, durable_cmd, runs_cmd, info_cmd, plan_cmd)

@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.table import Table
 
 from phasegraph.cli.common import EXIT_OK, Env
-from phasegraph.graph.diagram import plan_mermaid
-from phasegraph.graph.plan import check_plan, load_plan
+from phasegraph.graph.model.plan import check_plan, load_plan
+from phasegraph.graph.preflight.diagram import plan_mermaid
 from phasegraph.recipes import expand_recipe
 from phasegraph.skills.base import SkillKind
 

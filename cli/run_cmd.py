@@ -21,16 +21,16 @@ from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.output import print_line
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.cli.show import print_report
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.events import RunStarted
-from phasegraph.graph.lock import workspace_lock
-from phasegraph.graph.plan import Plan, check_plan, load_plan
-from phasegraph.graph.preflight import Preflight, preflight
-from phasegraph.graph.report import Report
+from phasegraph.graph.durable.lock import workspace_lock
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.events import RunStarted
+from phasegraph.graph.model.plan import Plan, check_plan, load_plan
+from phasegraph.graph.model.report import Report
+from phasegraph.graph.preflight.checks import Preflight, preflight
 from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
-from phasegraph.skills.errors import PreflightError
+from phasegraph.skills.core.errors import PreflightError
+from phasegraph.skills.guards.workspace import atomic_write
 from phasegraph.skills.registry import SkillRegistry
-from phasegraph.skills.workspace import atomic_write
 
 
 def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -312,7 +312,7 @@ def finish(
 def with_resume(report: Report, resume: str | None) -> Report:
     """``report``, its error ending in ``resume with: COMMAND`` when a fault of the machine
     (a full disk, a database gone) stopped the run: put that right, and the command goes on."""
-    from phasegraph.graph.faults import FAULT  # loaded by then: the run was driven by it
+    from phasegraph.graph.durable.faults import FAULT  # loaded by then: the run was driven by it
 
     if resume is None or report.status != "stopped" or report.failure_kind != FAULT:
         return report
@@ -325,7 +325,7 @@ def with_undo(report: Report, undo: str | None) -> Report:
     kept (ignored files and workspaces outside git too) and reverts the run's commit. A
     report a fault stopped keeps git's commands: the run's checkpoint, which that undo
     reads, may lack the write the fault interrupted."""
-    from phasegraph.graph.faults import FAULT  # loaded by then: the run was driven by it
+    from phasegraph.graph.durable.faults import FAULT  # loaded by then: the run was driven by it
 
     if undo is None or not report.written or report.failure_kind == FAULT:
         return report

@@ -13,10 +13,10 @@ from phasegraph.cli.common import Env
 from phasegraph.cli.interrupt import shown_db
 from phasegraph.cli.output import print_line
 from phasegraph.cli.progress import Progress
-from phasegraph.graph.events import EventHandler
-from phasegraph.graph.persistence import default_db, is_postgres
-from phasegraph.skills.errors import PreflightError
-from phasegraph.skills.workspace import STATE_DIR
+from phasegraph.graph.durable.persistence import default_db, is_postgres
+from phasegraph.graph.model.events import EventHandler
+from phasegraph.skills.core.errors import PreflightError
+from phasegraph.skills.guards.workspace import STATE_DIR
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -61,7 +61,7 @@ def existing_database(db: str | None, workspace: Path) -> str | None:
 @contextlib.asynccontextmanager
 async def opened(db: str) -> AsyncIterator[tuple[BaseCheckpointSaver[Any], BaseStore]]:
     """``open_persistence(db)``, with a database that cannot be opened as a clear error."""
-    from phasegraph.graph.persistence import open_persistence
+    from phasegraph.graph.durable.persistence import open_persistence
 
     async with contextlib.AsyncExitStack() as stack:
         try:

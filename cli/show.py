@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from phasegraph.cli.progress import ICONS, STYLES
-from phasegraph.graph.report import Report
+from phasegraph.graph.model.report import Report
 
 
 def print_report(console: Console, report: Report) -> None:

@@ -8,7 +8,7 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
-from phasegraph.skills.gitrepo import identity_args
+from phasegraph.skills.guards.gitrepo import identity_args
 
 DEMO_PLAN: dict[str, Any] = {
     "goal": "Rename load_config to read_config across the inventory package, keeping it green",

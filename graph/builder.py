@@ -12,8 +12,11 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.state import InputState, ServedOutput, State
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.state import InputState, ServedOutput, State
+from phasegraph.graph.model.steps import steps_of
+from phasegraph.graph.steps.runner import StepRunner, held_to_server
 from phasegraph.nodes.approve import make_approve
 from phasegraph.nodes.commit import make_commit, route_commit
 from phasegraph.nodes.consolidate import (
@@ -22,13 +25,10 @@ from phasegraph.nodes.consolidate import (
     make_consolidate_phase,
     recipe_consolidator,
 )
-from phasegraph.nodes.execute import StepRunner, held_to_server
 from phasegraph.nodes.gate import gate, route_gate
-from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.planner import make_planner
 from phasegraph.nodes.reads import make_reads
 from phasegraph.nodes.report import report, stop_and_report
-from phasegraph.nodes.types import StateNode
 from phasegraph.nodes.verifies import make_verify
 from phasegraph.nodes.writer import build_writer
 from phasegraph.skills.base import SkillKind
@@ -73,8 +73,8 @@ def build_orchestrator(
         served: for LangGraph's server, which brings its own checkpointer and store
             and refuses a graph that compiles in either: neither is compiled in. A served
             run's context comes from a client: it may tighten the guards, never loosen them
-            (:func:`~phasegraph.graph.context.served_options`), and its output is
-            :class:`~phasegraph.graph.state.ServedOutput` (the report and the run's ids).
+            (:func:`~phasegraph.graph.model.context.served_options`), and its output is
+            :class:`~phasegraph.graph.model.state.ServedOutput` (the report and the run's ids).
 
     Invoke it with ``{"plan": {...}, "workspace": "/path"}`` and optionally
     ``context=RunOptions(strict=True)``; stream with ``stream_mode="custom"``

@@ -5,7 +5,7 @@ its state names) from start to end, and a resumed run first checks the disk agai
 write journal: a refusal is a stopped report and leaves the run resumable once fixed.
 
 A fault of the machine the run stands on (a full disk, a database gone away) ends in a
-stopped report too (:mod:`phasegraph.graph.faults`). At the end of every run, the
+stopped report too (:mod:`phasegraph.graph.durable.faults`). At the end of every run, the
 workspace's ``.phasegraph/`` is made owner-only again.
 """
 
@@ -23,17 +23,17 @@ from langchain_core.runnables.config import var_child_runnable_config
 from langgraph.types import Command
 
 from phasegraph.graph.builder import Orchestrator
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.events import EventHandler
-from phasegraph.graph.faults import Seen, fault_of, fault_report
-from phasegraph.graph.lock import hold_workspace
-from phasegraph.graph.plan import Plan
-from phasegraph.graph.report import Report, build_report, to_dict
-from phasegraph.graph.run_store import RunStore
-from phasegraph.graph.state import Failure, InputState
+from phasegraph.graph.durable.faults import Seen, fault_of, fault_report
+from phasegraph.graph.durable.lock import hold_workspace
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.events import EventHandler
+from phasegraph.graph.model.plan import Plan
+from phasegraph.graph.model.report import Report, build_report, to_dict
+from phasegraph.graph.model.run_store import RunStore
+from phasegraph.graph.model.state import Failure, InputState
 from phasegraph.nodes.planner import resume_problem
-from phasegraph.skills.errors import RunPaused
-from phasegraph.skills.workspace import seal_state_dir
+from phasegraph.skills.core.errors import RunPaused
+from phasegraph.skills.guards.workspace import seal_state_dir
 
 #: Given what a paused run asks (the ``interrupt()`` value), returns the answer to resume with.
 InterruptHandler = Callable[[Any], Any]

@@ -11,13 +11,13 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from phasegraph.graph.builder import Orchestrator, build_orchestrator
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.plan import Plan
-from phasegraph.graph.report import Report
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.plan import Plan
+from phasegraph.graph.model.report import Report
+from phasegraph.graph.model.state import InputState
 from phasegraph.graph.run import InterruptHandler, drive
-from phasegraph.graph.state import InputState
 from phasegraph.skills.adapters import describe_validation_error, run_sync_coroutine
-from phasegraph.skills.errors import RunPaused, WorkspaceBusy
+from phasegraph.skills.core.errors import RunPaused, WorkspaceBusy
 from phasegraph.skills.registry import SkillRegistry, default_registry
 
 DESCRIPTION = (

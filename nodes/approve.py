@@ -10,11 +10,11 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import file_text, step_paths, target_files
-from phasegraph.graph.state import Failure, State
-from phasegraph.nodes.plan_view import steps_of
-from phasegraph.nodes.types import StateNode
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.state import Failure, State
+from phasegraph.graph.model.steps import steps_of
+from phasegraph.graph.preflight.dry_run import file_text, step_paths, target_files
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry
 

@@ -9,7 +9,7 @@ run there, before any write. After the writes it runs once, as always. What it c
 from that one run is every test that did not pass after the writes (failed, skipped, xfailed)
 and every listed test that is gone: those, and only those, run again on the tree as it was
 before the run, the files the run wrote put back for that moment
-(:mod:`phasegraph.graph.pre_run_tree`: journaled, under the workspace lock, the run's bytes
+(:mod:`phasegraph.graph.durable.pre_run_tree`: journaled, under the workspace lock, the run's bytes
 back however the moment ends), and that run is their baseline. The gate's rule does not
 change: every test that passed before the run passes after it.
 
@@ -33,18 +33,18 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.baseline_cache import BaselineCache
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.lock import hold_workspace
-from phasegraph.graph.pre_run_tree import put_back, put_before
-from phasegraph.graph.state import Failure, State, baseline_key
-from phasegraph.nodes.eager import Job, Update, merged, run_jobs
-from phasegraph.nodes.execute import StepRunner, emit, lock_owner, options
+from phasegraph.graph.durable.baseline_cache import BaselineCache
+from phasegraph.graph.durable.failpoints import failpoint
+from phasegraph.graph.durable.lock import hold_workspace
+from phasegraph.graph.durable.pre_run_tree import put_back, put_before
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.state import Failure, State, baseline_key
+from phasegraph.graph.steps.eager import Job, Update, merged, run_jobs
+from phasegraph.graph.steps.runner import StepRunner, emit, lock_owner, options
 from phasegraph.nodes.reads import task
 from phasegraph.skills.base import SkillResult
-from phasegraph.skills.errors import UndoError
-from phasegraph.skills.text import plural
+from phasegraph.skills.core.errors import UndoError
+from phasegraph.skills.core.text import plural
 
 
 def kept_result(result: SkillResult) -> dict[str, Any]:
@@ -164,7 +164,7 @@ def learned(
     held: dict[str, Any], after: SkillResult, before: dict[str, Any] | None, created: set[str]
 ) -> dict[str, Any]:
     """What the run learned of the tree as it was before it, as a baseline to keep for that
-    tree (:mod:`phasegraph.graph.baseline_cache`): the tests run on it again as they were,
+    tree (:mod:`phasegraph.graph.durable.baseline_cache`): the tests run on it again as they were,
     and every other test that existed then and passed after the writes as passed. A later
     reuse re-runs every failure it claims (:func:`phasegraph.nodes.reads._baseline`), and a
     test it wrongly calls passed can only block a run, never let a failure through."""

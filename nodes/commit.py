@@ -10,18 +10,23 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.baseline_cache import keep_checks
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.state import State
-from phasegraph.nodes.execute import StepRunner, emit, options, record
-from phasegraph.nodes.plan_view import steps_of
-from phasegraph.nodes.types import StateNode
+from phasegraph.graph.durable.baseline_cache import keep_checks
+from phasegraph.graph.durable.failpoints import failpoint
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.state import State
+from phasegraph.graph.model.steps import steps_of
+from phasegraph.graph.steps.runner import StepRunner, emit, options, record
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import SkillError
-from phasegraph.skills.gitrepo import commit_landed, commit_subject, committed_since, head_sha
-from phasegraph.skills.pyenv import PythonEnv
-from phasegraph.skills.text import plural
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.core.text import plural
+from phasegraph.skills.guards.gitrepo import (
+    commit_landed,
+    commit_subject,
+    committed_since,
+    head_sha,
+)
+from phasegraph.skills.python.pyenv import PythonEnv
 
 
 def _landed_summary(sha: str, above: int) -> str:

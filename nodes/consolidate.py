@@ -10,23 +10,23 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import dry_run_writes, resolved_writes
-from phasegraph.graph.plan import Plan, Step, check_plan, with_writes
-from phasegraph.graph.preflight import added_checks_problem
-from phasegraph.graph.state import Failure, State
-from phasegraph.nodes.chat_models import model_for
-from phasegraph.nodes.eager import Job, merged, run_jobs
-from phasegraph.nodes.execute import StepRunner, emit, options
-from phasegraph.nodes.llm_consolidate import ADDABLE, writes_from_findings
-from phasegraph.nodes.plan_view import steps_of
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import Plan, Step, check_plan, with_writes
+from phasegraph.graph.model.state import Failure, State
+from phasegraph.graph.model.steps import steps_of
+from phasegraph.graph.preflight.checks import added_checks_problem
+from phasegraph.graph.preflight.dry_run import dry_run_writes, resolved_writes
+from phasegraph.graph.steps.eager import Job, merged, run_jobs
+from phasegraph.graph.steps.runner import StepRunner, emit, options
 from phasegraph.nodes.planner import pending_rows
 from phasegraph.nodes.reads import baseline_jobs
-from phasegraph.nodes.types import StateNode
+from phasegraph.prompts.chat_models import model_for
+from phasegraph.prompts.llm_consolidate import ADDABLE, writes_from_findings
 from phasegraph.recipes import RECIPES, Writes
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import PlanError, PreflightError
-from phasegraph.skills.pyenv import PythonEnv
+from phasegraph.skills.core.errors import PlanError, PreflightError
+from phasegraph.skills.python.pyenv import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
 
 #: Writes come from the plan itself, a recipe, or an LLM: the same contract for all. A

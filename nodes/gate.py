@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from phasegraph.graph.state import Failure, State
+from phasegraph.graph.model.state import Failure, State
 
 MAX_LISTED = 10
 

@@ -13,20 +13,20 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.context import RunOptions, served_options
-from phasegraph.graph.plan import Plan, check_plan, parse_plan
-from phasegraph.graph.preflight import Preflight, preflight, warm_interpreter
-from phasegraph.graph.run_store import WriteProgress, file_hash
-from phasegraph.graph.state import Failure, State
-from phasegraph.nodes.chat_models import model_for
-from phasegraph.nodes.execute import emit, options, record
-from phasegraph.nodes.llm_planner import plan_from_request
-from phasegraph.nodes.types import StateNode
+from phasegraph.graph.model.context import RunOptions, served_options
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import Plan, check_plan, parse_plan
+from phasegraph.graph.model.run_store import WriteProgress, file_hash
+from phasegraph.graph.model.state import Failure, State
+from phasegraph.graph.preflight.checks import Preflight, preflight, warm_interpreter
+from phasegraph.graph.steps.runner import emit, options, record
+from phasegraph.prompts.chat_models import model_for
+from phasegraph.prompts.llm_planner import plan_from_request
 from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
-from phasegraph.skills.errors import InputRefused, PlanError, PreflightError
-from phasegraph.skills.gitrepo import dirty_files, is_git_repo
-from phasegraph.skills.procs import find_program
-from phasegraph.skills.pyenv import interpreter_path, unexpanded_problem
+from phasegraph.skills.core.errors import InputRefused, PlanError, PreflightError
+from phasegraph.skills.guards.gitrepo import dirty_files, is_git_repo
+from phasegraph.skills.guards.procs import find_program
+from phasegraph.skills.python.pyenv import interpreter_path, unexpanded_problem
 from phasegraph.skills.registry import SkillRegistry
 
 
@@ -124,7 +124,7 @@ def served_python(workspace: str, python: str) -> str:
 def admitted(state: Mapping[str, Any], given: RunOptions, served: bool) -> RunOptions:
     """The options the run goes on with, once its input has the right shape and names a
     workspace (served: under the served roots, with a context that loosens no guard, see
-    :func:`~phasegraph.graph.context.served_options`, and its ``python`` resolved against the
+    :func:`~phasegraph.graph.model.context.served_options`, and its ``python`` resolved against the
     workspace). Raises :class:`InputRefused` with why it may not start. Blocking: a thread."""
     problem = input_problem(state) or workspace_problem(state.get("workspace", ""), served)
     if problem:

@@ -10,16 +10,16 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.baseline_cache import BaselineCache
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.state import Failure, State, StepTask, baseline_key
-from phasegraph.nodes.eager import Job, Update, merged, run_jobs
-from phasegraph.nodes.execute import StepRunner, emit, options, record
-from phasegraph.nodes.plan_view import status, steps_of
-from phasegraph.nodes.types import StateNode
+from phasegraph.graph.durable.baseline_cache import BaselineCache
+from phasegraph.graph.durable.failpoints import failpoint
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.state import Failure, State, StepTask, baseline_key
+from phasegraph.graph.model.steps import status, steps_of
+from phasegraph.graph.steps.eager import Job, Update, merged, run_jobs
+from phasegraph.graph.steps.runner import StepRunner, emit, options, record
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.pyenv import PythonEnv
+from phasegraph.skills.python.pyenv import PythonEnv
 
 
 def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
@@ -97,7 +97,7 @@ def _baseline(
 
     Its row (phase ``baseline``, id ``baseline:<id>``) is one of its own in the todo list
     and the event stream. A baseline kept from an earlier run on the very same tree, check
-    and tools is reused, and its row says so (:mod:`phasegraph.graph.baseline_cache`). A
+    and tools is reused, and its row says so (:mod:`phasegraph.graph.durable.baseline_cache`). A
     check that cannot run here (a suite that does not import, a tool that fails to start)
     would be no check after the writes either: the run stops before any write, as a
     preflight failure. ``later``: when none is kept, only list what the check would run
@@ -220,7 +220,7 @@ def make_reads(
     runner: StepRunner, concurrency: int, consolidation: StateNode, *, model_given: bool = False
 ) -> StateNode:
     """The read node: every read dispatched the moment its own ``after`` reads finish
-    (not level by level), each durable on its own (:mod:`phasegraph.nodes.eager`).
+    (not level by level), each durable on its own (:mod:`phasegraph.graph.steps.eager`).
 
     The baselines run beside the reads from the start (the gate needs them, nothing else
     does), and ``consolidation`` (the consolidate node's work: a recipe, or a model call)

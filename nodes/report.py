@@ -6,12 +6,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.events import run_ended
-from phasegraph.graph.report import build_report, to_dict
-from phasegraph.graph.state import State, StepRecord
-from phasegraph.nodes.execute import emit
-from phasegraph.skills import pytest_ahead
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.events import run_ended
+from phasegraph.graph.model.report import build_report, to_dict
+from phasegraph.graph.model.state import State, StepRecord
+from phasegraph.graph.steps.runner import emit
+from phasegraph.skills.run_pytest import ahead as pytest_ahead
 
 
 async def report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:

@@ -12,11 +12,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.lock import hold_workspace
-from phasegraph.graph.pre_run_tree import put_back
-from phasegraph.graph.state import (
+from phasegraph.graph.durable.failpoints import failpoint
+from phasegraph.graph.durable.lock import hold_workspace
+from phasegraph.graph.durable.pre_run_tree import put_back
+from phasegraph.graph.durable.undo import Preimages
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.state import (
     Failure,
     State,
     StepRecord,
@@ -24,21 +26,19 @@ from phasegraph.graph.state import (
     VerifyOutcome,
     baseline_key,
 )
-from phasegraph.graph.undo import Preimages
+from phasegraph.graph.model.steps import steps_of
+from phasegraph.graph.steps.eager import Job, Update, merged, run_jobs
+from phasegraph.graph.steps.runner import StepRunner, emit, lock_owner, options, record
 from phasegraph.nodes.baseline_after import (
     before_the_run,
     keep_learned,
     kept_result,
     pending,
 )
-from phasegraph.nodes.eager import Job, Update, merged, run_jobs
-from phasegraph.nodes.execute import StepRunner, emit, lock_owner, options, record
-from phasegraph.nodes.plan_view import steps_of
 from phasegraph.nodes.reads import task
-from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind, SkillResult
-from phasegraph.skills.checker_config import checks_configured_by, config_changes
-from phasegraph.skills.errors import UndoError
+from phasegraph.skills.core.errors import UndoError
+from phasegraph.skills.python.checker_config import checks_configured_by, config_changes
 
 #: Introduced findings whose explanation (a failing test's assertion) a verdict keeps.
 MAX_DETAILS = 10
@@ -111,7 +111,7 @@ def config_findings(state: State, skill: str) -> list[tuple[str, str]]:
 def make_verify(runner: StepRunner, concurrency: int) -> StateNode:
     """The verify node: every verify step of the plan, all of them run (a check that cannot
     run does not stop the others: the gate wants every verdict), at most ``concurrency``
-    at once (:mod:`phasegraph.nodes.eager`). A check whose baseline is taken after the writes
+    at once (:mod:`phasegraph.graph.steps.eager`). A check whose baseline is taken after the writes
     is judged once what did not pass after them has run on the tree as it was before the run
     (:mod:`phasegraph.nodes.baseline_after`), after every check has run."""
 

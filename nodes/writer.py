@@ -27,20 +27,20 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from typing_extensions import TypedDict
 
-from phasegraph.graph.context import RunOptions
-from phasegraph.graph.dry_run import resolved_writes, target_files
-from phasegraph.graph.failpoints import failpoint
-from phasegraph.graph.lock import hold_workspace
-from phasegraph.graph.run_store import Hashes, RunStore, WriteProgress, hashes, landed
-from phasegraph.graph.state import Failure, State, StepRecord, first_failure
-from phasegraph.graph.undo import Preimages
-from phasegraph.nodes.execute import StepRunner, emit, lock_owner, record
-from phasegraph.nodes.plan_view import steps_of
+from phasegraph.graph.durable.failpoints import failpoint
+from phasegraph.graph.durable.lock import hold_workspace
+from phasegraph.graph.durable.undo import Preimages
+from phasegraph.graph.model.context import RunOptions
+from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.run_store import Hashes, RunStore, WriteProgress, hashes, landed
+from phasegraph.graph.model.state import Failure, State, StepRecord, first_failure
+from phasegraph.graph.model.steps import steps_of
+from phasegraph.graph.preflight.dry_run import resolved_writes, target_files
+from phasegraph.graph.steps.runner import StepRunner, emit, lock_owner, record
 from phasegraph.nodes.planner import resume_problem
-from phasegraph.nodes.types import StateNode
 from phasegraph.skills.base import SkillKind, SkillResult
-from phasegraph.skills.errors import WorkspaceBusy
-from phasegraph.skills.workspace import resolve_in_workspace
+from phasegraph.skills.core.errors import WorkspaceBusy
+from phasegraph.skills.guards.workspace import resolve_in_workspace
 
 
 def read_back_problem(workspace: Path, result: SkillResult) -> str | None:

@@ -6,7 +6,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from phasegraph.skills.errors import PromptError
+from phasegraph.skills.core.errors import PromptError
 
 __all__ = ["PromptError", "load_prompt", "prompt_names", "prompt_variables"]
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from phasegraph.graph.plan import Plan, Step, phase_order
+from phasegraph.graph.model.plan import Plan, Step, phase_order
 from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.rename import RENAME
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.errors import PlanError
+from phasegraph.skills.core.errors import PlanError
+from phasegraph.skills.core.text import describe_errors
 from phasegraph.skills.registry import SkillRegistry
-from phasegraph.skills.text import describe_errors
 
 #: The recipes plans may name, by name.
 RECIPES: dict[str, Recipe] = {RENAME.name: RENAME}

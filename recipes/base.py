@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from phasegraph.graph.plan import Step
+from phasegraph.graph.model.plan import Step
 
 
 class Writes(list[Step]):

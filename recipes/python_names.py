@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from phasegraph.recipes.export_order import kept_order
-from phasegraph.skills.get_file_outline import parse_python
+from phasegraph.skills.python.syntax import parse_python
 
 if TYPE_CHECKING:
     import tree_sitter

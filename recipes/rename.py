@@ -15,7 +15,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from phasegraph.graph.plan import STEP_ID_PATTERN, Step
+from phasegraph.graph.model.plan import STEP_ID_PATTERN, Step
 from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.doc_names import DOC_SUFFIXES, HISTORY_WHY, doc_findings, is_history
 from phasegraph.recipes.python_names import (
@@ -30,11 +30,11 @@ from phasegraph.recipes.python_names import (
     word,
 )
 from phasegraph.skills.base import PathArg
-from phasegraph.skills.edit_block import find_all
-from phasegraph.skills.errors import PlanError, WorkspaceViolation
-from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
-from phasegraph.skills.text import clip, plural
-from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
+from phasegraph.skills.core.errors import PlanError, WorkspaceViolation
+from phasegraph.skills.core.text import clip, plural
+from phasegraph.skills.edit_block.skill import find_all
+from phasegraph.skills.guards.workspace import resolve_in_workspace, workspace_relative
+from phasegraph.skills.python.syntax import PYTHON_SUFFIXES
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 #: The search stops here; a search that hits it renames nothing (never a partial rename).

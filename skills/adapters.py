@@ -17,10 +17,10 @@ from pydantic import BaseModel, ValidationError, create_model
 from pydantic.fields import FieldInfo
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.core.text import clip, describe_errors
+from phasegraph.skills.guards.workspace import resolve_in_workspace, workspace_relative
 from phasegraph.skills.registry import SkillRegistry
-from phasegraph.skills.text import clip, describe_errors
-from phasegraph.skills.workspace import resolve_in_workspace, workspace_relative
 
 T = TypeVar("T")
 

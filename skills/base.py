@@ -11,8 +11,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from phasegraph.skills import redact
-from phasegraph.skills.pyenv import PythonEnv, own_env
+from phasegraph.skills.core import redact
+from phasegraph.skills.python.pyenv import PythonEnv, own_env
 
 
 class SkillKind(StrEnum):
@@ -158,7 +158,7 @@ class Skill(Generic[A]):
     programs: tuple[str, ...] = ()
     #: Gets the step's run after the writes ready while its baseline runs (or is reused),
     #: in this process: run_pytest starts that run's interpreter
-    #: (:mod:`phasegraph.skills.pytest_ahead`). Best effort: whatever it does, the later run
+    #: (:mod:`phasegraph.skills.run_pytest.ahead`). Best effort: whatever it does, the later run
     #: is the same as a cold one, only sooner.
     ahead: AheadFn[A] | None = None
     #: Lists, without running them, what the check would run that the run's writes can

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from phasegraph.skills import (
-    edit_block,
     fetch_url,
     fix_imports,
     format_code,
@@ -14,11 +13,12 @@ from phasegraph.skills import (
     read_file,
     rg_search,
     run_mypy,
-    run_pytest,
     run_ruff,
     write_file,
 )
 from phasegraph.skills.base import Skill
+from phasegraph.skills.edit_block import skill as edit_block
+from phasegraph.skills.run_pytest import skill as run_pytest
 
 BUILTIN_SKILLS: tuple[Skill[Any], ...] = (
     rg_search.SKILL,

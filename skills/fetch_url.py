@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from phasegraph.skills.base import Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError, TransientHTTPStatus, URLRefused
-from phasegraph.skills.retry import is_transient, transient_status
-from phasegraph.skills.text import clip
+from phasegraph.skills.core.errors import SkillError, TransientHTTPStatus, URLRefused
+from phasegraph.skills.core.retry import is_transient, transient_status
+from phasegraph.skills.core.text import clip
 
 if TYPE_CHECKING:
     import httpx
@@ -137,7 +137,7 @@ async def fetch_url(args: FetchUrlArgs, ctx: SkillContext) -> SkillResult:
     # ``phasegraph skills`` and every run without a fetch start ~0.1 s sooner.
     import httpx
 
-    from phasegraph.skills.net import (
+    from phasegraph.skills.guards.net import (
         ATTEMPTS,
         MAX_REDIRECTS,
         AllowList,

@@ -17,17 +17,17 @@ from typing import Annotated
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
-from phasegraph.skills.procs import run_program
-from phasegraph.skills.read_file import read_text_file
-from phasegraph.skills.text import clip, plural
-from phasegraph.skills.verify_common import require_tool, verify_env
-from phasegraph.skills.workspace import (
+from phasegraph.skills.checks import require_tool, verify_env
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.core.text import clip, plural
+from phasegraph.skills.guards.procs import run_program
+from phasegraph.skills.guards.workspace import (
     read_confined,
     relative_name,
     resolve_in_workspace,
     write_confined,
 )
+from phasegraph.skills.read_file import read_text_file
 
 
 class FixImportsArgs(SkillArgs):

@@ -35,18 +35,18 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.check_invocation import (
+from phasegraph.skills.checks import as_argument, require_tool, verify_env
+from phasegraph.skills.core.text import clip, plural
+from phasegraph.skills.fix_imports import rewrite_with_ruff
+from phasegraph.skills.guards.procs import run_program
+from phasegraph.skills.guards.workspace import read_toml, relative_name, resolve_in_workspace
+from phasegraph.skills.python.check_invocation import (
     nox_commands,
     precommit_hooks,
     tool_args,
     tox_commands,
 )
-from phasegraph.skills.fix_imports import rewrite_with_ruff
-from phasegraph.skills.get_file_outline import PYTHON_SUFFIXES
-from phasegraph.skills.procs import run_program
-from phasegraph.skills.text import clip, plural
-from phasegraph.skills.verify_common import as_argument, require_tool, verify_env
-from phasegraph.skills.workspace import read_toml, relative_name, resolve_in_workspace
+from phasegraph.skills.python.syntax import PYTHON_SUFFIXES
 
 NAME = "format"
 #: ``ruff format`` by the project's settings, its excludes holding for the named file.

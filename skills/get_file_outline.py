@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.guards.workspace import relative_name, resolve_in_workspace
+from phasegraph.skills.python.syntax import PYTHON_SUFFIXES, parse_python
 from phasegraph.skills.read_file import read_text_file
-from phasegraph.skills.workspace import relative_name, resolve_in_workspace
 
 if TYPE_CHECKING:
     import tree_sitter
 
-#: File suffixes outlined as Python (stubs included).
-PYTHON_SUFFIXES = (".py", ".pyi")
 #: Larger files are refused rather than parsed.
 MAX_OUTLINE_BYTES = 10_000_000
 
@@ -27,32 +24,6 @@ class GetFileOutlineArgs(SkillArgs):
     """Arguments of :func:`get_file_outline`."""
 
     path: Annotated[str, PathArg()]
-
-
-#: One parser per worker thread: outlines run in parallel, and a tree-sitter parser is not
-#: meant to be shared between threads (the grammar is).
-_PARSERS = threading.local()
-
-
-@cache
-def _language() -> tree_sitter.Language:
-    # Loaded on the first outline, not with the skill registry (start-up time).
-    import tree_sitter
-    import tree_sitter_python
-
-    return tree_sitter.Language(tree_sitter_python.language())
-
-
-def parse_python(source: bytes) -> tree_sitter.Tree:
-    """``source`` parsed by tree-sitter's Python grammar: the one way Python is parsed, for the
-    outline and the rename recipe (:mod:`phasegraph.recipes.python_names`), with the calling
-    thread's own parser."""
-    parser: tree_sitter.Parser | None = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        import tree_sitter
-
-        parser = _PARSERS.parser = tree_sitter.Parser(_language())
-    return parser.parse(source)
 
 
 def _text(node: tree_sitter.Node | None) -> str:

@@ -11,17 +11,17 @@ from pathlib import Path, PurePosixPath
 from pydantic import Field, field_validator
 
 from phasegraph.skills.base import Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
-from phasegraph.skills.gitrepo import (
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.core.retry import LOCKS, retrying
+from phasegraph.skills.guards.gitrepo import (
     head_sha,
     identity_args,
     is_git_repo,
     repo_state_problems,
     run_git,
 )
-from phasegraph.skills.procs import ProcResult
-from phasegraph.skills.retry import LOCKS, retrying
-from phasegraph.skills.workspace import resolve_in_workspace
+from phasegraph.skills.guards.procs import ProcResult
+from phasegraph.skills.guards.workspace import resolve_in_workspace
 
 #: Tries of a git command that finds the repository locked (index.lock, a ref lock).
 LOCK_ATTEMPTS = 5

@@ -11,8 +11,8 @@ from typing import Annotated
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
-from phasegraph.skills.workspace import open_confined, relative_name, resolve_in_workspace
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.guards.workspace import open_confined, relative_name, resolve_in_workspace
 
 
 class ReadFileArgs(SkillArgs):

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError
-from phasegraph.skills.procs import find_program, run_program
-from phasegraph.skills.text import plural
-from phasegraph.skills.workspace import PROTECTED, resolve_in_workspace, workspace_relative
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.core.text import plural
+from phasegraph.skills.guards.procs import find_program, run_program
+from phasegraph.skills.guards.workspace import PROTECTED, resolve_in_workspace, workspace_relative
 
 
 class RgSearchArgs(SkillArgs):

@@ -10,9 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
-from phasegraph.skills.check_invocation import ruff_invocation
-from phasegraph.skills.procs import ProcResult
-from phasegraph.skills.verify_common import (
+from phasegraph.skills.checks import (
     Targets,
     cache_dir,
     located_result,
@@ -25,6 +23,8 @@ from phasegraph.skills.verify_common import (
     temp_dir,
     tool_failure,
 )
+from phasegraph.skills.guards.procs import ProcResult
+from phasegraph.skills.python.check_invocation import ruff_invocation
 
 
 class RunRuffArgs(SkillArgs):
@@ -32,7 +32,7 @@ class RunRuffArgs(SkillArgs):
 
     #: Files or folders to lint, relative to the workspace; empty means what the project
     #: lints: the paths its pre-commit hook, tox environment or nox session gives ``ruff
-    #: check`` (:mod:`~phasegraph.skills.check_invocation`), else what its own configuration
+    #: check`` (:mod:`~phasegraph.skills.python.check_invocation`), else what its own configuration
     #: lints (the workspace, less its ``exclude`` / ``extend-exclude``).
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
 

@@ -20,15 +20,15 @@ from phasegraph.skills.base import (
     SkillKind,
     SkillResult,
 )
-from phasegraph.skills.edit_block import text_field
-from phasegraph.skills.errors import SkillError
-from phasegraph.skills.read_file import read_text_file
-from phasegraph.skills.workspace import (
+from phasegraph.skills.core.errors import SkillError
+from phasegraph.skills.edit_block.skill import text_field
+from phasegraph.skills.guards.workspace import (
     read_confined,
     relative_name,
     resolve_in_workspace,
     write_confined,
 )
+from phasegraph.skills.read_file import read_text_file
 
 
 class WriteFileArgs(SkillArgs):

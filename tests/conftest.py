@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pgserver import postgres
-from testkit import init_repo
+from support.postgres import postgres
+from support.repos import init_repo
 
 
 @pytest.fixture

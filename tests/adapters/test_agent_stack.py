@@ -18,7 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel
-from testkit import git, require_program
+from support.repos import git, require_program
 
 from phasegraph import Report, as_tool, build_orchestrator, default_registry, skills_as_tools
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, require_program
+from support.repos import git, require_program
 
 from phasegraph import RunOptions, build_orchestrator, default_registry, load_mcp_skills, run_plan
 

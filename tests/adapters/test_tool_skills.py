@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, ToolException, tool
-from testkit import git, require_program
+from support.repos import git, require_program
 
 from phasegraph import (
     RunOptions,
@@ -23,7 +23,7 @@ from phasegraph import (
     skills_as_tools,
     validate_plan,
 )
-from phasegraph.graph.plan import parse_plan
+from phasegraph.graph.model.plan import parse_plan
 
 MakeRepo = Callable[[dict[str, str]], Path]
 

@@ -6,8 +6,8 @@ No timing is asserted here: the figures live in the bench output and the README.
 from __future__ import annotations
 
 import pytest
-from testkit import require_program
-from testkit import run_bench as run
+from support.repos import require_program
+from support.repos import run_bench as run
 
 
 def test_vs_react_counts_calls_on_both_sides() -> None:

@@ -5,7 +5,7 @@ The rates themselves are figures for the README, not asserted here.
 
 from __future__ import annotations
 
-from testkit import run_bench
+from support.repos import run_bench
 
 
 def test_edit_robustness_reports_both_matchers_and_no_wrong_apply() -> None:

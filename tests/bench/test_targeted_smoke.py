@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from testkit import require_program, run_bench
+from support.repos import require_program, run_bench
 
 
 def test_targeted_bench_times_both_runs_and_targets_one_module() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testkit import git, require_program, snapshot, text_server
+from support.repos import git, require_program, snapshot, text_server
 
 MakeRepo = Callable[[dict[str, str]], Path]
 

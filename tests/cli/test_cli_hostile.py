@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from testkit import git, require_program, snapshot
+from support.repos import git, require_program, snapshot
 
-from phasegraph.graph.lock import workspace_lock
+from phasegraph.graph.durable.lock import workspace_lock
 
 MakeRepo = Callable[[dict[str, str]], Path]
 CLI = [sys.executable, "-m", "phasegraph.cli.main"]

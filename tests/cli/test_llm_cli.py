@@ -15,8 +15,8 @@ from phasegraph.cli.approval import ask_approval
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.run_cmd import add_approve_argument
 from phasegraph.cli.show import print_report
-from phasegraph.graph.report import ModelCalls, Report, Usage
-from phasegraph.skills.errors import PreflightError
+from phasegraph.graph.model.report import ModelCalls, Report, Usage
+from phasegraph.skills.core.errors import PreflightError
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import full_suite, git, init_repo, require_program, snapshot
+from support.repos import full_suite, git, init_repo, require_program, snapshot
 
 CALC = "def scale(word, n):\n    return word * n\n"
 TESTS = """\

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmkit import LIB, PLAN, WRITES
-from testkit import git, require_program, snapshot
+from support.llm import LIB, PLAN, WRITES
+from support.repos import git, require_program, snapshot
 
 from phasegraph.cli.main import main
 

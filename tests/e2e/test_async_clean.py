@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from blockbuster import blockbuster_ctx
-from testkit import require_program
+from support.repos import require_program
 
 from phasegraph import build_orchestrator, run_plan
 from phasegraph.demo import DEMO_PLAN, prepare_sample_repo

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_helpers import cli, commits, killed_at, report
 from langgraph.store.memory import InMemoryStore
-from testkit import full_suite, git, require_program
+from support.durable import cli, commits, killed_at, report
+from support.repos import full_suite, git, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
-from phasegraph.graph.report import Report
+from phasegraph.graph.model.plan import parse_plan
+from phasegraph.graph.model.report import Report
 
 MakeRepo = Callable[[dict[str, str]], Path]
 TESTS = {"id": "tests", "skill": "run_pytest"}

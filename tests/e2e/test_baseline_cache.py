@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import testkit
-from testkit import git, write
+from support import repos
+from support.repos import git, write
 
 MakeRepo = Callable[[dict[str, str]], Path]
-run_collecting = functools.partial(testkit.run_collecting, baseline="before")
+run_collecting = functools.partial(repos.run_collecting, baseline="before")
 
 LIB = "def greet(name: str) -> str:\n    return 'hello ' + name\n"
 TESTS = "from lib import greet\n\n\ndef test_greet() -> None:\n    assert greet('x') == 'hello x'\n"
@@ -164,7 +164,7 @@ async def test_what_a_run_learns_with_its_baseline_after_the_writes_is_reused(
     make_repo: MakeRepo, sessions: Path
 ) -> None:
     repo = make_repo(FILES)
-    report, _ = await testkit.run_collecting(PLAN, repo)  # baseline="auto", the default
+    report, _ = await repos.run_collecting(PLAN, repo)  # baseline="auto", the default
     assert report.status == "completed", report.error
     assert count(sessions) == 2  # the listing (no test run), then the after-run
 

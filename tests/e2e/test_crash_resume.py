@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_helpers import cli, commits, make, report, tree
-from testkit import git, require_program
+from support.durable import cli, commits, make, report, tree
+from support.repos import git, require_program
 
 CRASH_POINTS = [
     "before-write:e2",  # after 1 of 4 writes, the second journaled but not applied

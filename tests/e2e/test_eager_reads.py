@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_helpers import cli
-from testkit import init_repo, require_program
+from support.durable import cli
+from support.repos import init_repo, require_program
 
 from phasegraph import (
     SkillArgs,

@@ -13,8 +13,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from durable_helpers import cli, commits, make, report
-from testkit import git, require_program
+from support.durable import cli, commits, make, report
+from support.repos import git, require_program
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,9 @@ stopped report (exit 1; the step, the files that had landed, how to undo them, h
 and the resume, once the fault is put right, ends with exactly the uninterrupted result.
 
 A full disk is real where a small tmpfs can be mounted (as root); elsewhere (a sandbox without
-CAP_SYS_ADMIN) it is simulated with the ``enospc@`` failpoints (``graph/failpoints.py``), which
-raise ``OSError(ENOSPC)`` right after a write step's pre-image copy and right after its store
-write.
+CAP_SYS_ADMIN) it is simulated with the ``enospc@`` failpoints
+(``graph/durable/failpoints.py``), which raise ``OSError(ENOSPC)`` right after a write step's
+pre-image copy and right after its store write.
 PostgreSQL is a real server of the test's own, stopped with ``pg_ctl -m immediate``.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from durable_helpers import PLAN, cli, commits, make, report
-from pgserver import _bindir, postgres
-from testkit import git, require_program
+from support.durable import PLAN, cli, commits, make, report
+from support.postgres import _bindir, postgres
+from support.repos import git, require_program
 
 #: The durable tests' plan without its pytest step (a second slower check adds nothing here).
 STEPS = [s for s in cast("list[dict[str, Any]]", PLAN["steps"]) if s["id"] != "tests"]
@@ -239,7 +239,7 @@ def finished(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
 
 
 class Server:
-    """A PostgreSQL cluster started by ``tests/pgserver.py`` in ``root``: stopped and started
+    """A PostgreSQL cluster started by ``support.postgres`` in ``root``: stopped and started
     again here (as the ``postgres`` user when the tests run as root, as there)."""
 
     def __init__(self, root: Path) -> None:
@@ -302,7 +302,7 @@ def test_postgres_stopped_mid_write_ends_in_a_report_and_the_resume_finishes_it(
 
 
 def test_only_faults_of_the_machine_end_in_a_fault_report() -> None:
-    from phasegraph.graph.faults import fault_of
+    from phasegraph.graph.durable.faults import fault_of
 
     assert fault_of(OSError(errno.ENOSPC, "No space left on device")) == (
         "the disk is full (No space left on device)",

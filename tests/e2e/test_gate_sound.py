@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
-from testkit import full_suite, git, require_program
+from support.repos import full_suite, git, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
-from phasegraph.graph.report import Report
+from phasegraph.graph.model.plan import parse_plan
+from phasegraph.graph.model.report import Report
 
 MakeRepo = Callable[[dict[str, str]], Path]
 COMMIT = {"id": "commit", "skill": "git_checkpoint", "args": {"message": "change"}}
@@ -205,7 +205,7 @@ async def test_an_early_stop_option_cannot_hide_a_new_failure(
 
 
 def test_collect_only_is_refused_as_a_check_that_checks_nothing() -> None:
-    from phasegraph.skills.run_pytest import RunPytestArgs
+    from phasegraph.skills.run_pytest.skill import RunPytestArgs
 
     with pytest.raises(ValueError, match="collects tests without running them"):
         RunPytestArgs(args=["--collect-only"])

@@ -12,8 +12,8 @@ import pytest
 import respx
 from blockbuster import blockbuster_ctx
 from langchain_openai import ChatOpenAI
-from llmkit import BASE_URL, PickyServer, api_error, completion, sent_messages, way_asked
-from testkit import git, require_program, snapshot
+from support.llm import BASE_URL, PickyServer, api_error, completion, sent_messages, way_asked
+from support.repos import git, require_program, snapshot
 
 from phasegraph import Report, RunOptions, build_orchestrator, run_request
 from phasegraph.nodes.planner import WORKSPACE_ROOTS

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from durable_helpers import FILES, PLAN, cli, commits, make, tree
-from testkit import git, require_program, snapshot, write
+from support.durable import FILES, PLAN, cli, commits, make, tree
+from support.repos import git, require_program, snapshot, write
 
 from phasegraph import Report, as_tool, build_orchestrator, run_plan
-from phasegraph.graph.lock import workspace_lock
-from phasegraph.skills.errors import WorkspaceBusy
+from phasegraph.graph.durable.lock import workspace_lock
+from phasegraph.skills.core.errors import WorkspaceBusy
 
 WAITING_TEST = (
     "import pathlib, time\n\n\ndef test_waits_while_held() -> None:\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, require_program, run_collecting, snapshot, text_server, write
+from support.repos import git, require_program, run_collecting, snapshot, text_server, write
 
 MakeRepo = Callable[[dict[str, str]], Path]
 

@@ -6,8 +6,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from durable_helpers import cli, commits, make, report, tree
-from testkit import git, require_program
+from support.durable import cli, commits, make, report, tree
+from support.repos import git, require_program
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, require_program, snapshot
+from support.repos import git, require_program, snapshot
 
 from phasegraph import build_orchestrator
-from phasegraph.graph import undo
-from phasegraph.graph.undo import undo_run
+from phasegraph.graph.durable import undo
+from phasegraph.graph.durable.undo import undo_run
 
 MakeRepo = Callable[[dict[str, str]], Path]
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, require_program, run_collecting, snapshot, write
+from support.repos import git, require_program, run_collecting, snapshot, write
 
-from phasegraph.graph import preflight as preflight_module
-from phasegraph.skills import run_pytest
+from phasegraph.graph.preflight import checks as preflight_module
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.pyenv import PythonEnv
+from phasegraph.skills.python.pyenv import PythonEnv
 from phasegraph.skills.run_mypy import RunMypyArgs, run_mypy
+from phasegraph.skills.run_pytest import skill as run_pytest
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -443,7 +443,7 @@ async def test_a_check_a_consolidator_adds_is_held_to_the_same_guard(
     from langgraph.store.memory import InMemoryStore
 
     from phasegraph import RunOptions, build_orchestrator, run_plan
-    from phasegraph.graph.plan import Step, parse_plan
+    from phasegraph.graph.model.plan import Step, parse_plan
 
     async def adds_tests(plan: Any, outputs: Any, workspace: Path) -> list[Step]:
         return [Step.model_validate(PYTEST)]

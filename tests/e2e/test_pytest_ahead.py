@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
-from testkit import git, launchers_in, run_collecting
+from support.repos import git, launchers_in, run_collecting
 
-from phasegraph.skills import pytest_ahead
+from phasegraph.skills.run_pytest import ahead as pytest_ahead
 
 MakeRepo = Callable[[dict[str, str]], Path]
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from durable_helpers import cli, report
-from testkit import GIT_ID, git, init_repo, require_program, run_collecting, snapshot, write
+from support.durable import cli, report
+from support.repos import GIT_ID, git, init_repo, require_program, run_collecting, snapshot, write
 
 BASE = {"a.py": "A = 1\n", "b.py": "B = 1\n"}
 

@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from durable_helpers import FILES, cli, commits, make, report
-from testkit import require_program, write
+from support.durable import FILES, cli, commits, make, report
+from support.repos import require_program, write
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
-from testkit import git, require_program
+from support.repos import git, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
-from phasegraph.graph.report import Report
+from phasegraph.graph.model.plan import parse_plan
+from phasegraph.graph.model.report import Report
 
 MakeRepo = Callable[[dict[str, str]], Path]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from langgraph.store.memory import InMemoryStore
-from testkit import full_suite, git, init_repo, require_program
+from support.repos import full_suite, git, init_repo, require_program
 
 from phasegraph import RunOptions, build_orchestrator, run_plan
-from phasegraph.graph.plan import parse_plan
-from phasegraph.graph.report import Report
-from phasegraph.skills.test_selection import EVERY_FILE
+from phasegraph.graph.model.plan import parse_plan
+from phasegraph.graph.model.report import Report
+from phasegraph.skills.python.selection import EVERY_FILE
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -246,7 +246,7 @@ WITH_DOCS = {
 
 
 def assert_red_on_the_tree(repo: Path, failing: str) -> None:
-    """The oracle: the whole suite on the tree the run left (testkit's ``full_suite``)."""
+    """The oracle: the whole suite on the tree the run left (``support.repos.full_suite``)."""
     code, counts, last = full_suite(repo, None)
     assert code == 1 and counts.get("failed") == 1, last
     assert_red(repo, failing)
@@ -379,7 +379,7 @@ async def test_pytest_addopts_in_the_environment_runs_the_whole_suite(
 
 
 def test_a_configuration_above_the_workspace_runs_the_whole_suite(tmp_path: Path) -> None:
-    from phasegraph.skills.test_selection import select_tests
+    from phasegraph.skills.python.selection import select_tests
 
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --doctest-modules\n")
     repo = init_repo(tmp_path / "inner", {k: v for k, v in FLAT.items() if k != "pyproject.toml"})

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_helpers import cli, commits
-from testkit import git, init_repo, require_program, snapshot, write
+from support.durable import cli, commits
+from support.repos import git, init_repo, require_program, snapshot, write
 
 from phasegraph import build_orchestrator, open_persistence, run_plan
-from phasegraph.graph.persistence import default_db
-from phasegraph.graph.undo import UndoJournal, undo_run
-from phasegraph.skills.errors import UndoError
+from phasegraph.graph.durable.persistence import default_db
+from phasegraph.graph.durable.undo import UndoJournal, undo_run
+from phasegraph.skills.core.errors import UndoError
 
 FILES = {f"f{i}.py": f"V{i} = {i}\n" for i in range(6)} | {"keep.py": "K = 0\n"}
 WRITES = [
@@ -44,7 +44,7 @@ KEYS = ("workspace", "head", "written", "created", "written_sha", "run_id", "com
 #: The undo a failpoint kills: a real process, with the library's undo.
 UNDO = """
 import asyncio, json, sys
-from phasegraph.graph.undo import undo_run
+from phasegraph.graph.durable.undo import undo_run
 values = json.loads(open(sys.argv[1]).read())
 asyncio.run(undo_run(values, force=sys.argv[2] == "force"))
 """

@@ -15,8 +15,8 @@ from langchain.agents import create_agent
 from langchain_core.messages import HumanMessage, ToolMessage
 from langchain_openai import ChatOpenAI
 from langgraph.errors import GraphRecursionError
-from llmkit import BASE_URL, completion, tool_completion
-from testkit import require_program, snapshot
+from support.llm import BASE_URL, completion, tool_completion
+from support.repos import require_program, snapshot
 
 from phasegraph import as_tool, build_orchestrator
 

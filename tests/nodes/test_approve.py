@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llmkit import LIB, PLAN, fake_model
-from testkit import git, require_program, snapshot
+from support.llm import LIB, PLAN, fake_model
+from support.repos import git, require_program, snapshot
 
 from phasegraph import RunPaused, build_orchestrator, resume_run, run_plan, run_request
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from phasegraph.prompts import load_prompt, prompt_names, prompt_variables
-from phasegraph.skills.errors import PromptError
+from phasegraph.skills.core.errors import PromptError
 
 #: What each prompt needs, as the nodes fill it in.
 NEEDS = {

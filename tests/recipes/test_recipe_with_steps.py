@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import full_suite, git, init_repo, require_program, run_collecting, snapshot, write
+from support.repos import (
+    full_suite,
+    git,
+    init_repo,
+    require_program,
+    run_collecting,
+    snapshot,
+    write,
+)
 
 from phasegraph import default_registry
-from phasegraph.graph.plan import parse_plan
+from phasegraph.graph.model.plan import parse_plan
 from phasegraph.recipes import expand_recipe
 
 MOD = """\

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testkit import full_suite, git, require_program, run_collecting
+from support.repos import full_suite, git, require_program, run_collecting
 
 from phasegraph.recipes.doc_names import is_history
 from phasegraph.recipes.export_order import ALPHABETICAL, RUF022, kept_order

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from testkit import git, require_program, run_collecting, snapshot, write
+from support.repos import git, require_program, run_collecting, snapshot, write
 
 from phasegraph import PlanError, default_registry
-from phasegraph.graph.plan import Step
+from phasegraph.graph.model.plan import Step
 from phasegraph.recipes.rename import MAX_MATCHES as MAX
 from phasegraph.recipes.rename import RENAME
 from phasegraph.skills.base import SkillContext, SkillKind
-from phasegraph.skills.edit_block import find_all
+from phasegraph.skills.edit_block.skill import find_all
 
 REGISTRY = default_registry()
 ARGS = {"old": "load_config", "new": "read_settings"}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testkit import require_program, write
+from support.repos import require_program, write
 
 MakeRepo = Callable[[dict[str, str]], Path]
 FILES = {"pkg/config.py": "def load() -> None: ...\n", "README.md": "load\n"}

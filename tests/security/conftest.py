@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from security.sandbox import Sandbox, build_sandbox
+from support.sandbox import Sandbox, build_sandbox
 
 # No example database (hypothesis keeps only its caches in a self-ignored .hypothesis/),
 # and no deadline on a loaded CI machine.

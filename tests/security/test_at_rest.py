@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import require_program
+from support.repos import require_program
 
 from phasegraph import build_orchestrator, run_plan
-from phasegraph.graph.persistence import default_db, open_persistence
+from phasegraph.graph.durable.persistence import default_db, open_persistence
 
 MakeRepo = Callable[[dict[str, str]], Path]
 SECRET = "TOKEN=sk-not-for-anyone-else-0123456789"
@@ -117,7 +117,7 @@ def test_everything_a_cli_run_keeps_is_owner_only(repo: Path, tmp_path: Path) ->
             "state.sqlite-shm",
         }
         # The tools' caches are made owner-only when the run ends (inside a folder that is
-        # from the start); the lock file exists only while a run holds it (graph/lock.py).
+        # from the start); the lock file exists only while a run holds it (graph/durable/lock.py).
         assert not_owner_only(state, in_a_tool_cache_or_the_lock) == []
     finally:
         marker.unlink(missing_ok=True)

@@ -23,12 +23,12 @@ import pytest
 import respx
 from hypothesis import given
 from hypothesis import strategies as st
-from testkit import init_repo, run_collecting
+from support.repos import init_repo, run_collecting
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError, URLRefused
+from phasegraph.skills.core.errors import SkillError, URLRefused
 from phasegraph.skills.fetch_url import SKILL, fetch_url
-from phasegraph.skills.net import AllowList, GuardedBackend, check_url
+from phasegraph.skills.guards.net import AllowList, GuardedBackend, check_url
 
 PUBLIC = "https://docs.example.test"
 

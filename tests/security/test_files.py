@@ -15,21 +15,21 @@ from typing import Any, Protocol
 
 import pytest
 from pydantic import ValidationError
-from security.sandbox import LIB, SECRET, Sandbox
-from testkit import run_collecting
+from support.repos import run_collecting
+from support.sandbox import LIB, SECRET, Sandbox
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.edit_block import SKILL as EDIT_BLOCK
-from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.edit_block.skill import SKILL as EDIT_BLOCK
 from phasegraph.skills.get_file_outline import SKILL as GET_FILE_OUTLINE
-from phasegraph.skills.read_file import SKILL as READ_FILE
-from phasegraph.skills.rg_search import SKILL as RG_SEARCH
-from phasegraph.skills.workspace import (
+from phasegraph.skills.guards.workspace import (
     open_confined,
     read_confined,
     resolve_in_workspace,
     write_confined,
 )
+from phasegraph.skills.read_file import SKILL as READ_FILE
+from phasegraph.skills.rg_search import SKILL as RG_SEARCH
 from phasegraph.skills.write_file import SKILL as WRITE_FILE
 
 

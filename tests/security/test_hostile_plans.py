@@ -15,13 +15,13 @@ from typing import Any
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from security.sandbox import Sandbox, build_sandbox, snapshot_tree
+from support.sandbox import Sandbox, build_sandbox, snapshot_tree
 
-from phasegraph.graph.plan import parse_plan, validate_plan
+from phasegraph.graph.model.plan import parse_plan, validate_plan
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.edit_block import SKILL as EDIT_BLOCK
-from phasegraph.skills.edit_block import match_block
-from phasegraph.skills.errors import PlanError, SkillError
+from phasegraph.skills.core.errors import PlanError, SkillError
+from phasegraph.skills.edit_block.skill import SKILL as EDIT_BLOCK
+from phasegraph.skills.edit_block.skill import match_block
 from phasegraph.skills.registry import default_registry
 from phasegraph.skills.write_file import SKILL as WRITE_FILE
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from security.sandbox import Sandbox
-from testkit import run_collecting
+from support.repos import run_collecting
+from support.sandbox import Sandbox
 
-from phasegraph.graph.report import to_dict
+from phasegraph.graph.model.report import to_dict
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.procs import run_program
-from phasegraph.skills.redact import REDACTED, fence_untrusted, redact, scrub_env
+from phasegraph.skills.core.redact import REDACTED, fence_untrusted, redact, scrub_env
+from phasegraph.skills.guards.procs import run_program
 
 TOKEN = "ghs-live-4f9a8b7c6d5e4f3a2b1c"  # no known format: only the env var gives it away
 GITHUB_PAT = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"

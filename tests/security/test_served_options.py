@@ -10,22 +10,22 @@ from typing import Any, cast
 
 import pytest
 from langgraph.runtime import Runtime
-from testkit import snapshot, text_server
+from support.repos import snapshot, text_server
 
 from phasegraph import RunOptions, as_tool, build_orchestrator, run_plan
-from phasegraph.graph.context import (
+from phasegraph.graph.model.context import (
     SERVED_ALLOW_HOSTS,
     SERVED_CAPS,
     SERVED_SCRUB_ENV,
     SERVED_STRICT,
     served_options,
 )
-from phasegraph.graph.plan import Plan
-from phasegraph.graph.report import Report
-from phasegraph.graph.state import InputState, State
-from phasegraph.nodes.execute import StepRunner, held_to_server, options
+from phasegraph.graph.model.plan import Plan
+from phasegraph.graph.model.report import Report
+from phasegraph.graph.model.state import InputState, State
+from phasegraph.graph.steps.runner import StepRunner, held_to_server, options
 from phasegraph.nodes.planner import SERVED_PYTHONS, WORKSPACE_ROOTS
-from phasegraph.skills.errors import InputRefused
+from phasegraph.skills.core.errors import InputRefused
 from phasegraph.skills.registry import default_registry
 
 MakeRepo = Callable[[dict[str, str]], Path]

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from security.sandbox import Sandbox
-from testkit import require_program
+from support.repos import require_program
+from support.sandbox import Sandbox
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.procs import run_program
+from phasegraph.skills.guards.procs import run_program
 from phasegraph.skills.rg_search import SKILL as RG_SEARCH
 from phasegraph.skills.run_mypy import SKILL as RUN_MYPY
-from phasegraph.skills.run_pytest import SKILL as RUN_PYTEST
+from phasegraph.skills.run_pytest.skill import SKILL as RUN_PYTEST
 from phasegraph.skills.run_ruff import SKILL as RUN_RUFF
 
 PY = sys.executable
@@ -215,7 +215,7 @@ async def test_an_output_flood_is_capped(tmp_path: Path) -> None:
 RUNNER = """\
 import asyncio, sys
 from pathlib import Path
-from phasegraph.skills.procs import run_program
+from phasegraph.skills.guards.procs import run_program
 argv = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
 asyncio.run(run_program(argv, cwd=Path(sys.argv[3]), timeout=300))
 """

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_llm import FakeLLM, fake_llm
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.schema import ThreadState
-from llmkit import LIB, PLAN, WRITES
-from testkit import git, require_program, write
+from support.llm import LIB, PLAN, WRITES
+from support.llm_server import FakeLLM, fake_llm
+from support.repos import git, require_program, write
 
 from phasegraph.demo import DEMO_PLAN, prepare_sample_repo
 

@@ -18,10 +18,10 @@ import pytest
 import respx
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError, TransientHTTPStatus
+from phasegraph.skills.core.errors import SkillError, TransientHTTPStatus
+from phasegraph.skills.core.retry import is_transient, transient_status
 from phasegraph.skills.fetch_url import SKILL, fetch_url
-from phasegraph.skills.net import check_url, retrying_fetch
-from phasegraph.skills.retry import is_transient, transient_status
+from phasegraph.skills.guards.net import check_url, retrying_fetch
 
 BASE = "https://docs.example.test"
 

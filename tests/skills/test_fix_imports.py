@@ -6,10 +6,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from testkit import require_program, snapshot, write
+from support.repos import require_program, snapshot, write
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError
+from phasegraph.skills.core.errors import SkillError
 from phasegraph.skills.fix_imports import SKILL, FixImportsArgs
 
 UNSORTED = "import sys\nfrom os import sep, path\n\nprint(sys, sep, path)\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, init_repo, require_program, run_collecting, snapshot, write
+from support.repos import git, init_repo, require_program, run_collecting, snapshot, write
 
 from phasegraph import build_orchestrator
-from phasegraph.graph.undo import undo_run
+from phasegraph.graph.durable.undo import undo_run
 from phasegraph.skills.base import SkillContext, SkillKind
 from phasegraph.skills.format_code import SKILL, FormatArgs, with_earlier_files
 

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import write
+from support.repos import write
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.get_file_outline import SKILL, get_file_outline
 
 SOURCE = '''\

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from testkit import git, write
+from support.repos import git, write
 
 from phasegraph.skills.base import SkillContext, SkillKind, SkillResult
-from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.git_checkpoint import SKILL, GitCheckpointArgs, git_checkpoint
 
 MakeRepo = Callable[[dict[str, str]], Path]

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import require_program, write
+from support.repos import require_program, write
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.rg_search import SKILL, RgSearchArgs, rg_search
 
 MakeRepo = Callable[[dict[str, str]], Path]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testkit import require_program, snapshot
+from support.repos import require_program, snapshot
 
 from phasegraph.skills.base import SkillContext, SkillKind
 from phasegraph.skills.run_mypy import SKILL, RunMypyArgs, run_mypy

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from testkit import require_program, snapshot, write
+from support.repos import require_program, snapshot, write
 
-from phasegraph.skills import verify_common
+from phasegraph.skills import checks as verify_common
 from phasegraph.skills.base import SkillContext, SkillKind
-from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.run_ruff import SKILL, RunRuffArgs, run_ruff
 
 MakeRepo = Callable[[dict[str, str]], Path]

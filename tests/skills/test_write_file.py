@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit import git, snapshot, write
+from support.repos import git, snapshot, write
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.write_file import SKILL, write_file
 
 MakeRepo = Callable[[dict[str, str]], Path]

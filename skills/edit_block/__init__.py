@@ -1,0 +1,1 @@
+"""skills.edit_block."""

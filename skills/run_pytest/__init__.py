@@ -1,0 +1,1 @@
+"""skills.run_pytest."""

@@ -1,0 +1,1 @@
+"""The helpers every test folder shares: real repositories, programs, servers, fake LLMs."""
