@@ -1,1 +1,1 @@
-"""cli."""
+"""The ``phasegraph`` command: run, resume, undo, plan, skills and friends. The top layer."""

@@ -1,1 +1,1 @@
-"""skills.core."""
+"""The ground floor: errors, text helpers, retries and redaction. Imports nothing of phasegraph."""

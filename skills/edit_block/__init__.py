@@ -1,1 +1,2 @@
-"""skills.edit_block."""
+"""The edit_block skill: a search/replace block found in a file (exactly, then
+tolerantly) and applied."""

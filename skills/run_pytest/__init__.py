@@ -1,1 +1,1 @@
-"""skills.run_pytest."""
+"""The run_pytest skill: the project's tests in its own interpreter, judged test by test."""
