@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from phasegraph.graph.preflight.diagram import plan_mermaid
     from phasegraph.graph.run import resume_run, run_plan, run_request
     from phasegraph.graph.tool import as_tool
-    from phasegraph.recipes import Recipe, register_recipe
+    from phasegraph.recipes.base import Recipe
+    from phasegraph.recipes.registry import RecipeRegistry, default_recipes, register_recipe
     from phasegraph.skills.adapters import (
         register_tools,
         skill_as_tool,
@@ -102,8 +103,10 @@ _EXPORTS = {
     "as_tool": "phasegraph.graph.tool",
     "UndoResult": "phasegraph.graph.durable.undo",
     "undo_run": "phasegraph.graph.durable.undo",
-    "Recipe": "phasegraph.recipes",
-    "register_recipe": "phasegraph.recipes",
+    "Recipe": "phasegraph.recipes.base",
+    "RecipeRegistry": "phasegraph.recipes.registry",
+    "default_recipes": "phasegraph.recipes.registry",
+    "register_recipe": "phasegraph.recipes.registry",
     "register_tools": "phasegraph.skills.adapters",
     "skill_as_tool": "phasegraph.skills.adapters",
     "skill_from_tool": "phasegraph.skills.adapters",
@@ -162,6 +165,7 @@ __all__ = [
     "PythonEnvError",
     "Recipe",
     "RecipeRef",
+    "RecipeRegistry",
     "Report",
     "RunOptions",
     "RunPaused",
@@ -185,6 +189,7 @@ __all__ = [
     "as_tool",
     "build_orchestrator",
     "check_plan",
+    "default_recipes",
     "default_registry",
     "load_mcp_skills",
     "load_plan",

@@ -28,7 +28,9 @@ from common import emit
 
 from phasegraph import SkillContext
 from phasegraph.skills.core.errors import SkillError
-from phasegraph.skills.edit_block.skill import ALREADY_APPLIED, SKILL, edit_block, find_all
+from phasegraph.skills.edit_block.ladder import find_all
+from phasegraph.skills.edit_block.matcher import ALREADY_APPLIED
+from phasegraph.skills.edit_block.skill import SKILL, edit_block
 
 DRIFTS = [
     "none",

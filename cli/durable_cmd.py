@@ -83,13 +83,18 @@ def _stored_workspace(values: dict[str, Any], fallback: Path) -> Path:
     return target
 
 
+def _workspace_and_db(args: argparse.Namespace) -> tuple[Path, str]:
+    """The command's workspace and the database its runs are in, or the error naming both."""
+    workspace = existing_workspace(args.workspace)
+    db = existing_database(args.db, workspace)
+    if db is None:
+        raise _unknown(args, db, workspace)
+    return workspace, db
+
+
 def resume_command(args: argparse.Namespace, env: Env) -> int:
     check_report_path(args.report)
-    workspace = existing_workspace(args.workspace)
-    found = existing_database(args.db, workspace)
-    if found is None:
-        raise _unknown(args, found, workspace)
-    db: str = found
+    workspace, db = _workspace_and_db(args)
     model = model_from_args(args)
     watch = RunWatch(args.thread, workspace, args.db)
 
@@ -128,11 +133,7 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
 
 
 def history_command(args: argparse.Namespace, env: Env) -> int:
-    workspace = existing_workspace(args.workspace)
-    found = existing_database(args.db, workspace)
-    if found is None:
-        raise _unknown(args, found, workspace)
-    db: str = found
+    workspace, db = _workspace_and_db(args)
 
     async def go() -> Table:
         table = Table("step", "checkpoint", "saved at", "next", "todo")
@@ -155,11 +156,7 @@ def history_command(args: argparse.Namespace, env: Env) -> int:
 
 
 def undo_command(args: argparse.Namespace, env: Env) -> int:
-    workspace = existing_workspace(args.workspace)
-    found = existing_database(args.db, workspace)
-    if found is None:
-        raise _unknown(args, found, workspace)
-    db: str = found
+    workspace, db = _workspace_and_db(args)
 
     async def go() -> str:
         async with persisted_graph(env, db) as graph:

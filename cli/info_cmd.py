@@ -8,8 +8,8 @@ from pathlib import Path
 from rich.table import Table
 
 from phasegraph.cli.common import EXIT_OK, Env
-from phasegraph.cli.run_cmd import checked_plan
 from phasegraph.graph.model.plan import check_plan, load_plan
+from phasegraph.graph.preflight.acceptance import accept_given_plan
 from phasegraph.recipes import expand_recipe
 
 
@@ -34,7 +34,7 @@ def list_skills(args: argparse.Namespace, env: Env) -> int:
 def validate(args: argparse.Namespace, env: Env) -> int:
     plan = load_plan(args.plan)
     if args.workspace is not None:  # as a run checks it before it starts
-        plan = checked_plan(plan, env.registry, args.workspace, None)[0]
+        plan = accept_given_plan(plan, env.registry, args.workspace, None)[0]
     else:
         plan = check_plan(expand_recipe(plan, env.registry), env.registry)
     env.out.print(f"[green]ok[/]: {args.plan} is a valid plan of {len(plan.steps)} steps")

@@ -24,13 +24,12 @@ from phasegraph.cli.show import print_report
 from phasegraph.graph.durable.lock import workspace_lock
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.events import RunStarted
-from phasegraph.graph.model.plan import Plan, check_plan, load_plan
+from phasegraph.graph.model.plan import Plan, load_plan
 from phasegraph.graph.model.report import Report
-from phasegraph.graph.preflight.checks import Preflight, preflight
-from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
+from phasegraph.graph.preflight.acceptance import accept_given_plan
+from phasegraph.graph.preflight.checks import preflight
 from phasegraph.skills.core.errors import PreflightError
 from phasegraph.skills.guards.workspace import atomic_write
-from phasegraph.skills.registry import SkillRegistry
 
 
 def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -193,20 +192,6 @@ def demo_command(args: argparse.Namespace, env: Env) -> int:
     return execute(env, Plan.model_validate(DEMO_PLAN), repo, args)
 
 
-def checked_plan(
-    plan: Plan, registry: SkillRegistry, workspace: Path, python: str | None
-) -> tuple[Plan, Preflight]:
-    """``plan`` with its recipe expanded, preflighted and validated as the planner node will
-    (:func:`phasegraph.nodes.planner.checked`), before LangGraph is even imported: a plan
-    refused costs no more than reading it. The writes a plan adds to its recipe are tried
-    with the recipe's, once the reads have made them."""
-    expanded = expand_recipe(plan, registry)
-    tried, programs = before_recipe_writes(expanded, registry)
-    found = preflight(tried, registry, workspace, python=python, extra_programs=programs)
-    check_plan(check_recipe(expanded, found.workspace), registry, workspace=found.workspace)
-    return expanded, found
-
-
 def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespace) -> int:
     """Validate and preflight (exit 2 on bad input, nothing touched), then run durably.
 
@@ -216,7 +201,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     model = model_from_args(args)
     options = options_from(args, args.strict)
     if plan is not None:
-        found = checked_plan(plan, env.registry, workspace, options.python)[1]
+        found = accept_given_plan(plan, env.registry, workspace, options.python)[1]
     else:  # the model plans once the run has started; the workspace is checked now
         found = preflight(Plan(goal=args.request), env.registry, workspace, python=options.python)
     thread: str = args.thread or uuid.uuid4().hex[:12]

@@ -19,18 +19,15 @@ from phasegraph.graph.model.steps import steps_of
 from phasegraph.graph.steps.runner import StepRunner, held_to_server
 from phasegraph.nodes.approve import make_approve
 from phasegraph.nodes.commit import make_commit, route_commit
-from phasegraph.nodes.consolidate import (
-    Consolidator,
-    make_consolidate,
-    make_consolidate_phase,
-    recipe_consolidator,
-)
+from phasegraph.nodes.consolidate import make_consolidate_phase
+from phasegraph.nodes.consolidation import Consolidator, make_consolidation, recipe_consolidator
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.planner import make_planner
 from phasegraph.nodes.reads import make_reads
 from phasegraph.nodes.report import report, stop_and_report
 from phasegraph.nodes.verifies import make_verify
 from phasegraph.nodes.writer import build_writer
+from phasegraph.recipes.registry import RecipeRegistry
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry, default_registry
 
@@ -42,7 +39,8 @@ def build_orchestrator(
     *,
     checkpointer: BaseCheckpointSaver[Any] | bool | None = None,
     store: BaseStore | None = None,
-    consolidator: Consolidator = recipe_consolidator,
+    consolidator: Consolidator | None = None,
+    recipes: RecipeRegistry | None = None,
     model: BaseChatModel | None = None,
     planner_model: BaseChatModel | None = None,
     consolidator_model: BaseChatModel | None = None,
@@ -60,6 +58,8 @@ def build_orchestrator(
         store: where large step outputs and the write journal are kept (default: an
             in-memory store).
         consolidator: turns read findings into write steps (default: the plan's recipe).
+        recipes: the recipes plans may name (default: the process-wide registry, the
+            built-ins and every :func:`~phasegraph.register_recipe`).
         model: a chat model (any langchain-core ``BaseChatModel``) that plans requests and
             turns findings into writes: the default of the two below.
         planner_model: the model that turns a ``request`` into the plan (one call, plus one
@@ -122,9 +122,11 @@ def build_orchestrator(
         limits (the planner checks them first; the writer's steps in the runner)."""
         return held_to_server(node) if served else node
 
-    builder.add_node("planner", make_planner(skills, planner_model, served=served))
+    builder.add_node("planner", make_planner(skills, planner_model, served=served, recipes=recipes))
     concurrency = max(1, read_concurrency)
-    consolidation = make_consolidate(runner, consolidator, consolidator_model, served=served)
+    consolidation = make_consolidation(
+        runner, consolidator or recipe_consolidator(recipes), consolidator_model, served=served
+    )
     reads = make_reads(
         runner, concurrency, consolidation, model_given=consolidator_model is not None
     )

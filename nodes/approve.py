@@ -12,6 +12,7 @@ from langgraph.types import interrupt
 
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import PlanStep
 from phasegraph.graph.model.state import Failure, State
 from phasegraph.graph.model.steps import steps_of
 from phasegraph.graph.preflight.dry_run import file_text, step_paths, target_files
@@ -40,7 +41,7 @@ def preview(text: str) -> dict[str, Any]:
     }
 
 
-def describe_write(step: dict[str, Any], registry: SkillRegistry) -> dict[str, Any]:
+def describe_write(step: PlanStep, registry: SkillRegistry) -> dict[str, Any]:
     """One write as a person approves it: id, skill, paths and exactly what changes."""
     args = dict(step.get("args", {}))
     row: dict[str, Any] = {
@@ -55,7 +56,7 @@ def describe_write(step: dict[str, Any], registry: SkillRegistry) -> dict[str, A
 
 
 def file_changes(
-    writes: list[dict[str, Any]], registry: SkillRegistry, workspace: Path
+    writes: list[PlanStep], registry: SkillRegistry, workspace: Path
 ) -> list[dict[str, Any]]:
     """What the writes do to each file, as one unified diff from its bytes on disk to what
     they leave (edits and whole-file writes applied in memory, in order, with the matcher

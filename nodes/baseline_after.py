@@ -39,6 +39,7 @@ from phasegraph.graph.durable.lock import hold_workspace
 from phasegraph.graph.durable.pre_run_tree import put_back, put_before
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.state import Failure, State, baseline_key
+from phasegraph.graph.model.steps import plan_steps
 from phasegraph.graph.steps.eager import Job, Update, merged, run_jobs
 from phasegraph.graph.steps.runner import StepRunner, emit, lock_owner, options
 from phasegraph.nodes.reads import task
@@ -106,7 +107,7 @@ async def before_the_run(
     tests (``[]``: all of it); ``{"before": {step id: its baseline}}``, or a failure."""
     workspace = Path(state["workspace"])
     run_id = state["run_id"]
-    steps = {s["id"]: s for s in (state.get("plan") or {}).get("steps", [])}
+    steps = {s["id"]: s for s in plan_steps(state)}
     written = list(state.get("written", []))
 
     def job(step_id: str, tests: list[str]) -> Job:

@@ -26,7 +26,7 @@ from phasegraph.skills.guards.gitrepo import (
     committed_since,
     head_sha,
 )
-from phasegraph.skills.python.pyenv import PythonEnv
+from phasegraph.skills.python.env.python_env import PythonEnv
 
 
 def _landed_summary(sha: str, above: int) -> str:
@@ -109,7 +109,7 @@ async def keep_checks_for_next_run(
     its tests depend on what that run will write). A cache, so failing to keep it fails
     nothing."""
     records = runner.records(runtime, state["run_id"])
-    checks = []
+    checks: list[tuple[dict[str, Any], dict[str, Any]]] = []  # as keep_checks takes them
     for step in steps_of(state, runner.registry, SkillKind.VERIFY):
         output = await records.output(step["id"])
         if output is None or "checked" not in output or runner.by_writes(step):
@@ -120,7 +120,7 @@ async def keep_checks_for_next_run(
             "checked": output["checked"],
             "not_passed": (output.get("data") or {}).get("not_passed") or {},
         }
-        checks.append((step, kept))
+        checks.append((dict(step), kept))
     if not checks:
         return
     env = PythonEnv.from_dict(state.get("environment"))

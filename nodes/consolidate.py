@@ -1,151 +1,28 @@
-"""The consolidate node: turn the reads' findings into the write steps, before any write."""
+"""The consolidate node: the write steps kept as they will run, and the baselines still to take.
+
+Before any write: the consolidation (:mod:`phasegraph.nodes.consolidation`) runs here when the
+read node has not run it, with the baselines not yet taken beside it; then the final plan's
+writes are kept in the run store as they will run, and the baselines that waited for them
+(targeted checks, the verify steps the consolidation added) are taken.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langgraph.runtime import Runtime
 
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
-from phasegraph.graph.model.plan import Plan, Step, check_plan, with_writes
-from phasegraph.graph.model.state import Failure, State
+from phasegraph.graph.model.state import State
 from phasegraph.graph.model.steps import steps_of
-from phasegraph.graph.preflight.checks import added_checks_problem
-from phasegraph.graph.preflight.dry_run import dry_run_writes, resolved_writes
+from phasegraph.graph.preflight.dry_run import resolved_writes
 from phasegraph.graph.steps.eager import Job, merged, run_jobs
-from phasegraph.graph.steps.runner import StepRunner, emit, options
-from phasegraph.nodes.planner import pending_rows
+from phasegraph.graph.steps.runner import StepRunner
 from phasegraph.nodes.reads import baseline_jobs
-from phasegraph.prompts.chat_models import model_for
-from phasegraph.prompts.llm_consolidate import ADDABLE, writes_from_findings
-from phasegraph.recipes import RECIPES, Writes
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.core.errors import PlanError, PreflightError
-from phasegraph.skills.python.pyenv import PythonEnv
-from phasegraph.skills.registry import SkillRegistry
-
-#: Writes come from the plan itself, a recipe, or an LLM: the same contract for all. A
-#: consolidator returns the steps to add: writes, and any verify or commit steps still missing.
-Consolidator = Callable[[Plan, dict[str, dict[str, Any]], Path], Awaitable[list[Step]]]
-
-
-async def recipe_consolidator(
-    plan: Plan, outputs: dict[str, dict[str, Any]], workspace: Path
-) -> list[Step]:
-    """Writes from the plan's recipe; the plan's own writes (with or without a recipe) are
-    in it already."""
-    if plan.recipe is None:
-        return []
-    recipe = RECIPES[plan.recipe.name]
-    # It reads the files it edits: a worker thread, never a blocking call on the event loop.
-    return await asyncio.to_thread(recipe.consolidate, plan.recipe.args, outputs, workspace)
-
-
-def final_plan(
-    plan: Plan, added: list[Step], registry: SkillRegistry, workspace: Path, dirty: list[str]
-) -> Plan:
-    """``plan`` with ``added``, validated, and its writes tried in memory (a bad one stops the
-    run before any lands); raises :class:`PlanError`."""
-    final = check_plan(with_writes(plan, added, registry), registry, workspace=workspace)
-    problems = dry_run_writes(final, registry, workspace, dirty)
-    if added and problems:
-        raise PlanError(problems)
-    return final
-
-
-def make_consolidate(
-    runner: StepRunner,
-    consolidator: Consolidator = recipe_consolidator,
-    model: BaseChatModel | None = None,
-    *,
-    served: bool = False,
-) -> StateNode:
-    """The consolidate node: after the reads, add the steps that do the work.
-
-    With ``model`` (or a model the run's context names), a plan that has reads and no
-    recipe gets its steps from the model (one call, repaired until valid); otherwise
-    ``consolidator`` gives them.
-    Added verify steps without a baseline get one before the first write.
-    """
-
-    async def consolidate(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
-        plan = Plan.model_validate(state["plan"])
-        workspace = Path(state["workspace"])
-        outputs: dict[str, dict[str, Any]] = {}
-        registry = runner.registry
-        records = runner.records(runtime, state["run_id"])
-        reads = steps_of(state, registry, SkillKind.READ)
-        for step in reads:
-            found = await records.output(step["id"])
-            if found is not None:
-                outputs[step["id"]] = found
-        usage: dict[str, Any] = {}
-        try:
-            chosen = None
-            if plan.recipe is None and reads:  # building it may import a package: a thread
-                chosen = await asyncio.to_thread(model_for, model, options(runtime), served=served)
-            if chosen is not None:
-                made = await writes_from_findings(
-                    chosen,
-                    registry,
-                    plan,
-                    outputs,
-                    workspace,
-                    state.get("request"),
-                    options(runtime),
-                    earlier=state.get("usage", {}),
-                )
-                usage = {"usage": {"consolidate": made.usage}}
-                if made.failure is not None:
-                    return {"failure": made.failure, **usage}
-                added = made.steps
-            else:
-                added = await consolidator(plan, outputs, workspace)
-            bad = [
-                w.id for w in added if (s := registry.get(w.skill)) is None or s.kind not in ADDABLE
-            ]
-            if bad:
-                raise PlanError(
-                    [
-                        f"step {b!r}: a consolidator adds write, verify and commit steps only"
-                        for b in bad
-                    ]
-                )
-            final = await asyncio.to_thread(
-                final_plan, plan, added, registry, workspace, state.get("dirty", [])
-            )
-            had = {step.skill for step in plan.steps}
-            problem = await asyncio.to_thread(
-                added_checks_problem,
-                final,
-                [step.skill for step in added if step.skill not in had],
-                registry,
-                workspace,
-                PythonEnv.from_dict(state.get("environment")).python,
-            )
-            if problem:
-                return {"failure": Failure(step=None, kind="preflight", error=problem), **usage}
-        except PlanError as exc:
-            return {"failure": Failure(step=None, kind="consolidate", error=str(exc)), **usage}
-        except PreflightError as exc:  # the run's context names no usable model
-            return {"failure": Failure(step=None, kind="input", error=str(exc))}
-        new_rows = pending_rows(final.model_copy(update={"steps": added}), registry)
-        for row in new_rows.values():
-            emit(runtime, row)
-        return {
-            "plan": final.model_dump(mode="json"),
-            "steps": new_rows,
-            "consolidated": True,
-            "notes": added.notes if isinstance(added, Writes) else [],
-            **usage,
-        }
-
-    return consolidate
 
 
 def make_consolidate_phase(runner: StepRunner, core: StateNode, concurrency: int) -> StateNode:

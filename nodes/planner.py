@@ -15,26 +15,27 @@ from langgraph.runtime import Runtime
 
 from phasegraph.graph.model.context import RunOptions, served_options
 from phasegraph.graph.model.node import StateNode
-from phasegraph.graph.model.plan import Plan, check_plan, parse_plan
+from phasegraph.graph.model.plan import Plan, parse_plan
 from phasegraph.graph.model.run_store import WriteProgress, file_hash
-from phasegraph.graph.model.state import Failure, State
+from phasegraph.graph.model.state import Failure, State, StepRecord
+from phasegraph.graph.preflight.acceptance import accept_given_plan
 from phasegraph.graph.preflight.checks import Preflight, preflight, warm_interpreter
 from phasegraph.graph.steps.runner import emit, options, record
 from phasegraph.prompts.chat_models import model_for
 from phasegraph.prompts.llm_planner import plan_from_request
-from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
+from phasegraph.recipes.registry import RecipeRegistry
 from phasegraph.skills.core.errors import InputRefused, PlanError, PreflightError
 from phasegraph.skills.guards.gitrepo import dirty_files, is_git_repo
 from phasegraph.skills.guards.procs import find_program
-from phasegraph.skills.python.pyenv import interpreter_path, unexpanded_problem
+from phasegraph.skills.python.env.discovery import interpreter_path, unexpanded_problem
 from phasegraph.skills.registry import SkillRegistry
 
 
-def pending_rows(plan: Plan, registry: SkillRegistry) -> dict[str, Any]:
+def pending_rows(plan: Plan, registry: SkillRegistry) -> dict[str, StepRecord]:
     rows = {}
     for step in plan.steps:
         skill = registry.get(step.skill)
-        rows[step.id] = record(step.model_dump(), skill.kind.value if skill else "?", "pending")
+        rows[step.id] = record(step.as_plan_step(), skill.kind.value if skill else "?", "pending")
     return rows
 
 
@@ -179,24 +180,12 @@ def resume_problem(workspace: Path, progress: WriteProgress, then: str) -> str |
     return None
 
 
-def checked(
-    raw_plan: object, registry: SkillRegistry, workspace: str | Path, python: str | None
-) -> tuple[Plan, Preflight]:
-    """The plan parsed, its recipe expanded, preflighted and validated (blocking: a thread).
-
-    The writes a plan adds to its recipe apply on top of the recipe's, which the reads have
-    yet to make: preflight checks their programs, and the consolidation tries them in
-    memory with the recipe's (:func:`~phasegraph.recipes.added_writes`).
-    """
-    plan = expand_recipe(parse_plan(raw_plan), registry)
-    tried, programs = before_recipe_writes(plan, registry)
-    found = preflight(tried, registry, workspace, python=python, extra_programs=programs)
-    check_plan(check_recipe(plan, found.workspace), registry, workspace=found.workspace)
-    return plan, found
-
-
 def make_planner(
-    registry: SkillRegistry, model: BaseChatModel | None = None, *, served: bool = False
+    registry: SkillRegistry,
+    model: BaseChatModel | None = None,
+    *,
+    served: bool = False,
+    recipes: RecipeRegistry | None = None,
 ) -> StateNode:
     """A planner node that accepts a given plan, a built-in recipe or (with ``model``) a request.
 
@@ -263,8 +252,11 @@ def make_planner(
             if isinstance(raw_plan, Plan) and ready is not None:
                 plan, found = raw_plan, ready  # the LLM planner checked it as it validated it
             else:
+                given = raw_plan  # blocking (files, git, the interpreter): a worker thread
                 plan, found = await asyncio.to_thread(
-                    checked, raw_plan, registry, workspace, opts.python
+                    lambda: accept_given_plan(
+                        parse_plan(given), registry, workspace, opts.python, recipes
+                    )
                 )
         except PlanError as exc:
             failure = Failure(step=None, kind="input", error=str(exc))

@@ -1,4 +1,5 @@
-"""The read phase: every read eager and durable on its own, and the verify baselines."""
+"""The read phase: every read eager and durable on its own, the verify baselines, and the
+consolidation started the moment the last read ends."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from phasegraph.graph.durable.baseline_cache import BaselineCache
 from phasegraph.graph.durable.failpoints import failpoint
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import PlanStep
 from phasegraph.graph.model.state import Failure, State, StepTask, baseline_key
 from phasegraph.graph.model.steps import status, steps_of
 from phasegraph.graph.steps.eager import Job, Update, merged, run_jobs
 from phasegraph.graph.steps.runner import StepRunner, emit, options, record
 from phasegraph.skills.base import SkillKind
-from phasegraph.skills.python.pyenv import PythonEnv
+from phasegraph.skills.python.env.python_env import PythonEnv
 
 
-def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) -> StepTask:
+def task(state: State, step: PlanStep, baseline: list[str] | None = None) -> StepTask:
     return StepTask(
         workspace=state["workspace"],
         run_id=state["run_id"],
@@ -36,7 +38,7 @@ def task(state: State, step: dict[str, Any], baseline: list[str] | None = None) 
 def read_jobs(runner: StepRunner, state: State, runtime: Runtime[RunOptions]) -> list[Job]:
     """A job for every read that has not run, after the reads it depends on."""
 
-    def job(step: dict[str, Any]) -> Job:
+    def job(step: PlanStep) -> Job:
         async def read() -> Update:
             kept = await runner.records(runtime, state["run_id"]).output(step["id"])
             if kept is not None and kept.get("record"):
@@ -106,7 +108,8 @@ def _baseline(
     """
     step = where["step"]
     key = baseline_key(step["id"])
-    row_step = {**step, "id": key}  # a row of its own in the todo list and the event stream
+    # A row of its own in the todo list and the event stream.
+    row_step: PlanStep = {**step, "id": key}
 
     async def baseline() -> Update:
         # The check's run after the writes gets ready beside it (Skill.ahead), in the
@@ -123,9 +126,9 @@ def _baseline(
         kept_key = None
         if cache is not None and options(runtime).baseline_cache:
             env = PythonEnv.from_dict(where.get("environment"))
-            keyed = step
+            keyed: dict[str, Any] = dict(step)  # as BaselineCache.key takes a step
             if runner.by_writes(step):  # its tests depend on what the run writes: so does its key
-                keyed = {**step, "planned_files": await runner.planned_files(runtime, where)}
+                keyed["planned_files"] = await runner.planned_files(runtime, where)
             kept_key = await asyncio.to_thread(cache.key, keyed, runner.registry, env)
             kept = await asyncio.to_thread(cache.get, kept_key)
             if kept is not None:
@@ -223,11 +226,12 @@ def make_reads(
     (not level by level), each durable on its own (:mod:`phasegraph.graph.steps.eager`).
 
     The baselines run beside the reads from the start (the gate needs them, nothing else
-    does), and ``consolidation`` (the consolidate node's work: a recipe, or a model call)
-    starts the moment the last read ends, so a baseline slower than the reads runs beside
-    the model call too instead of delaying it (``model_given``: the graph has a consolidator
-    model; a run's context may name one too). The consolidate node then takes the
-    baselines the consolidation added, and those taken after the writes.
+    does), and ``consolidation`` (:func:`~phasegraph.nodes.consolidation.make_consolidation`:
+    the writes from a recipe, or a model call) starts the moment the last read ends, so a
+    baseline slower than the reads runs beside the model call too instead of delaying it
+    (``model_given``: the graph has a consolidator model; a run's context may name one
+    too). The consolidate node then takes the baselines the consolidation added, and those
+    taken after the writes.
     """
 
     async def reads(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:

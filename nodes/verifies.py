@@ -18,6 +18,7 @@ from phasegraph.graph.durable.pre_run_tree import put_back
 from phasegraph.graph.durable.undo import Preimages
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import PlanStep
 from phasegraph.graph.model.state import (
     Failure,
     State,
@@ -38,7 +39,7 @@ from phasegraph.nodes.baseline_after import (
 from phasegraph.nodes.reads import task
 from phasegraph.skills.base import SkillKind, SkillResult
 from phasegraph.skills.core.errors import UndoError
-from phasegraph.skills.python.checker_config import checks_configured_by, config_changes
+from phasegraph.skills.python.checkers.config import checks_configured_by, config_changes
 
 #: Introduced findings whose explanation (a failing test's assertion) a verdict keeps.
 MAX_DETAILS = 10
@@ -174,7 +175,7 @@ def _check(
         selected = held.get("selected")
         # A baseline taken after the writes may run again what did not pass: its run is got
         # ready beside this one (Skill.ahead), and ended with the run when it is not needed.
-        again = {**step, "id": baseline_key(step["id"])}
+        again: PlanStep = {**step, "id": baseline_key(step["id"])}
         getting_ready = asyncio.ensure_future(
             runner.ready(again, task, runtime) if held.get("deferred") else asyncio.sleep(0)
         )
@@ -205,7 +206,7 @@ def _check(
 def _judged(
     state: State,
     runtime: Runtime[RunOptions],
-    step: dict[str, Any],
+    step: PlanStep,
     before: list[str],
     held: dict[str, Any],
     result: SkillResult,

@@ -32,6 +32,7 @@ from phasegraph.graph.durable.lock import hold_workspace
 from phasegraph.graph.durable.undo import Preimages
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import PlanStep
 from phasegraph.graph.model.run_store import Hashes, RunStore, WriteProgress, hashes, landed
 from phasegraph.graph.model.state import Failure, State, StepRecord, first_failure
 from phasegraph.graph.model.steps import steps_of
@@ -128,7 +129,7 @@ def make_apply_write(runner: StepRunner) -> Any:
 
 
 def before_write(
-    step: dict[str, Any],
+    step: PlanStep,
     runner: StepRunner,
     workspace: Path,
     entry: dict[str, Any] | None,
@@ -153,7 +154,7 @@ def before_write(
 
 
 async def refuse(
-    records: RunStore, index: int, step: dict[str, Any], runtime: Runtime[RunOptions], message: str
+    records: RunStore, index: int, step: PlanStep, runtime: Runtime[RunOptions], message: str
 ) -> dict[str, Any]:
     rec = record(step, "write", "failed", message)
     emit(runtime, rec)
@@ -163,7 +164,7 @@ async def refuse(
 
 
 def recognised(
-    step: dict[str, Any], runtime: Runtime[RunOptions], entry: dict[str, Any], found: Hashes
+    step: PlanStep, runtime: Runtime[RunOptions], entry: dict[str, Any], found: Hashes
 ) -> dict[str, Any]:
     """A write that landed before a crash: record it as done, without applying it again."""
     now = time.time()
@@ -251,7 +252,7 @@ def build_writer(runner: StepRunner) -> StateNode:
 async def ready_to_write(
     runner: StepRunner,
     records: RunStore,
-    steps: list[dict[str, Any]],
+    steps: list[PlanStep],
     workspace: Path,
     run_id: str,
 ) -> str | None:

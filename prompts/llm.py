@@ -333,33 +333,44 @@ def _text(message: BaseMessage | None) -> str:
     return json.dumps(calls[0].get("args", {})) if calls else ""
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What a call asks the model for: an answer following ``model_cls``'s schema, and how
+    the failure that stops the run reads when it gets none."""
+
+    model_cls: type[BaseModel]
+    #: The failure's kind when the answer stays invalid, or the model says it cannot.
+    kind: FailureKind
+    #: Names the answer in the "still invalid" error ("plan was").
+    what: str
+    #: Introduces the model's reason when it says it cannot do the job.
+    unable: str
+    #: Appended to both errors ("; nothing was written").
+    outcome: str = ""
+
+
 async def answer_or_failure(
     model: BaseChatModel,
     messages: Sequence[BaseMessage],
-    schema: dict[str, Any],
     validate: Callable[[dict[str, Any]], T | str],
     how: Asking,
-    *,
-    kind: FailureKind,
-    what: str,
-    unable: str,
-    outcome: str = "",
+    wanted: Wanted,
 ) -> tuple[T | None, Failure | None]:
     """:func:`ask_until_valid`, ending in the answer or the :class:`Failure` that stops the run.
 
-    ``validate`` returns a string when the model said it cannot do the job (``unable``
-    introduces it); ``what`` names the answer in the "still invalid" error; ``outcome``
-    is appended to both ("; nothing was written").
+    ``validate`` returns a string when the model said it cannot do the job (``wanted.unable``
+    introduces it).
     """
     try:
-        result = await ask_until_valid(model, messages, schema, validate, how)
+        result = await ask_until_valid(model, messages, schema_of(wanted.model_cls), validate, how)
     except ModelError as exc:
         return None, Failure(step=None, kind="model", error=str(exc))
     except PlanError as exc:
-        error = still_invalid(what, how.attempts, exc.problems, outcome)
-        return None, Failure(step=None, kind=kind, error=error)
+        error = still_invalid(wanted.what, how.attempts, exc.problems, wanted.outcome)
+        return None, Failure(step=None, kind=wanted.kind, error=error)
     if isinstance(result, str):
-        return None, Failure(step=None, kind=kind, error=f"{unable}: {result}{outcome}")
+        error = f"{wanted.unable}: {result}{wanted.outcome}"
+        return None, Failure(step=None, kind=wanted.kind, error=error)
     return result, None
 
 

@@ -14,11 +14,11 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from phasegraph.graph.model.context import RunOptions
-from phasegraph.graph.model.plan import Plan, Step, validate_plan, with_writes
+from phasegraph.graph.model.plan import Plan, Step, with_writes
 from phasegraph.graph.model.state import Failure, ModelUsage
-from phasegraph.graph.preflight.checks import preflight_problems
+from phasegraph.graph.preflight.acceptance import Preflighted, accept_plan
 from phasegraph.prompts import load_prompt
-from phasegraph.prompts.llm import answer_or_failure, schema_of
+from phasegraph.prompts.llm import Wanted, answer_or_failure
 from phasegraph.prompts.llm_planner import asking, draft_parts, skill_catalogue
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.core.errors import PlanError
@@ -39,6 +39,16 @@ class WritesDraft(BaseModel):
     unable: str | None = Field(
         None, description="Why the findings show the goal cannot be done; null when it can."
     )
+
+
+#: The consolidator's call: the steps to add, or why the findings show the goal cannot be done.
+WRITES_WANTED = Wanted(
+    WritesDraft,
+    kind="consolidate",
+    what="writes were",
+    unable="the model found the goal cannot be done",
+    outcome="; nothing was written",
+)
 
 
 @dataclass(frozen=True)
@@ -161,31 +171,14 @@ async def writes_from_findings(
                 )
         if problems:
             raise PlanError(problems)
+        # The final plan validated, then preflighted: the machine, every write tried in memory.
         final = with_writes(plan, added, registry)
-        problems = validate_plan(final, registry, workspace=workspace)
-        kinds = [k for s in final.steps if (k := _kind(s, registry)) is not None]
-        if SkillKind.COMMIT in kinds and SkillKind.WRITE not in kinds:
-            problems.append(
-                "the plan commits but has no write step: give the writes, or say why in 'unable'"
-            )
-        if not problems:  # the machine, and every write tried in memory (graph.dry_run)
-            problems = preflight_problems(final, registry, workspace, python=opts.python)
-        if problems:
-            raise PlanError(problems)
+        ready = Preflighted(opts.python)
+        accept_plan(final, registry, workspace, ready, rules=[_writes_if_commits], repair=True)
         return added
 
     messages = [SystemMessage(content=system), HumanMessage(content=task)]
-    steps, failure = await answer_or_failure(
-        model,
-        messages,
-        schema_of(WritesDraft),
-        validate,
-        how,
-        kind="consolidate",
-        what="writes were",
-        unable="the model found the goal cannot be done",
-        outcome="; nothing was written",
-    )
+    steps, failure = await answer_or_failure(model, messages, validate, how, WRITES_WANTED)
     return Consolidated(steps or [], failure, how.usage())
 
 
@@ -217,6 +210,15 @@ def consolidator_prompts(
         ),
     )
     return load_prompt("consolidator", skills=skills), task
+
+
+def _writes_if_commits(plan: Plan, registry: SkillRegistry) -> str | None:
+    """A plan that commits writes something, or the model's answer says why not
+    (``unable``)."""
+    kinds = [k for s in plan.steps if (k := _kind(s, registry)) is not None]
+    if SkillKind.COMMIT in kinds and SkillKind.WRITE not in kinds:
+        return "the plan commits but has no write step: give the writes, or say why in 'unable'"
+    return None
 
 
 def _kind(step: Step, registry: SkillRegistry) -> SkillKind | None:

@@ -15,13 +15,14 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from phasegraph.graph.model.context import RunOptions
-from phasegraph.graph.model.plan import Plan, Step, parse_plan, validate_plan
+from phasegraph.graph.model.plan import Plan, Step, parse_plan
 from phasegraph.graph.model.state import Failure, ModelUsage
-from phasegraph.graph.preflight.checks import Preflight, preflight
+from phasegraph.graph.preflight.acceptance import Preflighted, accept_plan
+from phasegraph.graph.preflight.checks import Preflight
 from phasegraph.prompts import load_prompt
-from phasegraph.prompts.llm import Asking, answer_or_failure, schema_of
+from phasegraph.prompts.llm import Asking, Wanted, answer_or_failure
 from phasegraph.skills.base import Skill, SkillKind
-from phasegraph.skills.core.errors import PlanError, PreflightError
+from phasegraph.skills.core.errors import PlanError
 from phasegraph.skills.core.redact import fence_untrusted
 from phasegraph.skills.guards.gitrepo import is_git_repo, run_git_sync
 from phasegraph.skills.guards.procs import find_program
@@ -43,6 +44,12 @@ class PlanDraft(BaseModel):
     unable: str | None = Field(
         None, description="Why the request cannot be done with these skills; null when it can."
     )
+
+
+#: The planner's call: a plan, or why the request cannot be done.
+PLAN_WANTED = Wanted(
+    PlanDraft, kind="input", what="plan was", unable="the model could not plan the request"
+)
 
 
 @dataclass(frozen=True)
@@ -180,7 +187,8 @@ async def plan_from_request(
     """Ask ``model`` for the plan of ``request``; invalid plans go back with their problems.
 
     The plan is checked as a plan file would be (skills, args, dependencies,
-    paths in ``workspace``) and preflighted (programs, git), so a plan that
+    paths in ``workspace``) and preflighted (programs, git), by
+    :func:`~phasegraph.graph.preflight.acceptance.accept_plan`, so a plan that
     comes back is one the run can start. Everything that touches the disk or
     runs git does so in a worker thread, never on the event loop.
     """
@@ -196,30 +204,20 @@ async def plan_from_request(
             return unable
         goal = str(data.get("goal") or "").strip() or " ".join(request.split())[:200]
         plan = parse_plan({"goal": goal, "steps": steps}, source="the plan")
-        problems = validate_plan(plan, registry, workspace=workspace)
-        if not plan.steps:
-            problems.append("plan: it has no steps; give the steps, or say why in 'unable'")
-        if not problems:
-            try:
-                passed.append(preflight(plan, registry, workspace, python=opts.python))
-            except PreflightError as exc:
-                problems = [str(exc)]
-        if problems:
-            raise PlanError(problems)
+        ready = Preflighted(opts.python, before_reads=True)
+        passed.append(
+            accept_plan(plan, registry, workspace, ready, rules=[_has_steps], repair=True)
+        )
         return plan
 
     messages = [SystemMessage(content=system), HumanMessage(content=request)]
-    plan, failure = await answer_or_failure(
-        model,
-        messages,
-        schema_of(PlanDraft),
-        validate,
-        how,
-        kind="input",
-        what="plan was",
-        unable="the model could not plan the request",
-    )
+    plan, failure = await answer_or_failure(model, messages, validate, how, PLAN_WANTED)
     return Drafted(plan, failure, how.usage(), passed[-1] if plan is not None and passed else None)
+
+
+def _has_steps(plan: Plan, registry: SkillRegistry) -> str | None:
+    """A drafted plan does something, or its draft says why not (``unable``)."""
+    return None if plan.steps else "plan: it has no steps; give the steps, or say why in 'unable'"
 
 
 def planner_prompt(registry: SkillRegistry, workspace: Path) -> str:

@@ -1,9 +1,10 @@
-"""Built-in recipes: deterministic planners and consolidators for common jobs.
+"""A plan's recipe: expanding it into steps, checking its arguments, and the writes a plan adds.
 
 A plan names a recipe (``recipe: {name: rename, args: {...}}``) instead of its steps, or
 beside steps of its own (the one manual fix a rename needs): its own writes run after the
-recipe's, on the files as those leave them, and before the checks. Add your own recipe with
-:func:`register_recipe`; it is then usable by name in every plan.
+recipe's, on the files as those leave them, and before the checks. The recipes a plan may
+name are in a :class:`~phasegraph.recipes.registry.RecipeRegistry`; without one, the
+process-wide registry :func:`~phasegraph.recipes.registry.register_recipe` adds to.
 """
 
 from __future__ import annotations
@@ -13,43 +14,31 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from phasegraph.graph.model.plan import Plan, Step, phase_order
-from phasegraph.recipes.base import Recipe, Writes
-from phasegraph.recipes.rename import RENAME
+from phasegraph.recipes.registry import RECIPES, RecipeRegistry
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.core.errors import PlanError
 from phasegraph.skills.core.text import describe_errors
 from phasegraph.skills.registry import SkillRegistry
 
-#: The recipes plans may name, by name.
-RECIPES: dict[str, Recipe] = {RENAME.name: RENAME}
 
-
-def register_recipe(recipe: Recipe, *, replace: bool = False) -> Recipe:
-    """Make ``recipe`` usable by name in plans; a second recipe of the same name is refused
-    unless ``replace``."""
-    if recipe.name in RECIPES and not replace:
-        raise ValueError(
-            f"a recipe named {recipe.name!r} is already registered; pass replace=True to replace it"
-        )
-    RECIPES[recipe.name] = recipe
-    return recipe
-
-
-def expand_recipe(plan: Plan, registry: SkillRegistry | None = None) -> Plan:
+def expand_recipe(
+    plan: Plan, registry: SkillRegistry | None = None, *, recipes: RecipeRegistry | None = None
+) -> Plan:
     """``plan`` with its recipe's steps filled in (unchanged when it has no recipe, or its
     recipe's steps are already there: a plan expanded once is not expanded again).
 
-    The plan's own steps join the recipe's; with ``registry``, all of them in phase order
-    (reads, writes, verifies, commit; the recipe's first within a phase). The recipe's writes
-    come later, from the reads, and go before the plan's own (:func:`added_writes`).
+    The recipe is looked up in ``recipes`` (default: the process-wide registry). The plan's
+    own steps join the recipe's; with ``registry``, all of them in phase order (reads,
+    writes, verifies, commit; the recipe's first within a phase). The recipe's writes come
+    later, from the reads, and go before the plan's own (:func:`added_writes`).
     """
     if plan.recipe is None:
         return plan
-    recipe = RECIPES.get(plan.recipe.name)
+    known = recipes if recipes is not None else RECIPES
+    recipe = known.get(plan.recipe.name)
     if recipe is None:
-        raise PlanError(
-            [f"recipe: unknown recipe {plan.recipe.name!r} (known: {', '.join(sorted(RECIPES))})"]
-        )
+        names = ", ".join(r.name for r in known)
+        raise PlanError([f"recipe: unknown recipe {plan.recipe.name!r} (known: {names})"])
     try:
         steps = recipe.steps(plan.recipe.args)
     except ValidationError as exc:
@@ -87,13 +76,16 @@ def before_recipe_writes(plan: Plan, registry: SkillRegistry) -> tuple[Plan, tup
     return tried, programs
 
 
-def check_recipe(plan: Plan, workspace: Path | None) -> Plan:
+def check_recipe(
+    plan: Plan, workspace: Path | None, *, recipes: RecipeRegistry | None = None
+) -> Plan:
     """``plan``, once its recipe's arguments are checked against ``workspace`` (a
     ``defined_in`` that is not there); raises :class:`PlanError`. Without a workspace, or
-    a recipe, nothing is checked."""
+    a recipe, nothing is checked. The recipe is looked up in ``recipes`` (default: the
+    process-wide registry); one it does not hold is :func:`expand_recipe`'s to refuse."""
     if plan.recipe is None or workspace is None:
         return plan
-    recipe = RECIPES.get(plan.recipe.name)
+    recipe = (recipes if recipes is not None else RECIPES).get(plan.recipe.name)
     if recipe is None:
         return plan
     try:
@@ -106,12 +98,8 @@ def check_recipe(plan: Plan, workspace: Path | None) -> Plan:
 
 
 __all__ = [
-    "RECIPES",
-    "Recipe",
-    "Writes",
     "added_writes",
     "before_recipe_writes",
     "check_recipe",
     "expand_recipe",
-    "register_recipe",
 ]

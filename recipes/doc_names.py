@@ -1,7 +1,7 @@
-"""Which occurrences of a name in a documentation file (reST, Markdown) the rename changes.
+"""Which occurrences of a name in documentation (reST, Markdown, docstrings) the rename changes.
 
-Each line is read as :func:`~phasegraph.recipes.python_names.doc_line` reads it (code is
-changed, prose is not), and three things only the whole file shows decide the rest:
+Each line is read as :func:`doc_line` reads it (code is changed, prose is not), and in a
+documentation file three things only the whole file shows decide the rest:
 
 - a changelog or history file is never edited: its entries record what was true then;
 - a code example (a fenced block, a doctest session) that defines the name itself keeps it:
@@ -20,23 +20,20 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from phasegraph.recipes.python_names import (
-    Change,
-    FileChanges,
-    Symbol,
-    defines,
-    doc_line,
-    split_lines,
-    word,
-)
+from phasegraph.recipes.occurrences import Change, FileChanges, Symbol, split_lines, word
+from phasegraph.recipes.python_imports import defines
 
 #: Suffixes whose text is documentation: reST and Markdown.
 DOC_SUFFIXES = (".rst", ".md", ".markdown")
 HISTORY_WHY = "a changelog or history file (its entries record what was true then)"
 
 _FENCE = re.compile(r"\s*(```|~~~)")
+#: A doctest line: ``>>> code``, ``... more``.
 _PROMPT = re.compile(r"\s*(>>>|\.\.\.)(\s|$)")
 _PROMPT_PREFIX = re.compile(r"^\s*(>>>|\.\.\.) ?")
+_DIRECTIVE = re.compile(r"\s*(\.\. [\w:-]+::|:::)\s")
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
+_DOCTEST_FROM = re.compile(r"\s*(?:>>>|\.\.\.)\s+from\s+([\w.]+)\s+import\s")
 _HEADING = re.compile(r"#{1,6}\s+(.*?)[\s#]*$")
 #: A changelog's or history's file name before its first dot: CHANGELOG, HISTORY, NEWS,
 #: CHANGES, RELEASE_NOTES, also with a suffix (``CHANGELOG-1.x.md``).
@@ -59,6 +56,43 @@ def is_history(rel: str) -> bool:
     if any(folder.lower() in _HISTORY_FOLDERS for folder in path.parent.parts):
         return True
     return _HISTORY_FILE.fullmatch(path.name.split(".", 1)[0]) is not None
+
+
+def doc_line(
+    line: str, row: int, symbol: Symbol, include_docs: bool, fenced: bool = False
+) -> FileChanges:
+    """A documentation line: references to the symbol in code (doctest lines, directive
+    targets, roles and inline code, fenced code) are changed with ``include_docs``; prose and
+    names qualified by another module are left."""
+    found = FileChanges()
+    code_line = fenced or bool(_PROMPT.match(line))
+    directive = _DIRECTIVE.match(line)
+    inline = [(m.start(2), m.end(2)) for m in _INLINE_CODE.finditer(line)]
+    imported = _DOCTEST_FROM.match(line)
+    for match in word(symbol.old).finditer(line):
+        at = match.start()
+        in_code = (
+            code_line
+            or (directive is not None and at >= directive.end())
+            or any(a <= at < b for a, b in inline)
+        )
+        if not in_code:
+            found.leave(row, at, "prose")
+            continue
+        start = at
+        while start > 0 and (line[start - 1].isalnum() or line[start - 1] in "_.~"):
+            start -= 1
+        qualifier = line[start:at].lstrip("~").rstrip(".")
+        source = imported.group(1) if imported is not None else None
+        if source is not None and source not in symbol.modules:
+            found.leave(row, at, f"another {symbol.old!r}, imported from {source}")
+        elif qualifier and qualifier not in symbol.modules:
+            found.leave(row, at, f"qualified by {qualifier}, not the symbol's module")
+        elif include_docs:
+            found.changes.append(Change(row, at, match.end(), symbol.new))
+        else:
+            found.leave(row, at, "a reference in the docs (include_docs: true edits it)")
+    return found
 
 
 def doc_findings(rel: str, text: str, symbol: Symbol, include_docs: bool) -> FileChanges:

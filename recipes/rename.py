@@ -18,22 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from phasegraph.graph.model.plan import STEP_ID_PATTERN, Step
 from phasegraph.recipes.base import Recipe, Writes
 from phasegraph.recipes.doc_names import DOC_SUFFIXES, HISTORY_WHY, doc_findings, is_history
-from phasegraph.recipes.python_names import (
-    Change,
-    FileChanges,
-    Symbol,
-    defines,
-    module_name,
-    python_findings,
-    reexports,
-    split_lines,
-    word,
-)
+from phasegraph.recipes.occurrences import Change, FileChanges, Symbol, split_lines, word
+from phasegraph.recipes.python_imports import defines, reexports
+from phasegraph.recipes.python_names import python_findings
 from phasegraph.skills.base import PathArg
 from phasegraph.skills.core.errors import PlanError, WorkspaceViolation
 from phasegraph.skills.core.text import clip, plural
-from phasegraph.skills.edit_block.skill import find_all
+from phasegraph.skills.edit_block.ladder import find_all
 from phasegraph.skills.guards.workspace import resolve_in_workspace, workspace_relative
+from phasegraph.skills.python.imports.layout import module_name
 from phasegraph.skills.python.syntax import PYTHON_SUFFIXES
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from phasegraph.skills.core import redact
-from phasegraph.skills.python.pyenv import PythonEnv, own_env
+from phasegraph.skills.python.env.python_env import PythonEnv, own_env
 
 
 class SkillKind(StrEnum):

@@ -20,13 +20,9 @@ from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, Skil
 from phasegraph.skills.checks import require_tool, verify_env
 from phasegraph.skills.core.errors import SkillError
 from phasegraph.skills.core.text import clip, plural
+from phasegraph.skills.guards.confined_io import read_confined, write_confined
 from phasegraph.skills.guards.procs import run_program
-from phasegraph.skills.guards.workspace import (
-    read_confined,
-    relative_name,
-    resolve_in_workspace,
-    write_confined,
-)
+from phasegraph.skills.guards.workspace import relative_name, resolve_in_workspace
 from phasegraph.skills.read_file import read_text_file
 
 

@@ -40,12 +40,9 @@ from phasegraph.skills.core.text import clip, plural
 from phasegraph.skills.fix_imports import rewrite_with_ruff
 from phasegraph.skills.guards.procs import run_program
 from phasegraph.skills.guards.workspace import read_toml, relative_name, resolve_in_workspace
-from phasegraph.skills.python.check_invocation import (
-    nox_commands,
-    precommit_hooks,
-    tool_args,
-    tox_commands,
-)
+from phasegraph.skills.python.checkers.command_words import tool_args
+from phasegraph.skills.python.checkers.precommit import precommit_hooks
+from phasegraph.skills.python.checkers.runner_commands import nox_commands, tox_commands
 from phasegraph.skills.python.syntax import PYTHON_SUFFIXES
 
 NAME = "format"

@@ -12,7 +12,8 @@ from pydantic import Field
 
 from phasegraph.skills.base import PathArg, Skill, SkillArgs, SkillContext, SkillKind, SkillResult
 from phasegraph.skills.core.errors import SkillError
-from phasegraph.skills.guards.workspace import open_confined, relative_name, resolve_in_workspace
+from phasegraph.skills.guards.confined_io import open_confined
+from phasegraph.skills.guards.workspace import relative_name, resolve_in_workspace
 
 
 class ReadFileArgs(SkillArgs):

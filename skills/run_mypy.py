@@ -21,7 +21,7 @@ from phasegraph.skills.checks import (
     split_targets,
     tool_failure,
 )
-from phasegraph.skills.python.check_invocation import Invocation, mypy_invocation
+from phasegraph.skills.python.checkers.invocation import Invocation, mypy_invocation
 
 
 class RunMypyArgs(SkillArgs):
@@ -29,7 +29,7 @@ class RunMypyArgs(SkillArgs):
 
     #: Files or folders to check, relative to the workspace; empty means what the project
     #: checks: mypy's ``files`` setting, else the paths its pre-commit hook, tox environment
-    #: or nox session gives mypy (:mod:`~phasegraph.skills.python.check_invocation`), else ``.``.
+    #: or nox session gives mypy (:mod:`~phasegraph.skills.python.checkers.invocation`), else ``.``.
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
     #: Add ``--strict`` to whatever the project's own mypy configuration says.
     strict: bool = False

@@ -24,7 +24,7 @@ from phasegraph.skills.checks import (
     tool_failure,
 )
 from phasegraph.skills.guards.procs import ProcResult
-from phasegraph.skills.python.check_invocation import ruff_invocation
+from phasegraph.skills.python.checkers.invocation import ruff_invocation
 
 
 class RunRuffArgs(SkillArgs):
@@ -32,8 +32,8 @@ class RunRuffArgs(SkillArgs):
 
     #: Files or folders to lint, relative to the workspace; empty means what the project
     #: lints: the paths its pre-commit hook, tox environment or nox session gives ``ruff
-    #: check`` (:mod:`~phasegraph.skills.python.check_invocation`), else what its own configuration
-    #: lints (the workspace, less its ``exclude`` / ``extend-exclude``).
+    #: check`` (:mod:`~phasegraph.skills.python.checkers.invocation`), else what its own
+    #: configuration lints (the workspace, less its ``exclude`` / ``extend-exclude``).
     paths: Annotated[list[str], PathArg()] = Field(default_factory=list)
 
 

@@ -22,12 +22,8 @@ from phasegraph.skills.base import (
 )
 from phasegraph.skills.core.errors import SkillError
 from phasegraph.skills.edit_block.skill import text_field
-from phasegraph.skills.guards.workspace import (
-    read_confined,
-    relative_name,
-    resolve_in_workspace,
-    write_confined,
-)
+from phasegraph.skills.guards.confined_io import read_confined, write_confined
+from phasegraph.skills.guards.workspace import relative_name, resolve_in_workspace
 from phasegraph.skills.read_file import read_text_file
 
 

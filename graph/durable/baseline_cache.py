@@ -30,7 +30,8 @@ from phasegraph.graph.model.run_store import file_hash
 from phasegraph.skills.guards.gitrepo import dirty_files, run_git_sync
 from phasegraph.skills.guards.procs import find_program
 from phasegraph.skills.guards.workspace import atomic_write, state_dir
-from phasegraph.skills.python.pyenv import PythonEnv, probe
+from phasegraph.skills.python.env.probe import probe
+from phasegraph.skills.python.env.python_env import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
 
 #: Bumped whenever what a kept baseline holds changes: older ones are never read.

@@ -33,29 +33,25 @@ async def open_persistence(
     ``db`` is a SQLite file path or a ``postgresql://`` URL. Both are set up
     (tables created) before they are handed out.
     """
+    saver: contextlib.AbstractAsyncContextManager[Any]
+    store: contextlib.AbstractAsyncContextManager[Any]
     if is_postgres(db):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from langgraph.store.postgres.aio import AsyncPostgresStore
 
-        async with (
-            AsyncPostgresSaver.from_conn_string(db) as saver,
-            AsyncPostgresStore.from_conn_string(db) as pg_store,
-        ):
-            await saver.setup()
-            await pg_store.setup()
-            yield saver, pg_store
-        return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-    from langgraph.store.sqlite.aio import AsyncSqliteStore
+        saver = AsyncPostgresSaver.from_conn_string(db)
+        store = AsyncPostgresStore.from_conn_string(db)
+    else:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+        from langgraph.store.sqlite.aio import AsyncSqliteStore
 
-    private_sqlite(db)
-    async with (
-        AsyncSqliteSaver.from_conn_string(db) as sqlite_saver,
-        AsyncSqliteStore.from_conn_string(db) as sqlite_store,
-    ):
-        await sqlite_saver.setup()
-        await sqlite_store.setup()
-        yield sqlite_saver, sqlite_store
+        private_sqlite(db)
+        saver = AsyncSqliteSaver.from_conn_string(db)
+        store = AsyncSqliteStore.from_conn_string(db)
+    async with saver as opened_saver, store as opened_store:
+        await opened_saver.setup()
+        await opened_store.setup()
+        yield opened_saver, opened_store
 
 
 #: The files SQLite keeps beside a database (write-ahead log, shared memory, rollback journal).

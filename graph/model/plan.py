@@ -5,19 +5,33 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# typing_extensions' TypedDict, as the state's: pydantic can read it on Python < 3.12.
+from typing_extensions import TypedDict
 
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.core.errors import PlanError, WorkspaceViolation
 from phasegraph.skills.core.text import describe_errors
 from phasegraph.skills.guards.workspace import resolve_in_workspace, static_path_problem
-from phasegraph.skills.python.pyenv import unexpanded_problem
+from phasegraph.skills.python.env.discovery import unexpanded_problem
 from phasegraph.skills.registry import SkillRegistry
 
 STEP_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,79}$"
+
+
+class PlanStep(TypedDict):
+    """A :class:`Step` in its dict form (:meth:`Step.as_plan_step`), as the state's plan and the
+    run store hold it: the keys of ``Step.model_dump()``, those with a default not required
+    (a step built by hand may leave them out: read them with ``.get``)."""
+
+    id: str
+    skill: str
+    args: NotRequired[dict[str, Any]]
+    after: NotRequired[list[str]]
 
 
 class Step(BaseModel):
@@ -29,6 +43,13 @@ class Step(BaseModel):
     skill: str = Field(description="Name of a registered skill.")
     args: dict[str, Any] = Field(default_factory=dict, description="Validated by the skill.")
     after: list[str] = Field(default_factory=list, description="Ids this step depends on.")
+
+    def as_plan_step(self) -> PlanStep:
+        """This step as the state's plan holds it: ``model_dump()``, typed."""
+        dumped = self.model_dump()
+        return PlanStep(
+            id=dumped["id"], skill=dumped["skill"], args=dumped["args"], after=dumped["after"]
+        )
 
 
 class RecipeRef(BaseModel):

@@ -27,7 +27,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from phasegraph.graph.model.plan import PlanStep
 
 if TYPE_CHECKING:
     from langgraph.store.base import BaseStore
@@ -99,23 +101,27 @@ class RunStore:
     async def baseline(self, step_id: str) -> dict[str, Any]:
         return await self._get(self._baselines, step_id) or {}
 
-    async def put_write_step(self, index: int, step: dict[str, Any]) -> None:
-        await self._put(self._journal, f"write-step:{index}", step)
+    async def put_write_step(self, index: int, step: PlanStep) -> None:
+        await self._put(self._journal, f"write-step:{index}", dict(step))
 
-    async def put_write_steps(self, steps: list[dict[str, Any]]) -> None:
+    async def put_write_steps(self, steps: list[PlanStep]) -> None:
         """Keep the run's write steps, in order, as they will run (their files resolved)."""
         for index, step in enumerate(steps):
             await self.put_write_step(index, step)
 
-    async def write_steps(self) -> list[dict[str, Any]]:
+    async def _write_step(self, index: int) -> PlanStep | None:
+        """Write step ``index`` as :meth:`put_write_step` kept it (``None``: not kept)."""
+        return cast("PlanStep | None", await self._get(self._journal, f"write-step:{index}"))
+
+    async def write_steps(self) -> list[PlanStep]:
         """The run's write steps, in order (none kept yet: ``[]``)."""
-        steps: list[dict[str, Any]] = []
-        while (found := await self._get(self._journal, f"write-step:{len(steps)}")) is not None:
+        steps: list[PlanStep] = []
+        while (found := await self._write_step(len(steps))) is not None:
             steps.append(found)
         return steps
 
-    async def write_step(self, index: int) -> dict[str, Any]:
-        found = await self._get(self._journal, f"write-step:{index}")
+    async def write_step(self, index: int) -> PlanStep:
+        found = await self._write_step(index)
         if found is None:
             raise LookupError(f"write step #{index} is missing from the run's store")
         return found

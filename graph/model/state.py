@@ -10,7 +10,7 @@ from pydantic import ConfigDict, GetPydanticSchema, with_config
 # Python < 3.12 and publish the input and state schemas, field docstrings as descriptions.
 from typing_extensions import TypedDict
 
-from phasegraph.graph.model.plan import Plan
+from phasegraph.graph.model.plan import Plan, PlanStep
 
 _DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
@@ -201,7 +201,7 @@ class StepTask(TypedDict):
 
     workspace: str
     run_id: str
-    step: dict[str, Any]
+    step: PlanStep
     baseline: list[str]
     environment: Environment
     tree: str | None

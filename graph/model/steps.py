@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from phasegraph.graph.model.plan import PlanStep
 from phasegraph.graph.model.state import State
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.registry import SkillRegistry
 
 
-def plan_steps(state: State) -> list[dict[str, Any]]:
+def plan_steps(state: State) -> list[PlanStep]:
+    """The plan's steps, in plan order, as the state holds them."""
     return list(state.get("plan", {}).get("steps", []))
 
 
-def steps_of(state: State, registry: SkillRegistry, kind: SkillKind) -> list[dict[str, Any]]:
+def steps_of(state: State, registry: SkillRegistry, kind: SkillKind) -> list[PlanStep]:
     """The plan's steps whose skill is of ``kind``, in plan order."""
     out = []
     for step in plan_steps(state):

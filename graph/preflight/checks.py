@@ -21,16 +21,14 @@ from phasegraph.skills.guards.gitrepo import (
 )
 from phasegraph.skills.guards.procs import find_program
 from phasegraph.skills.guards.workspace import static_path_problem
-from phasegraph.skills.python.pyenv import (
-    ForeignPackage,
-    PythonEnv,
+from phasegraph.skills.python.env.discovery import (
     find_python_env,
-    foreign_packages,
     interpreter_path,
-    own_env,
-    probe,
     unexpanded_problem,
 )
+from phasegraph.skills.python.env.foreign_imports import ForeignPackage, foreign_packages
+from phasegraph.skills.python.env.probe import probe
+from phasegraph.skills.python.env.python_env import PythonEnv, own_env
 from phasegraph.skills.registry import SkillRegistry
 
 INSTALL_HINTS = {
@@ -39,9 +37,6 @@ INSTALL_HINTS = {
     "ruff": "pip install ruff",
     "mypy": "pip install mypy",
 }
-
-
-#: Skills that run the project's code, and the module each needs in its interpreter.
 
 
 @dataclass(frozen=True)
@@ -272,14 +267,3 @@ def warm_interpreter(root: Path, python: str | None) -> None:
 def _runs_python(registry: SkillRegistry, name: str) -> bool:
     skill = registry.get(name)
     return skill is not None and skill.kind is SkillKind.VERIFY
-
-
-def preflight_problems(
-    plan: Plan, registry: SkillRegistry, workspace: str | Path, *, python: str | None = None
-) -> list[str]:
-    """:func:`preflight` as a list of problems (empty when it passes), for repair loops."""
-    try:
-        preflight(plan, registry, workspace, python=python)
-    except PreflightError as exc:
-        return [str(exc)]
-    return []

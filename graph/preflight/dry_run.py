@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import cast
 
-from phasegraph.graph.model.plan import Plan, Step
+from phasegraph.graph.model.plan import Plan, PlanStep, Step
 from phasegraph.skills.base import SkillKind
 from phasegraph.skills.core.errors import WorkspaceViolation
 from phasegraph.skills.format_code import with_earlier_files
@@ -43,7 +43,7 @@ def dry_run_writes(
         return files[rel]
 
     writes = [step for step in plan.steps if _is_write(step.skill, registry)]
-    resolved = resolved_writes([step.model_dump() for step in writes], registry, workspace)
+    resolved = resolved_writes([step.as_plan_step() for step in writes], registry, workspace)
     for step, raw in zip(writes, resolved, strict=True):
         paths = target_files(raw, registry, workspace)
         for mine in sorted(set(paths) & theirs):
@@ -93,22 +93,22 @@ def _is_write(name: str, registry: SkillRegistry) -> bool:
 
 
 def resolved_writes(
-    steps: Iterable[dict[str, Any]], registry: SkillRegistry, workspace: Path
-) -> list[dict[str, Any]]:
+    steps: Iterable[PlanStep], registry: SkillRegistry, workspace: Path
+) -> list[PlanStep]:
     """The write steps as they run, in plan order: a ``format`` step naming no files names
     the Python files every earlier write step targets
     (:func:`~phasegraph.skills.format_code.with_earlier_files`), so its targets are known
     before it runs, like any write's. Blocking (paths are resolved)."""
-    out: list[dict[str, Any]] = []
+    out: list[PlanStep] = []
     earlier: list[str] = []
     for step in steps:
-        step = with_earlier_files(step, earlier)
+        step = cast(PlanStep, with_earlier_files(step, earlier))  # the same keys, args filled in
         earlier += target_files(step, registry, workspace)
         out.append(step)
     return out
 
 
-def step_paths(step: dict[str, Any], registry: SkillRegistry) -> list[str]:
+def step_paths(step: PlanStep, registry: SkillRegistry) -> list[str]:
     """The paths a step's args name (its skill's :class:`PathArg` fields), as the plan gives
     them."""
     skill = registry.get(step["skill"])
@@ -119,7 +119,7 @@ def step_paths(step: dict[str, Any], registry: SkillRegistry) -> list[str]:
     return out
 
 
-def target_files(step: dict[str, Any], registry: SkillRegistry, workspace: Path) -> list[str]:
+def target_files(step: PlanStep, registry: SkillRegistry, workspace: Path) -> list[str]:
     """The files a write step targets, as git and the skills name them (``./a.py`` → ``a.py``);
     paths that do not resolve inside the workspace are left out (validation names them)."""
     out: list[str] = []
@@ -140,6 +140,6 @@ def _edited_before(
             return False
         skill = registry.get(other.skill)
         tried = skill is not None and skill.in_memory is not None
-        if tried and rel in target_files(other.model_dump(), registry, workspace):
+        if tried and rel in target_files(other.as_plan_step(), registry, workspace):
             return True
     return False

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from phasegraph.graph.model.context import RunOptions, served_options
 from phasegraph.graph.model.events import step_event
 from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.plan import PlanStep
 from phasegraph.graph.model.run_store import RunStore
 from phasegraph.graph.model.state import Failure, FailureKind, State, StepRecord, StepStatus
 from phasegraph.graph.preflight.dry_run import target_files
@@ -27,8 +28,13 @@ from phasegraph.skills.core.errors import InputRefused, SkillError
 from phasegraph.skills.core.redact import redact, redact_data
 from phasegraph.skills.core.retry import retrying
 from phasegraph.skills.core.text import clip, describe_errors
-from phasegraph.skills.python.pyenv import PythonEnv
+from phasegraph.skills.python.env.python_env import PythonEnv
 from phasegraph.skills.registry import SkillRegistry
+
+#: A step as the runner takes one: a plan's step (:class:`PlanStep`, as the state holds it), or
+#: a mapping of the same keys built by hand (a caller embedding the runner, a test); its key
+#: reads are checked against :class:`PlanStep`'s keys all the same.
+StepLike = PlanStep | Mapping[str, Any]
 
 
 def options(runtime: Runtime[RunOptions] | None) -> RunOptions:
@@ -60,7 +66,7 @@ def held_to_server(node: StateNode) -> StateNode:
 
 
 def record(
-    step: dict[str, Any],
+    step: StepLike,
     phase: str,
     status: StepStatus,
     summary: str = "",
@@ -125,7 +131,7 @@ class StepRunner:
         store = runtime.store if runtime is not None else None
         return RunStore(store if store is not None else self.fallback_store, run_id)
 
-    def by_writes(self, step: Mapping[str, Any]) -> bool:
+    def by_writes(self, step: StepLike) -> bool:
         """Whether ``step`` selects what it runs by the run's planned writes
         (:attr:`Skill.by_writes`: a targeted run_pytest)."""
         skill = self.registry.get(step["skill"])
@@ -134,7 +140,7 @@ class StepRunner:
             skill and skill.by_writes and isinstance(args, Mapping) and skill.by_writes(args)
         )
 
-    def narrowed(self, step: Mapping[str, Any], tests: list[str]) -> dict[str, Any] | None:
+    def narrowed(self, step: PlanStep, tests: list[str]) -> PlanStep | None:
         """``step`` run only for ``tests``, with its options (:attr:`Skill.narrowed`);
         ``None`` when its skill cannot narrow."""
         skill = self.registry.get(step["skill"])
@@ -165,7 +171,7 @@ class StepRunner:
         return tuple(dict.fromkeys(files))
 
     async def ready(
-        self, step: dict[str, Any], where: Mapping[str, Any], runtime: Runtime[RunOptions] | None
+        self, step: PlanStep, where: Mapping[str, Any], runtime: Runtime[RunOptions] | None
     ) -> None:
         """Get ``step``'s run after the writes ready now, while its baseline runs or is
         reused (:attr:`Skill.ahead`); not in a graph that pauses between the two. Best
@@ -180,7 +186,7 @@ class StepRunner:
 
     async def run(
         self,
-        step: dict[str, Any],
+        step: StepLike,
         where: Mapping[str, Any],
         runtime: Runtime[RunOptions] | None,
         *,
@@ -261,7 +267,7 @@ class StepRunner:
 
 
 def _context(
-    step: Mapping[str, Any],
+    step: StepLike,
     where: Mapping[str, Any],
     opts: RunOptions,
     *,

@@ -1,14 +1,14 @@
 """Targeted tests: the test files a run's writes can reach, or the whole suite and why.
 
 A test file is selected when it reaches a written file through the project's import graph
-(:mod:`phasegraph.skills.python.import_graph`, which says what loads what: imports, packages and
+(:mod:`phasegraph.skills.python.imports.graph`, which says what loads what: imports, packages and
 conftest files, dotted and file-name strings, and a widening where it cannot see). A doctest
 text file pytest collects (``test*.txt``, or the ``--doctest-glob`` patterns of ``addopts``)
 is selected: its examples may import anything.
 
 One pytest session shares module state across test files, so a module the run changes
 without writing it counts as written: one that a written file changes when imported
-(:meth:`~phasegraph.skills.python.import_graph.ImportGraph.changes`: a registering decorator or
+(:meth:`~phasegraph.skills.python.imports.graph.ImportGraph.changes`: a registering decorator or
 call, an assignment to another module's attribute or item; in a test file or conftest.py, such
 an assignment in a function too), as it is at the moment of selection (before the writes at the
 baseline, after them for the check; one not yet written changes nothing). So does one that
@@ -25,7 +25,7 @@ A test that runs the package without importing it by name is selected for any wr
 file, a ``conftest.py`` or a helper in the tests' folders that reads files at run time
 (``Path("docs").glob("*.md")``, ``open(path)``), runs code from text (``doctest.testfile``,
 ``exec``), documentation examples (pytest-examples, mktestdocs, Sybil) or a command built at
-run time (:mod:`phasegraph.skills.python.runtime_reads`), reaches every written file
+run time (:mod:`phasegraph.skills.python.imports.runtime_reads`), reaches every written file
 (``reads files at run time (docs/*.md) (written: pkg/calc.py)``); so does a doctest text
 file pytest collects.
 
@@ -65,22 +65,15 @@ too, so the two stay comparable.
 
 from __future__ import annotations
 
-import fnmatch
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from phasegraph.skills.python.import_graph import (
-    Hop,
-    ImportGraph,
-    Layout,
-    breadth_first,
-    parse_all,
-    project_layout,
-    under_any,
-)
+from phasegraph.skills.python.imports.graph import Hop, ImportGraph, breadth_first, under_any
+from phasegraph.skills.python.imports.layout import Layout, project_layout
+from phasegraph.skills.python.imports.scan import parse_all
 from phasegraph.skills.python.pytest_config import (
     CONFIG_FILES,
     CONFIG_ORDER,
@@ -88,15 +81,19 @@ from phasegraph.skills.python.pytest_config import (
     pytest_config,
     read_config_file,
 )
+from phasegraph.skills.python.pytest_files import (
+    is_doctest_module,
+    is_doctest_text,
+    is_test_file,
+    project_files,
+    test_side,
+)
+from phasegraph.skills.python.reach import Change, reaching_writes, why_reached
 
 #: Why a targeted run ran the whole suite when no test reaches what the run writes.
 WHOLE_SUITE = "nothing selected: whole suite"
 #: Why a targeted run ran as the plain suite (no list of files): every test file is selected.
 EVERY_FILE = "every test file is reached — ran as the plain suite"
-
-# pytest's own default norecursedirs (hidden folders are skipped as well), and virtualenvs.
-_SKIPPED = ("*.egg", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
-_SKIPPED_EXACT = frozenset({"__pycache__", "site-packages"})
 
 
 @dataclass(frozen=True)
@@ -146,10 +143,10 @@ def select_tests(
     known = {f for f in files if f.endswith(".py")} | {w for w in written if w.endswith(".py")}
     scope = [p.split("::", 1)[0].rstrip("/") for p in paths] or list(config.testpaths)
     in_scope = sorted(f for f in set(files) | set(written) if not scope or under_any(f, scope))
-    texts = [f for f in in_scope if not f.endswith(".py") and _is_doctest_text(f, config)]
-    tests = [f for f in in_scope if f in known and _is_test_file(f, config.python_files)]
+    texts = [f for f in in_scope if not f.endswith(".py") and is_doctest_text(f, config)]
+    tests = [f for f in in_scope if f in known and is_test_file(f, config.python_files)]
     if config.doctest_modules:
-        tests = [f for f in in_scope if f in known and _doctest_module(f)]
+        tests = [f for f in in_scope if f in known and is_doctest_module(f)]
     candidates = sorted({*tests, *texts})
 
     def whole(reason: str, why: dict[str, str] | None = None) -> Selection:
@@ -166,7 +163,7 @@ def select_tests(
     own = {w: parsed.pop(w) for w in written if w in parsed}
     for text in texts:
         parsed[text] = {"reads": ["a doctest text file: runs its examples"]}
-    side = _test_side(known, candidates)
+    side = test_side(known, candidates)
     graph = ImportGraph(known | set(texts), set(candidates), parsed, layout, side)
     data = [w for w in written if not w.endswith(".py")]
     if data:
@@ -174,9 +171,9 @@ def select_tests(
 
     def everywhere(rel: str) -> bool:
         name = PurePosixPath(rel).name
-        return name == "conftest.py" or _is_test_file(rel, config.python_files)
+        return name == "conftest.py" or is_test_file(rel, config.python_files)
 
-    hops, changed = _reaching(graph, written, own, everywhere)
+    hops, changed = reaching_writes(graph, written, own, everywhere)
     why: dict[str, str] = {}
     for test in candidates:
         if test in written:
@@ -184,7 +181,7 @@ def select_tests(
         elif parsed.get(test, {}).get("error"):
             why[test] = f"could not be parsed ({parsed[test]['error']}): selected to be safe"
         elif test in hops or test in changed:
-            why[test] = _chain(test, hops, changed)
+            why[test] = why_reached(test, hops, changed)
     chosen = _as_paths(paths, why)
     if not chosen:
         return whole(WHOLE_SUITE)
@@ -199,41 +196,6 @@ def select_tests(
     if not left_out:
         return whole(EVERY_FILE, why)  # the plain suite: no longer a command, no dearer
     return Selection(tuple(chosen), why, None, len(candidates), written, left_out)
-
-
-#: Why a module the run does not write counts as written: who changes it, whether that one is
-#: written, when (``imported``, or as its tests run), what it does, and why that one counts.
-Change = tuple[str, bool, bool, str, str]
-
-
-def _reaching(
-    graph: ImportGraph,
-    written: Sequence[str],
-    own: dict[str, dict[str, Any]],
-    everywhere: Callable[[str], bool],
-) -> tuple[dict[str, Hop], dict[str, Change]]:
-    """The files that reach a written file, or a module the run changes without writing it:
-    one that a written file (``own``: its findings as it is now), a file the writes reach, or
-    such a module itself, changes when it is imported (or, a test file or conftest.py, as its
-    tests run). Each file's first hop (toward a written file where it reaches one), and for
-    each such module why it counts."""
-    starts = list(written)
-    changed: dict[str, Change] = {}
-    hops: dict[str, Hop] = {}
-    while True:
-        hops = graph.reaching(starts) | hops  # the chains found first stay
-        found: dict[str, Change] = {}
-        for rel in [*starts, *hops]:
-            facts = own.get(rel, {}) if rel in written else None
-            for target, what, at_import in graph.changes(rel, facts, everywhere=everywhere(rel)):
-                if target in written or target in changed or target in found:
-                    continue
-                since = "" if rel in written else _chain(rel, hops, changed)
-                found[target] = (rel, rel in written, at_import, what, since)
-        if not found:
-            return hops, changed
-        changed |= found
-        starts += found
 
 
 def _on_disk(path: Path) -> bool:
@@ -272,19 +234,9 @@ def _data_fallback(graph: ImportGraph, data: Sequence[str], candidates: Sequence
     read one, under a name no source spells), naming the tests seen to read files at run
     time or name one of them."""
     hops = graph.reaching(data)
-    seen = [f"{t} {_chain(t, hops, {})}" for t in candidates if t in hops]
+    seen = [f"{t} {why_reached(t, hops, {})}" for t in candidates if t in hops]
     also = f"; {_listed(seen)}" if seen else ""
     return f"the run writes {_listed(data)}, not Python (any test may read it{also}): whole suite"
-
-
-def _test_side(known: set[str], candidates: Sequence[str]) -> frozenset[str]:
-    """The files of the tests, whose run-time reads count (``reads``): the test files, the
-    conftest.py files, and the Python files in (or under) a folder holding a test file, but
-    the workspace's top (where a package's own modules may sit beside a test)."""
-    folders = {PurePosixPath(t).parent.as_posix() for t in candidates} - {"."}
-    conftests = {f for f in known if PurePosixPath(f).name == "conftest.py"}
-    helpers = {f for f in known if folders and under_any(f, folders)}
-    return frozenset({*candidates, *conftests, *helpers})
 
 
 def _hooks_fallback(
@@ -303,7 +255,7 @@ def _hooks_fallback(
         folder = PurePosixPath(rel).parent.as_posix()
         if all(under_any(t, [folder]) for t in candidates):
             continue  # every test is under it: all of them reach the write through it
-        reached = _chain(rel, hops, changed)
+        reached = why_reached(rel, hops, changed)
         return f"{rel} defines {hooks[0]}, and {reached}: whole suite"
     return None
 
@@ -314,7 +266,7 @@ def _unimported(
     """A written Python file, not a test file, that no test file the run does not write
     reaches through the graph's definite edges (another written file counting as importing
     it: its new content is not read): the graph may not see its importers."""
-    own = [w for w in written if not _is_test_file(w, config.python_files)]
+    own = [w for w in written if not is_test_file(w, config.python_files)]
     if not own:
         return None
     into = graph.into(written, definite=True)
@@ -376,67 +328,3 @@ def _as_paths(paths: Sequence[str], why: dict[str, str]) -> list[str]:
     files = {p.split("::", 1)[0] for p in exact}
     out += [f for f in why if f not in files]
     return sorted(dict.fromkeys(out))
-
-
-def _matches(rel: str, pattern: str) -> bool:
-    """pytest's ``fnmatch_ex``: a pattern without a slash matches the file's name."""
-    if "/" not in pattern:
-        return fnmatch.fnmatch(PurePosixPath(rel).name, pattern)
-    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(f"/{rel}", f"*/{pattern}")
-
-
-def _is_test_file(rel: str, patterns: Sequence[str]) -> bool:
-    name = PurePosixPath(rel).name
-    if name in ("conftest.py", "__init__.py") or not rel.endswith(".py"):
-        return False
-    return any(_matches(rel, p) for p in patterns)
-
-
-def _doctest_module(rel: str) -> bool:
-    """A Python file ``--doctest-modules`` collects (all but ``setup.py``, ``__main__.py``)."""
-    return PurePosixPath(rel).name not in ("setup.py", "__main__.py")
-
-
-def _is_doctest_text(rel: str, config: PytestConfig) -> bool:
-    return any(_matches(rel, g) for g in config.doctest_globs)
-
-
-def project_files(workspace: Path) -> list[str]:
-    """The workspace's own files (workspace-relative), as pytest would look at them: no
-    hidden folders, virtualenvs, build output or ``node_modules``; symlinks are not followed."""
-    out: list[str] = []
-    for folder, dirs, names in os.walk(workspace):
-        here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not _skipped(here / d))
-        rel = here.relative_to(workspace).as_posix()
-        prefix = "" if rel == "." else f"{rel}/"
-        out += [f"{prefix}{n}" for n in sorted(names) if not (here / n).is_symlink()]
-    return out
-
-
-def _skipped(folder: Path) -> bool:
-    name = folder.name
-    if name.startswith(".") or name in _SKIPPED_EXACT or folder.is_symlink():
-        return True
-    return any(fnmatch.fnmatch(name, p) for p in _SKIPPED) or (folder / "pyvenv.cfg").exists()
-
-
-def _chain(test: str, hops: dict[str, Hop], changed: dict[str, Change]) -> str:
-    """``imports pkg.b, which imports pkg.a (written: src/pkg/a.py)``; for a module the run
-    changes, ``imports pkg.registry, which pkg/beta.py (written) changes when imported
-    (@register('beta') at line 7)``, and why the one that changes it counts (``; pkg/beta.py:
-    ...``) when the run does not write it."""
-    said: list[str] = []
-    here = test
-    while here in hops:
-        here, label = hops[here]
-        said.append(label)
-    if here not in changed:
-        return f"{', which '.join(said)} (written: {here})"
-    by, written, at_import, what, since = changed[here]
-    who = f"{by} (written)" if written else by
-    when = "when imported" if at_import else "as its tests run"
-    tail = f" ({what})" + (f"; {by}: {since}" if since else "")
-    if not said:
-        return f"{who} changes it {when}{tail}"
-    return f"{', which '.join(said)}, which {who} changes {when}{tail}"

@@ -1,1 +1,1 @@
-"""The run_pytest skill: the project's tests in its own interpreter, judged test by test."""
+"""The run_pytest skill (:mod:`phasegraph.skills.run_pytest.skill`) and its parts."""

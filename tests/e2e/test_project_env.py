@@ -20,9 +20,11 @@ from support.repos import git, require_program, run_collecting, snapshot, write
 
 from phasegraph.graph.preflight import checks as preflight_module
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.python.pyenv import PythonEnv
+from phasegraph.skills.python.env.python_env import PythonEnv
 from phasegraph.skills.run_mypy import RunMypyArgs, run_mypy
+from phasegraph.skills.run_pytest import results as pytest_results
 from phasegraph.skills.run_pytest import skill as run_pytest
+from phasegraph.skills.run_pytest.command import run_seed
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
@@ -218,7 +220,7 @@ async def test_pytest_randomly_gets_one_seed_per_run(
 
     first = await seed_used("run-a")
     assert first == await seed_used("run-a")
-    assert f"--randomly-seed={run_pytest.run_seed('run-a')}" in first
+    assert f"--randomly-seed={run_seed('run-a')}" in first
     assert first != await seed_used("run-b")
     assert "--randomly-seed=7" in await seed_used("run-a", ["--randomly-seed=7"])
 
@@ -290,7 +292,7 @@ async def test_without_the_rule_the_gate_would_have_committed_the_breaking_edit(
     # The mutation: "the suite could not run" is no longer an error. The same run then
     # commits a change that no test ever checked, which is what the rule prevents.
     repo = project(make_repo, project_venv, {"tests/test_other.py": "import nosuchmodule\n"})
-    monkeypatch.setattr(run_pytest, "_not_run", lambda *args: None)
+    monkeypatch.setattr(pytest_results, "not_run", lambda *args: None)
 
     report, _ = await run_collecting(plan(BREAK, PYTEST, COMMIT), repo, baseline="before")
 

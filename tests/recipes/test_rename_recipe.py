@@ -16,7 +16,7 @@ from phasegraph.graph.model.plan import Step
 from phasegraph.recipes.rename import MAX_MATCHES as MAX
 from phasegraph.recipes.rename import RENAME
 from phasegraph.skills.base import SkillContext, SkillKind
-from phasegraph.skills.edit_block.skill import find_all
+from phasegraph.skills.edit_block.ladder import find_all
 
 REGISTRY = default_registry()
 ARGS = {"old": "load_config", "new": "read_settings"}

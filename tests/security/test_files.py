@@ -22,12 +22,8 @@ from phasegraph.skills.base import SkillContext
 from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
 from phasegraph.skills.edit_block.skill import SKILL as EDIT_BLOCK
 from phasegraph.skills.get_file_outline import SKILL as GET_FILE_OUTLINE
-from phasegraph.skills.guards.workspace import (
-    open_confined,
-    read_confined,
-    resolve_in_workspace,
-    write_confined,
-)
+from phasegraph.skills.guards.confined_io import open_confined, read_confined, write_confined
+from phasegraph.skills.guards.workspace import resolve_in_workspace
 from phasegraph.skills.read_file import SKILL as READ_FILE
 from phasegraph.skills.rg_search import SKILL as RG_SEARCH
 from phasegraph.skills.write_file import SKILL as WRITE_FILE

@@ -20,8 +20,8 @@ from support.sandbox import Sandbox, build_sandbox, snapshot_tree
 from phasegraph.graph.model.plan import parse_plan, validate_plan
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.core.errors import PlanError, SkillError
+from phasegraph.skills.edit_block.matcher import match_block
 from phasegraph.skills.edit_block.skill import SKILL as EDIT_BLOCK
-from phasegraph.skills.edit_block.skill import match_block
 from phasegraph.skills.registry import default_registry
 from phasegraph.skills.write_file import SKILL as WRITE_FILE
 

@@ -17,7 +17,8 @@ from phasegraph.graph.model.plan import parse_plan
 from phasegraph.graph.preflight.dry_run import dry_run_writes
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.core.errors import SkillError
-from phasegraph.skills.edit_block.skill import SKILL, edit_block, match_block
+from phasegraph.skills.edit_block.matcher import match_block
+from phasegraph.skills.edit_block.skill import SKILL, edit_block
 from phasegraph.skills.registry import default_registry
 
 

@@ -8,14 +8,13 @@ import pytest
 from support.repos import snapshot
 
 from phasegraph.skills.core.errors import SkillError, WorkspaceViolation
+from phasegraph.skills.guards.confined_io import read_confined, write_confined
 from phasegraph.skills.guards.workspace import (
     atomic_write,
-    read_confined,
     relative_name,
     resolve_in_workspace,
     static_path_problem,
     workspace_relative,
-    write_confined,
 )
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from support.repos import write
 
-from phasegraph.skills.python.import_graph import parse_source, project_layout
+from phasegraph.skills.python.imports.layout import project_layout
+from phasegraph.skills.python.imports.scan import parse_source
 from phasegraph.skills.python.pytest_config import pytest_config
 from phasegraph.skills.python.selection import EVERY_FILE, WHOLE_SUITE, Selection, select_tests
 

@@ -279,7 +279,7 @@ def test_args_that_write_files_or_hold_nul_are_refused(bad: list[str]) -> None:
 
 def test_a_targeted_check_after_the_writes_runs_what_its_baseline_ran() -> None:
     from phasegraph.skills.python.selection import Selection
-    from phasegraph.skills.run_pytest.skill import BASELINE_WHOLE, with_baseline
+    from phasegraph.skills.run_pytest.targeting import BASELINE_WHOLE, with_baseline
 
     found = Selection(("tests/test_a.py",), {"tests/test_a.py": "imports pkg.a"}, None, 3)
 

@@ -6,8 +6,8 @@ A test that runs the package without importing it by name (a ``test_docs.py`` th
 command built at run time) reaches whatever those files or commands reach, which no import
 says. :func:`runtime_reads` finds such uses in a module's syntax tree, each as one line
 (``reads files at run time (docs/*.md)``); the import graph
-(:class:`phasegraph.skills.python.import_graph.ImportGraph`) has a test file, a ``conftest.py`` or a
-helper in the tests' folders that has one reach every written file.
+(:class:`phasegraph.skills.python.imports.graph.ImportGraph`) has a test file, a
+``conftest.py`` or a helper in the tests' folders that has one reach every written file.
 
 Counted:
 

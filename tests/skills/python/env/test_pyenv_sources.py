@@ -11,17 +11,12 @@ import pytest
 from phasegraph.graph.model.plan import Plan, Step
 from phasegraph.graph.preflight.checks import preflight
 from phasegraph.skills.core.errors import PreflightError
-from phasegraph.skills.python.pyenv import (
-    SOURCES,
-    PythonEnv,
-    find_python_env,
-    foreign_packages,
-    import_path,
-    own_env,
-    probe,
-    project_packages,
-    runner_env,
-)
+from phasegraph.skills.python.env.discovery import find_python_env
+from phasegraph.skills.python.env.foreign_imports import foreign_packages
+from phasegraph.skills.python.env.probe import probe
+from phasegraph.skills.python.env.project_packages import import_path, project_packages
+from phasegraph.skills.python.env.python_env import SOURCES, PythonEnv, own_env
+from phasegraph.skills.python.env.runner_envs import runner_env
 from phasegraph.skills.registry import default_registry
 
 SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"

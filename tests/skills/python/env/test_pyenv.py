@@ -10,14 +10,10 @@ import pytest
 from phasegraph.graph.model.plan import Plan, Step
 from phasegraph.graph.preflight.checks import preflight
 from phasegraph.skills.core.errors import PreflightError, PythonEnvError
-from phasegraph.skills.python.pyenv import (
-    PythonEnv,
-    declared_names,
-    find_python_env,
-    foreign_plugins,
-    own_env,
-    probe,
-)
+from phasegraph.skills.python.env.discovery import find_python_env
+from phasegraph.skills.python.env.foreign_imports import declared_names, foreign_plugins
+from phasegraph.skills.python.env.probe import probe
+from phasegraph.skills.python.env.python_env import PythonEnv, own_env
 from phasegraph.skills.registry import default_registry
 
 

@@ -12,7 +12,7 @@ import pytest
 from support.repos import git, require_program, run_collecting, snapshot
 
 from phasegraph.skills.base import SkillContext
-from phasegraph.skills.python.check_invocation import mypy_invocation, ruff_invocation
+from phasegraph.skills.python.checkers.invocation import mypy_invocation, ruff_invocation
 from phasegraph.skills.run_mypy import RunMypyArgs, run_mypy
 from phasegraph.skills.run_ruff import RunRuffArgs, run_ruff
 

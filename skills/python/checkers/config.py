@@ -16,8 +16,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 #: Where a project says how it runs ruff and mypy with no paths given (the paths they check:
-#: :mod:`phasegraph.skills.python.check_invocation`): the pre-commit hooks and nox sessions (whole
-#: files), the tox environments (``[testenv*]``, ``[tool.tox]``).
+#: :mod:`phasegraph.skills.python.checkers.invocation`): the pre-commit hooks and nox sessions
+#: (whole files), the tox environments (``[testenv*]``, ``[tool.tox]``).
 _INVOCATION_FILES = frozenset({".pre-commit-config.yaml", "noxfile.py"})
 #: Per check skill: its own configuration files (the whole file counts), the ``[tool.X]``
 #: tables of ``pyproject.toml`` and the ini sections (prefixes) of ``setup.cfg``/``tox.ini``.
