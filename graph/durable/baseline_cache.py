@@ -76,6 +76,9 @@ class BaselineCache:
             self.tree,
             step["skill"],
             step.get("args", {}),
+            # A check that selects by the run's writes (a targeted pytest) runs other tests for
+            # other writes: the files planned are part of what it checked.
+            step.get("planned_files"),
             _stamp(env.python),
             found.version,
             found.modules,

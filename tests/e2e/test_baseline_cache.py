@@ -172,3 +172,43 @@ async def test_what_a_run_learns_with_its_baseline_after_the_writes_is_reused(
 
     assert summary.startswith("reused from an earlier run on this same tree: pytest: 1 passed")
     assert count(sessions) == 3  # only the after-run ran
+
+
+async def test_a_targeted_check_keeps_a_baseline_per_selection(make_repo: MakeRepo) -> None:
+    # Two runs on the same tree writing different files select different tests: the second
+    # must not reuse the first one's baseline, which never ran its tests (a test of its that
+    # the writes turn into a skip would go unseen: "passed before" unknown).
+    repo = make_repo(
+        {
+            "a.py": "A = 1\n",
+            "b.py": "DISABLED = False\n",
+            "test_a.py": "from a import A\n\n\ndef test_a() -> None:\n    assert A == 1\n",
+            "test_b.py": (
+                "import pytest\n\nimport b\n\n\n"
+                "@pytest.mark.skipif(b.DISABLED, reason='off')\n"
+                "def test_b() -> None:\n    assert True\n"
+            ),
+            "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.']\n",
+        }
+    )
+
+    def targeted(path: str, search: str, replace: str) -> dict[str, Any]:
+        edit = {"path": path, "search": search, "replace": replace}
+        return {
+            "goal": f"edit {path}",
+            "steps": [
+                {"id": "edit", "skill": "edit_block", "args": edit},
+                {"id": "tests", "skill": "run_pytest", "args": {"targeted": True}},
+            ],
+        }
+
+    first, _ = await run_collecting(targeted("a.py", "A = 1", "A = 1  # one"), repo)
+    assert first.status == "completed", first.error
+    git(repo, "checkout", "--", "a.py")
+
+    second, _ = await run_collecting(targeted("b.py", "False", "True"), repo)
+
+    assert second.status == "stopped", "a test that passed before is skipped after the writes"
+    assert not second.baselines[0].summary.startswith("reused")
+    [found] = second.new_findings["tests"]
+    assert "test_b.py::test_b" in found.finding
