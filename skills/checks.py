@@ -20,6 +20,7 @@ from phasegraph.skills.core.errors import SkillError
 from phasegraph.skills.core.text import clip, plural
 from phasegraph.skills.guards.procs import ProcResult, find_program, run_program
 from phasegraph.skills.guards.workspace import resolve_in_workspace, state_dir
+from phasegraph.skills.python.checkers.invocation import Invocation
 
 #: How much raw tool output a result keeps (the end of it, where the summaries are).
 OUTPUT_TAIL = 4000
@@ -178,9 +179,16 @@ def located_result(
     where: Callable[[dict[str, Any]], str],
     data: dict[str, Any],
     empty: str,
+    invocation: Invocation | None = None,
 ) -> SkillResult:
     """A lint or type check's result from its located messages (``path``, ``code``,
-    ``message``): stable findings, each one's line for the report, and the summary."""
+    ``message``): stable findings, each one's line for the report, and the summary. With the
+    project's ``invocation`` taken, the summary names it (unless it is the default one) and
+    the data holds it."""
+    if invocation is not None:
+        data = {**data, "invocation": invocation.as_data()}
+        if invocation.kind != "default":
+            tool = f"{tool} ({invocation.describe()})"
     findings, details = findings_with_details(
         [(finding_key(i["path"], i["code"], i["message"]), where(i)) for i in items]
     )

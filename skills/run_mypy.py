@@ -74,20 +74,15 @@ async def run_mypy(args: RunMypyArgs, ctx: SkillContext) -> SkillResult:
         run_facts = raw_output(proc)
 
     errors = [m for m in messages if m["severity"] == "error"]
-    stated = invocation is not None and invocation.kind != "default"
     return located_result(
-        f"mypy ({invocation.describe()})" if invocation is not None and stated else "mypy",
+        "mypy",
         errors,
         targets.missing,
         noun="error",
         where=lambda m: f"{m['path']}:{m['line']}: error: {m['message']}  [{m['code']}]",
-        data={
-            "messages": messages,
-            "missing": targets.missing,
-            **({"invocation": invocation.as_data()} if invocation is not None else {}),
-            **run_facts,
-        },
+        data={"messages": messages, "missing": targets.missing, **run_facts},
         empty="no Python files to check" if nothing_to_check else "no errors",
+        invocation=invocation,
     )
 
 

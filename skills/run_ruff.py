@@ -69,20 +69,15 @@ async def run_ruff(args: RunRuffArgs, ctx: SkillContext) -> SkillResult:
         violations = await asyncio.to_thread(_violations, ctx, proc, text)
         run_facts = raw_output(proc)
 
-    stated = invocation is not None and invocation.kind != "default"
     return located_result(
-        f"ruff ({invocation.describe()})" if invocation is not None and stated else "ruff",
+        "ruff",
         violations,
         targets.missing,
         noun="problem",
         where=lambda v: f"{v['path']}:{v['line']}:{v['column']}: {v['code']} {v['message']}",
-        data={
-            "violations": violations,
-            "missing": targets.missing,
-            **({"invocation": invocation.as_data()} if invocation is not None else {}),
-            **run_facts,
-        },
+        data={"violations": violations, "missing": targets.missing, **run_facts},
         empty="no problems",
+        invocation=invocation,
     )
 
 
