@@ -41,7 +41,7 @@ from phasegraph.graph.steps.runner import StepRunner, emit, lock_owner, record
 from phasegraph.nodes.planner import resume_problem
 from phasegraph.skills.base import SkillKind, SkillResult
 from phasegraph.skills.core.errors import WorkspaceBusy
-from phasegraph.skills.guards.workspace import resolve_in_workspace
+from phasegraph.skills.guards.workspace import past_second, resolve_in_workspace, second_of
 
 
 def read_back_problem(workspace: Path, result: SkillResult) -> str | None:
@@ -109,6 +109,7 @@ def make_apply_write(runner: StepRunner) -> Any:
                 )
             # The file as it was before the run's first write of it, for undo (a no-op after).
             await asyncio.to_thread(preimages.keep, files)
+        seconds = await asyncio.to_thread(lambda: {f: second_of(workspace / f) for f in files})
         failpoint(f"before-write:{step['id']}")
         outcome = await runner.run(
             step, state, runtime, check=lambda result: read_back_problem(workspace, result)
@@ -119,6 +120,8 @@ def make_apply_write(runner: StepRunner) -> Any:
             written = outcome.result.files_written
             touched = sorted(set(entry["before"]) | set(written))
             after = await asyncio.to_thread(hashes, workspace, touched)
+            changed = [f for f in touched if after.get(f) != entry["before"].get(f)]
+            await asyncio.to_thread(moved_past, workspace, changed, seconds)
             await records.put_write_entry(step["id"], {**entry, "after": after})
             done.update(written=written, before=entry["before"], after=after)
         await records.put_write_outcome(index, done)
@@ -126,6 +129,13 @@ def make_apply_write(runner: StepRunner) -> Any:
         return {"cursor": index + 1, "failure": outcome.failure}
 
     return apply_write
+
+
+def moved_past(workspace: Path, changed: list[str], seconds: dict[str, int | None]) -> None:
+    """Each file a write changed, its mtime past the whole second it had before the write
+    (:func:`~phasegraph.skills.guards.workspace.past_second`). Blocking: a worker thread."""
+    for rel in changed:
+        past_second(workspace / rel, seconds.get(rel))
 
 
 def before_write(

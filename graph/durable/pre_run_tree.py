@@ -28,7 +28,9 @@ from phasegraph.skills.guards.workspace import (
     PRIVATE_FILE,
     STATE_DIR,
     atomic_write,
+    past_second,
     resolve_in_workspace,
+    second_of,
     state_dir,
 )
 
@@ -53,7 +55,9 @@ def _place(path: Path, data: bytes | None, mode: int | None = None) -> None:
         path.unlink(missing_ok=True)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    second = second_of(path)
     atomic_write(path, data, mode=mode)
+    past_second(path, second)  # tools that trust mtimes see the change
 
 
 def put_before(workspace: Path, run_id: str, written: list[str]) -> None:

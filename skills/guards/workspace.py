@@ -213,3 +213,27 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}
+
+
+def second_of(path: Path) -> int | None:
+    """``path``'s modification time in whole seconds (``None``: no file there)."""
+    try:
+        return int(path.lstat().st_mtime)
+    except OSError:
+        return None
+
+
+def past_second(path: Path, before: int | None) -> None:
+    """Give ``path``, just rewritten, a modification time past the whole second it had before
+    (``before``, from :func:`second_of`; a file that was not there: past the current one)
+    when the change left it within that second.
+
+    Tools trust a file whose size and whole-second mtime are unchanged to be unchanged, and go
+    on using what they found in its old content: mypy's cache does, so a same-size edit made
+    within the second of the baseline's check was checked as the old text, a false green.
+    """
+    with contextlib.suppress(OSError):
+        st = path.lstat()
+        floor = int(st.st_mtime) if before is None else before
+        if stat.S_ISREG(st.st_mode) and int(st.st_mtime) <= floor:
+            os.utime(path, ns=(st.st_atime_ns, (floor + 1) * 10**9), follow_symlinks=False)
