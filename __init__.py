@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from phasegraph.graph.builder import Orchestrator, build_orchestrator
     from phasegraph.graph.durable.persistence import open_persistence
-    from phasegraph.graph.durable.undo import UndoResult, undo_run
+    from phasegraph.graph.durable.undo import UndoResult, undo_by_run_id, undo_run
     from phasegraph.graph.model.context import RunOptions
     from phasegraph.graph.model.plan import (
         Plan,
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from phasegraph.graph.preflight.diagram import plan_mermaid
     from phasegraph.graph.run import resume_run, run_plan, run_request
     from phasegraph.graph.tool import as_tool
+    from phasegraph.graph.tool_schema import plan_json_schema
+    from phasegraph.graph.undo_tool import as_undo_tool
     from phasegraph.recipes.base import Recipe
     from phasegraph.recipes.registry import RecipeRegistry, default_recipes, register_recipe
     from phasegraph.skills.adapters import (
@@ -101,8 +103,11 @@ _EXPORTS = {
     "InputState": "phasegraph.graph.model.state",
     "State": "phasegraph.graph.model.state",
     "as_tool": "phasegraph.graph.tool",
+    "plan_json_schema": "phasegraph.graph.tool_schema",
+    "as_undo_tool": "phasegraph.graph.undo_tool",
     "UndoResult": "phasegraph.graph.durable.undo",
     "undo_run": "phasegraph.graph.durable.undo",
+    "undo_by_run_id": "phasegraph.graph.durable.undo",
     "Recipe": "phasegraph.recipes.base",
     "RecipeRegistry": "phasegraph.recipes.registry",
     "default_recipes": "phasegraph.recipes.registry",
@@ -187,6 +192,7 @@ __all__ = [
     "WorkspaceBusy",
     "WorkspaceViolation",
     "as_tool",
+    "as_undo_tool",
     "build_orchestrator",
     "check_plan",
     "default_recipes",
@@ -195,6 +201,7 @@ __all__ = [
     "load_plan",
     "open_persistence",
     "parse_plan",
+    "plan_json_schema",
     "plan_mermaid",
     "register_recipe",
     "register_tools",
@@ -204,6 +211,7 @@ __all__ = [
     "skill_as_tool",
     "skill_from_tool",
     "skills_as_tools",
+    "undo_by_run_id",
     "undo_run",
     "validate_plan",
 ]

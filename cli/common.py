@@ -8,6 +8,7 @@ database, a busy workspace; argparse's usage errors too); 130 interrupted by SIG
 
 from __future__ import annotations
 
+import argparse
 import signal
 from dataclasses import dataclass
 
@@ -37,3 +38,21 @@ def consoles() -> tuple[Console, Console]:
         # Piped or logged: rich would fold the report at 80 columns.
         out = PipeSafeConsole(highlight=False, soft_wrap=True, width=160)
     return out, PipeSafeConsole(stderr=True, highlight=False, soft_wrap=True)
+
+
+def seconds_arg(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def attempts_arg(text: str) -> int:
+    """An argparse type: a whole number of attempts, 1 or more."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of attempts, 1 or more")
+    return int(text)

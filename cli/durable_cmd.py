@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
+from typing_extensions import TypedDict
 
 from phasegraph.cli.approval import events_and_approval
 from phasegraph.cli.common import EXIT_OK, Env
 from phasegraph.cli.interrupt import RunWatch, run_until_signal
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
+from phasegraph.cli.output import print_line
 from phasegraph.cli.run_cmd import (
     add_approve_argument,
     add_fetch_arguments,
@@ -33,8 +36,10 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("thread", help="the run's thread id (printed when it started)")
+def _common(
+    parser: argparse.ArgumentParser, what: str = "the run's thread id (printed when it started)"
+) -> None:
+    parser.add_argument("thread", help=what)
     parser.add_argument(
         "--workspace", "-w", type=Path, default=Path(), help="the run's workspace (default: .)"
     )
@@ -52,9 +57,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     resume.set_defaults(handler=resume_command)
     history = sub.add_parser("history", help="list a run's checkpoints, newest first")
     _common(history)
+    history.add_argument(
+        "--json",
+        action="store_true",
+        help="print the checkpoints as one JSON array (step, checkpoint, saved_at, next, todo)",
+    )
     history.set_defaults(handler=history_command)
     undo = sub.add_parser("undo", help="restore the files a run wrote and revert its commit")
-    _common(undo)
+    _common(undo, what="the run's thread id, or its run id (the report's run_id)")
     undo.add_argument("--force", action="store_true", help="undo even files changed since")
     undo.set_defaults(handler=undo_command)
 
@@ -68,6 +78,15 @@ def _unknown(args: argparse.Namespace, db: str | None, workspace: Path) -> Prefl
     return PreflightError(
         f"no run with thread {args.thread} in {where}; check the thread id and "
         "--workspace/--db (`phasegraph runs -w DIR` lists a workspace's runs)"
+    )
+
+
+def _unknown_run(args: argparse.Namespace, db: str | None, workspace: Path) -> PreflightError:
+    database = f"the run database {db}" if db is not None else "a run database (it has none)"
+    return PreflightError(
+        f"no run {args.thread} in {workspace}: neither a thread in {database} nor a run id or "
+        "thread in its run records (.phasegraph/runs); check the id (the report's run_id or "
+        "thread) and --workspace/--db (`phasegraph runs -w DIR` lists a workspace's runs)"
     )
 
 
@@ -132,41 +151,81 @@ def resume_command(args: argparse.Namespace, env: Env) -> int:
     return finish(env, report, args, resume=watch.resume_command(), undo=watch.undo_command())
 
 
+class CheckpointRow(TypedDict):
+    """One checkpoint of a run, as ``phasegraph history --json`` prints it."""
+
+    step: int | None
+    """LangGraph's step number of the checkpoint (-1: the input)."""
+    checkpoint: str
+    saved_at: str | None
+    """When it was saved (ISO 8601, UTC)."""
+    next: list[str]
+    """The nodes the run would run next from here (empty: the run ended)."""
+    todo: dict[str, int]
+    """How many of the plan's steps were in each status (done, failed, pending...)."""
+
+
 def history_command(args: argparse.Namespace, env: Env) -> int:
     workspace, db = _workspace_and_db(args)
 
-    async def go() -> Table:
-        table = Table("step", "checkpoint", "saved at", "next", "todo")
+    async def go() -> list[CheckpointRow]:
+        rows: list[CheckpointRow] = []
         async with persisted_graph(env, db) as graph:
             async for snap in graph.aget_state_history(_config(args.thread)):
                 counts = Counter(r["status"] for r in snap.values.get("steps", {}).values())
-                table.add_row(
-                    str(snap.metadata.get("step", "") if snap.metadata else ""),
-                    str(snap.config["configurable"].get("checkpoint_id", "")),
-                    _when(snap.created_at),
-                    ", ".join(snap.next) or "(end)",
-                    ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+                step = snap.metadata.get("step") if snap.metadata else None
+                rows.append(
+                    CheckpointRow(
+                        step=step if isinstance(step, int) else None,
+                        checkpoint=str(snap.config["configurable"].get("checkpoint_id", "")),
+                        saved_at=snap.created_at,
+                        next=list(snap.next),
+                        todo=dict(sorted(counts.items())),
+                    )
                 )
-        if not table.row_count:
+        if not rows:
             raise _unknown(args, db, workspace)
-        return table
+        return rows
 
-    env.out.print(asyncio.run(go()))
+    rows = asyncio.run(go())
+    if args.json:
+        print_line(json.dumps(rows))
+        return EXIT_OK
+    table = Table("step", "checkpoint", "saved at", "next", "todo")
+    for row in rows:
+        table.add_row(
+            "" if row["step"] is None else str(row["step"]),
+            row["checkpoint"],
+            _when(row["saved_at"]),
+            ", ".join(row["next"]) or "(end)",
+            ", ".join(f"{n} {s}" for s, n in row["todo"].items()),
+        )
+    env.out.print(table)
     return EXIT_OK
 
 
 def undo_command(args: argparse.Namespace, env: Env) -> int:
-    workspace, db = _workspace_and_db(args)
+    """Undo a run: a thread of the run database as before, else a run id (or thread) the
+    workspace's run records name (the library's and the tool's runs, with no database)."""
+    workspace = existing_workspace(args.workspace)
+    db = existing_database(args.db, workspace)
 
     async def go() -> str:
-        async with persisted_graph(env, db) as graph:
-            values = dict((await graph.aget_state(_config(args.thread))).values)
-        if not values:
-            raise _unknown(args, db, workspace)
-        from phasegraph.graph.durable.undo import undo_run  # git and httpx: only when undoing
+        # git and httpx: only when undoing
+        from phasegraph.graph.durable.run_index import find_run
+        from phasegraph.graph.durable.undo import undo_by_run_id, undo_run
 
-        with workspace_lock(_stored_workspace(values, workspace), f"undo {args.thread}"):
-            done = await undo_run(values, force=args.force)
+        values: dict[str, Any] = {}
+        if db is not None:
+            async with persisted_graph(env, db) as graph:
+                values = dict((await graph.aget_state(_config(args.thread))).values)
+        if values:
+            with workspace_lock(_stored_workspace(values, workspace), f"undo {args.thread}"):
+                done = await undo_run(values, force=args.force)
+        elif await asyncio.to_thread(find_run, workspace, args.thread) is not None:
+            done = await undo_by_run_id(workspace, args.thread, force=args.force)
+        else:
+            raise _unknown_run(args, db, workspace)
         if done.nothing_to_undo:
             reverted = f" (its revert is commit {done.commit})" if done.commit else ""
             return (

@@ -8,14 +8,26 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from phasegraph.cli import durable_cmd, info_cmd, plan_cmd, run_cmd, runs_cmd
+from phasegraph.cli import durable_cmd, info_cmd, mcp_cmd, plan_cmd, run_cmd, runs_cmd
 from phasegraph.cli.common import EXIT_BAD_INPUT, Env, consoles
 from phasegraph.cli.interrupt import handle_signals, interrupted_code
 from phasegraph.cli.output import line_buffered
+from phasegraph.cli.project_defaults import apply_project_defaults
 from phasegraph.skills.core.errors import PlanError, PreflightError, UndoError, WorkspaceBusy
 from phasegraph.skills.registry import default_registry
 
-COMMANDS = (run_cmd, durable_cmd, runs_cmd, info_cmd, plan_cmd)
+COMMANDS = (run_cmd, durable_cmd, runs_cmd, info_cmd, plan_cmd, mcp_cmd)
+
+
+def version() -> str:
+    """The installed distribution's version (``phasegraph --version``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("phasegraph")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e . in its folder)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
         description="Run a plan the careful way: reads in parallel, writes one at a time and "
         "verified, checks in parallel, a commit only when green.",
     )
+    p.add_argument("--version", action="version", version=f"phasegraph {version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)
@@ -38,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = Env(out=out, err=err, registry=default_registry())
     handle_signals()
     try:
+        apply_project_defaults(args)  # [tool.phasegraph] under the flags given
         code: int = args.handler(args, env)
     except (PlanError, PreflightError, WorkspaceBusy, UndoError) as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)

@@ -93,6 +93,8 @@ class Progress:
         return text
 
     def table(self) -> Group:
+        if not self.rows:  # nothing to show yet (or ever, for a run stopped while planning)
+            return Group()
         table = Table(show_header=True, header_style="bold", expand=False)
         for column in ("", "phase", "step", "status", "time", "summary"):
             table.add_column(column, overflow="fold")

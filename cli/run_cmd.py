@@ -15,10 +15,18 @@ if TYPE_CHECKING:
 
 
 from phasegraph.cli.approval import events_and_approval
-from phasegraph.cli.common import EXIT_BAD_INPUT, EXIT_OK, EXIT_STOPPED, Env
+from phasegraph.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_STOPPED,
+    Env,
+    attempts_arg,
+    seconds_arg,
+)
 from phasegraph.cli.interrupt import RunWatch, run_until_signal
 from phasegraph.cli.llm_options import add_llm_arguments, model_from_args
 from phasegraph.cli.output import print_line
+from phasegraph.cli.project_defaults import KEYS
 from phasegraph.cli.session import database, persisted_graph
 from phasegraph.cli.show import print_report
 from phasegraph.graph.durable.lock import workspace_lock
@@ -36,28 +44,31 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-host",
         action="append",
-        default=[],
         metavar="HOST",
         help="let fetch_url reach this host even if it resolves to a private or local address",
     )
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return value
-
-
 def add_step_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--step-timeout",
-        type=_seconds,
+        type=seconds_arg,
         metavar="SECONDS",
         help=f"seconds a single step may take (default: {RunOptions.step_timeout:g})",
+    )
+    parser.add_argument(
+        "--retries",
+        type=attempts_arg,
+        metavar="N",
+        help="attempts for a step, or a model call, that fails with a transient fault "
+        f"(default: {RunOptions.retries})",
+    )
+    parser.add_argument(
+        "--on-stop",
+        choices=("keep", "restore"),
+        help="what a run that stops does with the writes that landed: 'keep' (default) leaves "
+        "them for you to inspect (phasegraph undo puts them back); 'restore' puts the tree "
+        "back exactly as it was",
     )
     parser.add_argument(
         "--baseline",
@@ -69,14 +80,19 @@ def add_step_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace, strict: bool) -> RunOptions:
+    """The run's options: what the command line (and ``[tool.phasegraph]``) gave, else the
+    built-in defaults."""
     python: Path | None = getattr(args, "python", None)
     timeout: float | None = getattr(args, "step_timeout", None)
+    retries: int | None = getattr(args, "retries", None)
     return RunOptions(
         strict=strict,
-        allow_hosts=tuple(args.allow_host),
+        allow_hosts=tuple(getattr(args, "allow_host", None) or ()),
         python=str(python.expanduser().absolute()) if python is not None else None,
         step_timeout=timeout if timeout is not None else RunOptions.step_timeout,
+        retries=retries if retries is not None else RunOptions.retries,
         baseline=getattr(args, "baseline", None) or RunOptions.baseline,
+        on_stop=getattr(args, "on_stop", None) or RunOptions.on_stop,
     )
 
 
@@ -117,11 +133,23 @@ def check_report_path(report: Path | None) -> None:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = sub.add_parser("run", help="run a plan (YAML or JSON), or a --request, on a workspace")
+    run = sub.add_parser(
+        "run",
+        help="run a plan (YAML or JSON), or a --request, on a workspace",
+        epilog="The workspace's pyproject.toml may set these options' defaults in a "
+        f"[tool.phasegraph] table ({', '.join(KEYS)}); a flag given here wins.",
+    )
     run.add_argument("plan", type=Path, nargs="?", help="plan file (or give --request)")
-    run.add_argument("--workspace", "-w", type=Path, required=True, help="repository to work on")
+    run.add_argument(
+        "--workspace", "-w", type=Path, default=Path(), help="repository to work on (default: .)"
+    )
     run.add_argument("--thread", help="thread id for the run's checkpoints (default: new)")
-    run.add_argument("--strict", action="store_true", help="any verify failure blocks the commit")
+    run.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        help="any verify failure blocks the commit, even one that was there before the run "
+        "(default: off)",
+    )
     run.add_argument(
         "--python",
         type=Path,
@@ -199,7 +227,7 @@ def execute(env: Env, plan: Plan | None, workspace: Path, args: argparse.Namespa
     can be resumed with ``phasegraph resume THREAD``.
     """
     model = model_from_args(args)
-    options = options_from(args, args.strict)
+    options = options_from(args, bool(args.strict))
     if plan is not None:
         found = accept_given_plan(plan, env.registry, workspace, options.python)[1]
     else:  # the model plans once the run has started; the workspace is checked now
@@ -312,7 +340,7 @@ def with_undo(report: Report, undo: str | None) -> Report:
     reads, may lack the write the fault interrupted."""
     from phasegraph.graph.durable.faults import FAULT  # loaded by then: the run was driven by it
 
-    if undo is None or not report.written or report.failure_kind == FAULT:
+    if undo is None or not report.written or report.restored or report.failure_kind == FAULT:
         return report
     return report.model_copy(update={"undo": [undo]})
 

@@ -34,6 +34,8 @@ class RunRow(TypedDict):
     """The failed step, else the step that moved last."""
     commit: str | None
     workspace: str | None
+    run_id: str | None
+    """The run's id (``phasegraph undo RUN_ID``), where its state or record names it."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +55,7 @@ def runs_command(args: argparse.Namespace, env: Env) -> int:
     workspace = existing_workspace(args.workspace)
     db = existing_database(args.db, workspace)
     rows = asyncio.run(list_runs(env, db)) if db is not None else []
+    rows = _with_recorded(rows, workspace)
     if not args.all:
         rows = [r for r in rows if r["workspace"] is None or _same(r["workspace"], workspace)]
     if args.json:
@@ -92,6 +95,28 @@ async def list_runs(env: Env, db: str) -> list[RunRow]:
     return sorted(rows, key=lambda r: r["started"], reverse=True)
 
 
+def _with_recorded(rows: list[RunRow], workspace: Path) -> list[RunRow]:
+    """``rows`` and the runs the workspace's records name that the database does not (a
+    library's or a tool's run, with no checkpointer), newest first."""
+    from phasegraph.graph.durable.run_index import recorded_runs
+
+    known = {r["thread"] for r in rows} | {r["run_id"] for r in rows}
+    more = [
+        RunRow(
+            thread=rec["thread"] or rec["run_id"],
+            started=rec["started"] or rec["time"],
+            status=rec["status"],
+            last_step=None,
+            commit=rec["commit"],
+            workspace=str(workspace),  # where it was found: the folder may have moved
+            run_id=rec["run_id"],
+        )
+        for rec in recorded_runs(workspace)
+        if rec["thread"] not in known and rec["run_id"] not in known
+    ]
+    return sorted([*rows, *more], key=lambda r: r["started"], reverse=True) if more else rows
+
+
 def _row(thread: str, started: str, snapshot: StateSnapshot) -> RunRow:
     values: dict[str, Any] = dict(snapshot.values)
     report: dict[str, Any] = values.get("report") or {}
@@ -109,6 +134,7 @@ def _row(thread: str, started: str, snapshot: StateSnapshot) -> RunRow:
         last_step=report.get("failed_step") or _last_moved(values.get("steps", {})),
         commit=report.get("commit"),
         workspace=str(workspace) if workspace else None,
+        run_id=str(values["run_id"]) if values.get("run_id") else None,
     )
 
 

@@ -18,6 +18,18 @@ from phasegraph.graph.model.report import Report
 
 
 def print_report(console: Console, report: Report) -> None:
+    if report.steps or report.baselines:
+        _print_steps(console, report)
+    else:  # no plan had been accepted (a model's plan refused, ...): no empty table
+        if report.goal:
+            console.print(f"goal: {report.goal}", highlight=False, markup=False)
+        if report.status == "stopped":
+            console.print("no step ran: the run stopped while planning", markup=False)
+    _print_outcome(console, report)
+
+
+def _print_steps(console: Console, report: Report) -> None:
+    """The steps, in the order they ran: the baselines before the first write."""
     title = Text(report.goal) if report.goal else None
     table = Table("", "phase", "step", "status", "summary", title=title)
     first_verify = next((n for n, s in enumerate(report.steps) if s.phase == "verify"), None)
@@ -35,6 +47,9 @@ def print_report(console: Console, report: Report) -> None:
             Text(step.summary),
         )
     console.print(table)
+
+
+def _print_outcome(console: Console, report: Report) -> None:
     if report.status == "completed":
         commit = f", committed {report.commit}" if report.commit else ""
         console.print(f"[bold green]completed[/]: {len(report.written)} file(s) written{commit}")
@@ -44,7 +59,13 @@ def print_report(console: Console, report: Report) -> None:
             f"[bold red]stopped{escape(where)}[/] ({report.failure_kind}): "
             f"{escape(report.error or '')}"
         )
-        if report.written:
+        if report.written and report.restored:
+            console.print(
+                f"written, then put back as they were (--on-stop restore): "
+                f"{', '.join(report.written)}",
+                markup=False,
+            )
+        elif report.written:
             console.print(f"already written: {', '.join(report.written)}", markup=False)
     for step_id, found in report.new_findings.items():
         console.print(f"[bold red]new in {step_id}[/] ({len(found)}):")

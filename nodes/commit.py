@@ -14,6 +14,7 @@ from phasegraph.graph.durable.baseline_cache import keep_checks
 from phasegraph.graph.durable.failpoints import failpoint
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
+from phasegraph.graph.model.run_store import RunStore
 from phasegraph.graph.model.state import State
 from phasegraph.graph.model.steps import steps_of
 from phasegraph.graph.steps.runner import StepRunner, emit, options, record
@@ -41,6 +42,32 @@ def _held_summary(workspace: Path, sha: str) -> str:
         f'not committed: the run\'s changes are already committed in {sha[:7]} "{subject}", '
         "a commit made after the run started, not by this run"
     )
+
+
+#: Not a hash: a file the journal has no "before" of.
+MISSING = "missing"
+#: The commit step's summary when every write was already applied: a re-run of a plan.
+NOTHING_CHANGED = (
+    "nothing to commit: every write was already applied, so the run changed no file "
+    "(the tree already holds the plan's change); no commit made"
+)
+
+
+async def changed_nothing(records: RunStore) -> bool:
+    """Whether the run had writes and every one of them left its files as it found them
+    (their hashes before and after, as the write journal holds them): a plan run again after
+    it was applied, each edit "already applied". A run whose writes changed files that git
+    then finds identical to HEAD (one write undoing another) is not this: its commit fails
+    as it should."""
+    steps = await records.write_steps()
+    for index in range(len(steps)):
+        outcome = await records.write_outcome(index)
+        if outcome is None or outcome.get("failure") or "after" not in outcome:
+            return False
+        before: dict[str, str | None] = outcome["before"]
+        if any(before.get(rel, MISSING) != sha for rel, sha in outcome["after"].items()):
+            return False
+    return bool(steps)
 
 
 def make_commit(runner: StepRunner) -> StateNode:
@@ -77,6 +104,12 @@ def make_commit(runner: StepRunner) -> StateNode:
                 emit(runtime, row)
                 update["steps"][step["id"]] = row
                 update["commit_sha"] = sha
+                continue
+            if await changed_nothing(records):
+                now = time.time()
+                row = record(step, "commit", "done", NOTHING_CHANGED, started_at=now, ended_at=now)
+                emit(runtime, row)
+                update["steps"][step["id"]] = row
                 continue
             await records.put_commit_entry(step["id"], {"head": head})
             failpoint("before-commit")

@@ -206,7 +206,7 @@ async def _commit_refused(
         f"git commit failed, nothing was committed: {why}. The run's changes are in the "
         f"working tree and {staged}. Fix what stopped it, then commit by hand "
         f"(git add -- {quoted} && git commit -m {shlex.quote(message)}), or undo the run "
-        "(phasegraph undo with the run's thread, or the report's undo commands)"
+        "(phasegraph undo with the run's id or thread, or the report's undo commands)"
     )
 
 

@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from phasegraph.graph.durable.failpoints import failpoint
+from phasegraph.graph.durable.lock import hold_workspace
+from phasegraph.graph.durable.run_index import find_run, undo_values
+from phasegraph.graph.durable.undo_journal import COMMITTING, DONE, RESTORING, UndoJournal
 from phasegraph.skills.base import SkillContext
 from phasegraph.skills.core.errors import SkillError, UndoError
 from phasegraph.skills.git_checkpoint import SKILL as GIT_CHECKPOINT
@@ -32,7 +35,9 @@ from phasegraph.skills.guards.gitrepo import git_env, head_sha, run_git_sync
 from phasegraph.skills.guards.workspace import (
     STATE_DIR,
     atomic_write,
+    past_second,
     resolve_in_workspace,
+    second_of,
     state_dir,
 )
 
@@ -43,8 +48,6 @@ MAX_PREIMAGES_PER_RUN = 128 * 1024 * 1024
 
 #: The trailer of a revert commit, naming the run it undoes: how a later undo finds it.
 TRAILER = "Phasegraph-Undo"
-#: An undo's stages, as its journal records them.
-RESTORING, COMMITTING, DONE = "restoring", "committing", "done"
 
 
 @dataclass
@@ -62,39 +65,6 @@ class UndoResult:
     #: Everything was already back as before the run (and the revert, if owed, committed):
     #: nothing was done.
     nothing_to_undo: bool = False
-
-
-class UndoJournal:
-    """How far an undo of one run got, so that the next undo finishes one interrupted at any
-    point (SIGKILL, a power cut) instead of taking its work for the user's.
-
-    One small file, ``undo.json`` beside the run's pre-images, replaced atomically and
-    readable by its owner only. ``stage``: ``restoring`` (written before the first file goes
-    back), ``committing`` (every file back; the revert about to be committed on ``parent``),
-    ``done`` (``revert``: the revert commit, if the run had committed). ``discard``: the
-    files an undo with ``--force`` was told to overwrite, each with the sha256 it held then
-    (``None``: no file), so finishing that undo asks no second ``--force`` for those bytes.
-    """
-
-    NAME = "undo.json"
-
-    def __init__(self, workspace: Path, key: str) -> None:
-        self.workspace = workspace
-        self.key = key
-        self.path = workspace / STATE_DIR / "undo" / key / self.NAME
-
-    def load(self) -> dict[str, Any]:
-        """The last entry (``{}``: no undo of this run began, or its journal is unreadable)."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    def save(self, entry: dict[str, Any]) -> None:
-        state_dir(self.workspace, "undo", self.key)  # made with the .gitignore that hides it
-        data = json.dumps({"version": 1, "run": self.key, **entry}).encode()
-        atomic_write(self.path, data, mode=0o600)
 
 
 class Preimages:
@@ -286,7 +256,9 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
                 _prune_empty_parents(path.parent, workspace)
             result.removed.append(rel)
         else:
+            second = second_of(path)
             atomic_write(path, data)
+            past_second(path, second)  # tools that trust mtimes see the change
             result.restored.append(rel)
         failpoint(f"undo-restored:{len(result.restored) + len(result.removed)}")
     for folder in sorted(index["folders"], key=lambda f: f.count("/"), reverse=True):
@@ -302,6 +274,27 @@ async def undo_run(values: dict[str, Any], *, force: bool = False) -> UndoResult
         result.commit, result.commit_found = found, True
     journal.save({"stage": DONE, "commit": commit, "revert": result.commit})
     return result
+
+
+async def undo_by_run_id(workspace: Path, run_id: str, *, force: bool = False) -> UndoResult:
+    """Undo the run ``run_id`` (the report's ``run_id``, or its thread) made in ``workspace``,
+    from the record it left there (``.phasegraph/runs/``): a run of the library or the tool,
+    with no checkpointer, as well as the CLI's. Holds the workspace lock
+    (:class:`~phasegraph.WorkspaceBusy` while a run has it); otherwise as :func:`undo_run`.
+    """
+    folder = Path(workspace).expanduser()
+    if not folder.is_dir():
+        raise UndoError(f"workspace {folder} is not a directory; give the run's workspace")
+    folder = folder.resolve()
+    found = await asyncio.to_thread(find_run, folder, run_id)
+    if found is None:
+        raise UndoError(
+            f"no run {run_id!r} is recorded in {folder / STATE_DIR / 'runs'}; give the run id "
+            "its report names (run_id) and the workspace it ran in (`phasegraph runs -w DIR` "
+            "lists them)"
+        )
+    async with hold_workspace(folder, f"undo {found['run_id']}"):
+        return await undo_run(undo_values(found, folder), force=force)
 
 
 async def _commit_revert(workspace: Path, commit: str, key: str, written: list[str]) -> str:

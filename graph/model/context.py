@@ -76,6 +76,13 @@ class RunOptions:
     model_base_url: str | None = None
     """An OpenAI-compatible endpoint for ``model`` (vLLM, llama.cpp, Ollama's /v1, ...);
     served, it must be listed in the server's PHASEGRAPH_MODEL_BASE_URLS."""
+    on_stop: Literal["keep", "restore"] = "keep"
+    """What a run that stops after some of its writes landed does with them. ``keep``: they
+    stay in the working tree for a person to inspect (``phasegraph undo`` puts them back).
+    ``restore``: the tree is put back exactly as it was before the run, from the pre-images
+    the writer kept, under the workspace lock, so the same plan (or a corrected one) can run
+    again at once: what an agent wants. Either way the report carries the tried ``diff``; the
+    user's own uncommitted files are never touched. A served client may set either."""
 
 
 # What a served client may set: the server's environment says how far its runs may go.

@@ -69,6 +69,11 @@ class Report(BaseModel):
     status: Literal["completed", "stopped"]
     goal: str = ""
     thread: str | None = Field(None, description="The run's thread id: resume, history, undo.")
+    run_id: str | None = Field(
+        None,
+        description="The run's id: `phasegraph undo RUN_ID -w WORKSPACE` (or "
+        "`undo_by_run_id`) undoes it, whether or not it had a checkpointer.",
+    )
     commit: str | None = None
     failed_step: str | None = None
     failure_kind: str | None = None
@@ -100,6 +105,17 @@ class Report(BaseModel):
         description="Per targeted pytest check: every test file it ran (files, each with why "
         "in why), or why it ran the whole suite (fallback), and every file left out "
         "(left_out_files); never cut.",
+    )
+    diff: str = Field(
+        "",
+        description="What the run wrote, as a unified diff against the files as they were "
+        "before it (its pre-images); clipped, with a note saying so, when long. Kept whether "
+        "the tree was restored or not: the change that was tried.",
+    )
+    restored: bool = Field(
+        False,
+        description="The run stopped and the tree was put back exactly as it was before it "
+        "(RunOptions.on_stop='restore'); nothing is left to undo.",
     )
     undo: list[str] = Field(
         default_factory=list,
@@ -149,6 +165,7 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     return Report(
         status=status,
         goal=str(plan.get("goal") or state.get("request") or ""),
+        run_id=state.get("run_id") or None,
         commit=commit,
         failed_step=failure["step"] if failure else None,
         failure_kind=failure["kind"] if failure else None,

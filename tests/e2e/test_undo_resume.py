@@ -22,7 +22,8 @@ from support.repos import git, init_repo, require_program, snapshot, write
 
 from phasegraph import build_orchestrator, open_persistence, run_plan
 from phasegraph.graph.durable.persistence import default_db
-from phasegraph.graph.durable.undo import UndoJournal, undo_run
+from phasegraph.graph.durable.undo import undo_run
+from phasegraph.graph.durable.undo_journal import UndoJournal
 from phasegraph.skills.core.errors import UndoError
 
 FILES = {f"f{i}.py": f"V{i} = {i}\n" for i in range(6)} | {"keep.py": "K = 0\n"}

@@ -284,9 +284,13 @@ async def test_the_tool_answers_bad_input_with_an_input_error_never_an_exception
     tool = as_tool()
     answer = await tool.ainvoke({"plan": READ, "workspace": f"{repo}\x00"})
     assert json.loads(str(answer))["failure_kind"] == "input"
+    # A plan that is not one (text that is not JSON, a list, a plan with an unknown field) is
+    # a stopped report the agent can read, naming the plan, never a trace.
     for plan in ("do it", ["goal"], {**READ, "python": "~/bin/python"}):
         answer = await tool.ainvoke({"plan": plan, "workspace": str(repo)})
-        assert str(answer).startswith("invalid input: plan"), answer
+        report = json.loads(str(answer))
+        assert report["status"] == "stopped", report
+        assert report["failure_kind"] == "input" and "plan" in report["error"], report
     assert "python" in str(
         await tool.ainvoke({"plan": {**READ, "python": "$X/py"}, "workspace": str(repo)})
     )

@@ -54,7 +54,10 @@ def served_config(dest: Path, roots: Path, model_url: str) -> Path:
     config = json.loads((ROOT / "langgraph.json").read_text())
     config["dependencies"] = [str((ROOT / d).resolve()) for d in config["dependencies"]]
     config["graphs"] = {
-        name: f"{(ROOT / spec.split(':')[0]).resolve()}:{spec.split(':')[1]}"
+        name: {
+            **spec,
+            "path": f"{(ROOT / spec['path'].split(':')[0]).resolve()}:{spec['path'].split(':')[1]}",
+        }
         for name, spec in config["graphs"].items()
     }
     config["env"] = {
@@ -304,8 +307,11 @@ async def test_run_options_travel_in_the_run_context(
 
 async def test_the_server_publishes_the_input_and_context_schemas(client: LangGraphClient) -> None:
     # Studio draws its input form from these, and clients discover the fields and options.
+    described = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
     for graph_id in ("phasegraph", "phasegraph_approval"):
         [assistant] = await client.assistants.search(graph_id=graph_id)
+        # What LangGraph's /mcp endpoint and Studio show for the graph, not a generic line.
+        assert assistant["description"] == described[graph_id]["description"]
         schemas = await client.assistants.get_schemas(assistant["assistant_id"])
         inputs = schemas["input_schema"]
         assert inputs is not None
