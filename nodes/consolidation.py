@@ -23,11 +23,11 @@ from phasegraph.graph.model.node import StateNode
 from phasegraph.graph.model.plan import Plan, Step, with_writes
 from phasegraph.graph.model.state import Failure, State
 from phasegraph.graph.model.steps import steps_of
-from phasegraph.graph.preflight.acceptance import WritesTried, accept_plan
+from phasegraph.graph.preflight.acceptance import WritesTried, accept_plan, not_addable
 from phasegraph.graph.steps.runner import StepRunner, emit, options
 from phasegraph.nodes.planner import pending_rows
 from phasegraph.prompts.chat_models import model_for
-from phasegraph.prompts.llm_consolidate import ADDABLE, writes_from_findings
+from phasegraph.prompts.llm_consolidate import writes_from_findings
 from phasegraph.recipes.base import Writes
 from phasegraph.recipes.registry import RECIPES, RecipeRegistry
 from phasegraph.skills.base import SkillKind
@@ -107,16 +107,9 @@ def make_consolidation(
                 added = made.steps
             else:
                 added = await consolidator(plan, outputs, workspace)
-            bad = [
-                w.id for w in added if (s := registry.get(w.skill)) is None or s.kind not in ADDABLE
-            ]
+            bad = not_addable(added, registry)
             if bad:
-                raise PlanError(
-                    [
-                        f"step {b!r}: a consolidator adds write, verify and commit steps only"
-                        for b in bad
-                    ]
-                )
+                raise PlanError(bad)
             final = with_writes(plan, added, registry)
             python = PythonEnv.from_dict(state.get("environment")).python
             ready = WritesTried(added, state.get("dirty", []), python)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.plan import Plan, Step, with_writes
 from phasegraph.graph.model.state import Failure, ModelUsage
-from phasegraph.graph.preflight.acceptance import Preflighted, accept_plan
+from phasegraph.graph.preflight.acceptance import ADDABLE, Preflighted, accept_plan, not_addable
 from phasegraph.prompts import load_prompt
 from phasegraph.prompts.llm import Wanted, answer_or_failure
 from phasegraph.prompts.llm_planner import asking, draft_parts, skill_catalogue
@@ -27,7 +27,6 @@ from phasegraph.skills.core.text import describe_errors
 from phasegraph.skills.registry import SkillRegistry
 
 #: What a consolidator may add: the reads are over by then.
-ADDABLE = frozenset({SkillKind.WRITE, SkillKind.VERIFY, SkillKind.COMMIT})
 
 
 class WritesDraft(BaseModel):
@@ -162,13 +161,8 @@ async def writes_from_findings(
             except ValidationError as exc:
                 ident = raw.get("id") if isinstance(raw, dict) else None
                 problems += describe_errors(exc, f"step {ident!r}" if ident else f"step #{n}")
-        for step in added:
-            skill = registry.get(step.skill)
-            if skill is not None and skill.kind not in ADDABLE:
-                problems.append(
-                    f"step {step.id!r}: {step.skill} is a {skill.kind.value} skill; the reads "
-                    "are over, so give only write, verify and commit steps"
-                )
+        # A skill unknown here is validation's to name (with the skills there are).
+        problems += not_addable([step for step in added if step.skill in registry], registry)
         if problems:
             raise PlanError(problems)
         # The final plan validated, then preflighted: the machine, every write tried in memory.

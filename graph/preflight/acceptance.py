@@ -30,6 +30,7 @@ from phasegraph.graph.preflight.checks import Preflight, added_checks_problem, p
 from phasegraph.graph.preflight.dry_run import dry_run_writes
 from phasegraph.recipes import before_recipe_writes, check_recipe, expand_recipe
 from phasegraph.recipes.registry import RecipeRegistry
+from phasegraph.skills.base import SkillKind
 from phasegraph.skills.core.errors import PlanError, PreflightError
 from phasegraph.skills.registry import SkillRegistry
 
@@ -185,3 +186,27 @@ def accept_given_plan(
     expanded = expand_recipe(plan, registry, recipes=recipes)
     ready = Preflighted(python, before_reads=True, resolve=True, recipes=recipes)
     return expanded, accept_plan(expanded, registry, workspace, ready)
+
+
+#: What a consolidation may add to a plan once the reads are over.
+ADDABLE = frozenset({SkillKind.WRITE, SkillKind.VERIFY, SkillKind.COMMIT})
+
+
+def not_addable(added: Sequence[Step], registry: SkillRegistry) -> list[str]:
+    """The problem of each step in ``added`` a consolidation may not add: a skill unknown
+    here, or one of a phase that is over (a read). The one rule of the recipe and given
+    consolidators and of the LLM consolidator."""
+    problems: list[str] = []
+    for step in added:
+        skill = registry.get(step.skill)
+        if skill is None:
+            problems.append(
+                f"step {step.id!r}: unknown skill {step.skill!r}; a consolidation adds "
+                "write, verify and commit steps only"
+            )
+        elif skill.kind not in ADDABLE:
+            problems.append(
+                f"step {step.id!r}: {step.skill} is a {skill.kind.value} skill; the reads "
+                "are over, so give only write, verify and commit steps"
+            )
+    return problems
