@@ -36,6 +36,7 @@ from phasegraph.graph.model.plan import parse_plan
 from phasegraph.graph.model.report import Interpreter, Report
 from phasegraph.graph.preflight.acceptance import accept_given_plan
 from phasegraph.graph.run import run_plan
+from phasegraph.graph.tool_input import parsed_plan, stopped_report
 from phasegraph.graph.tool_schema import plan_catalogue, plan_json_schema
 from phasegraph.recipes.registry import RecipeRegistry
 from phasegraph.skills.core.errors import (
@@ -290,16 +291,10 @@ def _runs_tool(owner: Owner) -> Any:
 
 
 def _plan_mapping(plan: object) -> dict[str, Any]:
-    """The client's ``plan`` as a mapping (a JSON text of one is parsed), else
-    :class:`InputRefused` saying what a plan is."""
+    """The client's ``plan`` as a mapping (a JSON text of one is parsed, as the LangChain tool
+    does), else :class:`InputRefused` saying what a plan is."""
     if isinstance(plan, str):
-        try:
-            plan = json.loads(plan)
-        except ValueError as exc:
-            raise InputRefused(
-                f"plan: a string was given and it is not JSON ({exc}); send the plan as an "
-                "object: a goal and steps, or a recipe"
-            ) from None
+        plan = parsed_plan(plan)
     if not isinstance(plan, Mapping):
         raise InputRefused(
             f"plan must be an object (a goal and steps, or a recipe), not {type(plan).__name__}"
@@ -310,12 +305,7 @@ def _plan_mapping(plan: object) -> dict[str, Any]:
 def _refused(plan: object, kind: str, error: str) -> Report:
     """The stopped report of a run refused before it started: nothing was run or written."""
     goal = plan.get("goal") if isinstance(plan, Mapping) else None
-    return Report(
-        status="stopped",
-        goal=goal if isinstance(goal, str) else "",
-        failure_kind=kind,
-        error=error,
-    )
+    return stopped_report(error, kind=kind, goal=goal if isinstance(goal, str) else "")
 
 
 def _result(report: Report) -> CallToolResult:

@@ -19,6 +19,7 @@ from phasegraph.graph.model.plan import Plan
 from phasegraph.graph.model.report import Report
 from phasegraph.graph.model.state import InputState
 from phasegraph.skills.adapters import describe_validation_error
+from phasegraph.skills.core.errors import InputRefused
 
 #: How a plan is sent, for the errors that say so.
 PLAN_SHAPE = '{"goal": "...", "steps": [{"id": ..., "skill": ..., "args": {...}}]}'
@@ -107,9 +108,11 @@ def stream_writer() -> EventHandler | None:
     return writer
 
 
-def _parsed(text: str) -> object:
+def parsed_plan(text: str) -> object:
     """A plan sent as a JSON string (small models often do), parsed: twice if it was encoded
-    twice; a blank string is no plan."""
+    twice; a blank string is no plan (``None``). Raises :class:`InputRefused` saying what to
+    send when it is not JSON. The one reading of a client's string plan, for the LangChain
+    tool and the MCP server."""
     value: object = text
     for _ in range(2):
         if not isinstance(value, str):
@@ -119,12 +122,20 @@ def _parsed(text: str) -> object:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            return stopped_report(
+            raise InputRefused(
                 f"plan: a string that is not JSON ({exc.msg}, line {exc.lineno} column "
                 f"{exc.colno}): send the plan as an object, {PLAN_SHAPE}, or as a JSON "
                 "string of one"
-            )
+            ) from None
     return value
+
+
+def _parsed(text: str) -> object:
+    """:func:`parsed_plan`, its refusal as the stopped report the tool answers with."""
+    try:
+        return parsed_plan(text)
+    except InputRefused as exc:
+        return stopped_report(str(exc))
 
 
 def _kind(value: object) -> str:
