@@ -282,10 +282,11 @@ async def undo_by_run_id(workspace: Path, run_id: str, *, force: bool = False) -
     with no checkpointer, as well as the CLI's. Holds the workspace lock
     (:class:`~phasegraph.WorkspaceBusy` while a run has it); otherwise as :func:`undo_run`.
     """
-    folder = Path(workspace).expanduser()
-    if not folder.is_dir():
-        raise UndoError(f"workspace {folder} is not a directory; give the run's workspace")
-    folder = folder.resolve()
+    given = Path(workspace).expanduser()
+    # Paths and the record are files: a worker thread, never a blocking call on the loop.
+    folder = await asyncio.to_thread(lambda: given.resolve() if given.is_dir() else None)
+    if folder is None:
+        raise UndoError(f"workspace {given} is not a directory; give the run's workspace")
     found = await asyncio.to_thread(find_run, folder, run_id)
     if found is None:
         raise UndoError(
