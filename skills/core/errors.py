@@ -12,6 +12,7 @@
     │   ├── URLRefused               a URL the fetch policy does not allow
     │   └── TransientHTTPStatus      a 429 or 5xx answer (always transient)
     ├── ModelError                   a chat model call failed (``transient``, ``status``)
+    ├── RemoteError                  a git clone, fetch or push failed (``transient``)
     ├── PromptError                  a prompt is missing or asked with wrong variables
     ├── RunPaused                    the run waits for an answer (approval); resume it
     ├── WorkspaceBusy                another run holds the workspace
@@ -124,6 +125,20 @@ class ModelError(PhasegraphError):
         self.transient = transient
         self.status = status
         self.retry_after = retry_after
+
+
+class RemoteError(PhasegraphError):
+    """A git clone, fetch or push against a remote failed; the message says what and the fix.
+
+    ``transient`` marks a network hiccup worth retrying (a host that did not resolve, a
+    connection reset, a timeout, an early EOF); a refused push or a missing commit is not.
+    """
+
+    def __init__(
+        self, message: str, *, step_id: str | None = None, transient: bool = False
+    ) -> None:
+        super().__init__(message, step_id=step_id)
+        self.transient = transient
 
 
 class PromptError(PhasegraphError, ValueError):
