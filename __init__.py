@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     )
     from phasegraph.graph.model.state import InputState, State
     from phasegraph.graph.preflight.diagram import plan_mermaid
-    from phasegraph.graph.run import resume_run, run_plan, run_request
+    from phasegraph.graph.run import resume_run, run_plan, run_remote, run_request
     from phasegraph.graph.tool import as_tool
     from phasegraph.graph.tool_schema import plan_json_schema
     from phasegraph.graph.undo_tool import as_undo_tool
@@ -99,6 +99,7 @@ _EXPORTS = {
     "Usage": "phasegraph.graph.model.report",
     "resume_run": "phasegraph.graph.run",
     "run_plan": "phasegraph.graph.run",
+    "run_remote": "phasegraph.graph.run",
     "run_request": "phasegraph.graph.run",
     "InputState": "phasegraph.graph.model.state",
     "State": "phasegraph.graph.model.state",
@@ -207,6 +208,7 @@ __all__ = [
     "register_tools",
     "resume_run",
     "run_plan",
+    "run_remote",
     "run_request",
     "skill_as_tool",
     "skill_from_tool",

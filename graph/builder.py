@@ -17,12 +17,15 @@ from phasegraph.graph.model.node import StateNode
 from phasegraph.graph.model.state import InputState, ServedOutput, State
 from phasegraph.graph.model.steps import steps_of
 from phasegraph.graph.steps.runner import StepRunner, held_to_server
+from phasegraph.graph.steps.take_over import on_this_machine
 from phasegraph.nodes.approve import make_approve
+from phasegraph.nodes.checkout import checkout
 from phasegraph.nodes.commit import make_commit, route_commit
 from phasegraph.nodes.consolidate import make_consolidate_phase
 from phasegraph.nodes.consolidation import Consolidator, make_consolidation, recipe_consolidator
 from phasegraph.nodes.gate import gate, route_gate
 from phasegraph.nodes.planner import make_planner
+from phasegraph.nodes.push import push, route_push
 from phasegraph.nodes.reads import make_reads
 from phasegraph.nodes.report import report, stop_and_report
 from phasegraph.nodes.verifies import make_verify
@@ -87,6 +90,12 @@ def build_orchestrator(
     if approve_writes and checkpointer is None and not served:
         checkpointer = InMemorySaver()  # a pause needs somewhere to wait
 
+    def route_start(state: State) -> Literal["checkout", "planner"]:
+        return "checkout" if state.get("repo") else "planner"
+
+    def route_checkout(state: State) -> Literal["planner", "stop_and_report"]:
+        return "stop_and_report" if state.get("failure") else "planner"
+
     def route_planner(state: State) -> Literal["reads", "consolidate", "stop_and_report"]:
         if state.get("failure"):
             return "stop_and_report"
@@ -119,10 +128,14 @@ def build_orchestrator(
 
     def held(node: StateNode) -> StateNode:
         """Served, every node that reads the options runs with them held to the server's
-        limits (the planner checks them first; the writer's steps in the runner)."""
-        return held_to_server(node) if served else node
+        limits (the planner checks them first; the writer's steps in the runner). A remote
+        run's node runs on this worker's clone (made again here if another worker made it)."""
+        here = on_this_machine(node, runner)
+        return held_to_server(here) if served else here
 
-    builder.add_node("planner", make_planner(skills, planner_model, served=served, recipes=recipes))
+    builder.add_node("checkout", held_to_server(checkout) if served else checkout)
+    planner = make_planner(skills, planner_model, served=served, recipes=recipes)
+    builder.add_node("planner", on_this_machine(planner, runner))  # it holds the options itself
     concurrency = max(1, read_concurrency)
     consolidation = make_consolidation(
         runner, consolidator or recipe_consolidator(recipes), consolidator_model, served=served
@@ -136,14 +149,16 @@ def build_orchestrator(
     )
     if approve_writes:
         builder.add_node("approve", held(make_approve(skills)))
-    builder.add_node("writer", build_writer(runner))
+    builder.add_node("writer", build_writer(runner))  # on the clone by itself: a subgraph's node
     builder.add_node("verify", held(make_verify(runner, concurrency)))
     builder.add_node("gate", gate)
     builder.add_node("commit", held(make_commit(runner)))
-    builder.add_node("report", report)
-    builder.add_node("stop_and_report", stop_and_report)
+    builder.add_node("push", held(push))
+    builder.add_node("report", on_this_machine(report, runner))
+    builder.add_node("stop_and_report", on_this_machine(stop_and_report, runner))
 
-    builder.add_edge(START, "planner")
+    builder.add_conditional_edges(START, route_start, ["checkout", "planner"])
+    builder.add_conditional_edges("checkout", route_checkout, ["planner", "stop_and_report"])
     builder.add_conditional_edges(
         "planner", route_planner, ["reads", "consolidate", "stop_and_report"]
     )
@@ -154,7 +169,8 @@ def build_orchestrator(
     builder.add_conditional_edges("writer", route_writer, ["verify", "gate", "stop_and_report"])
     builder.add_edge("verify", "gate")
     builder.add_conditional_edges("gate", route_after_gate, ["commit", "report", "stop_and_report"])
-    builder.add_conditional_edges("commit", route_commit, ["report", "stop_and_report"])
+    builder.add_conditional_edges("commit", route_commit, ["push", "report", "stop_and_report"])
+    builder.add_conditional_edges("push", route_push, ["report", "stop_and_report"])
     builder.add_edge("report", END)
     builder.add_edge("stop_and_report", END)
 

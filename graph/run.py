@@ -80,6 +80,29 @@ async def run_request(
     return await drive(graph, inputs, _config(thread_id), options, on_event, on_interrupt)
 
 
+async def run_remote(
+    graph: Orchestrator,
+    plan: Plan | dict[str, Any],
+    *,
+    repo: str,
+    push: str,
+    ref: str = "HEAD",
+    options: RunOptions | None = None,
+    thread_id: str | None = None,
+    on_event: EventHandler | None = None,
+    on_interrupt: InterruptHandler | None = None,
+) -> Report:
+    """Like :func:`run_plan`, on a fresh clone of ``repo`` at ``ref``: the run's commit is
+    pushed to the new branch ``push`` and the clone removed (``report.remote`` says what was
+    pushed). The remotes that may be cloned, where clones go and the prepare step are the
+    environment's (``PHASEGRAPH_REMOTES``, ``PHASEGRAPH_WORK_DIR``, ``PHASEGRAPH_PREPARE``);
+    credentials come from git's own (credential helpers, the SSH agent), never from ``repo``.
+    """
+    payload = plan.model_dump(mode="json") if isinstance(plan, Plan) else _given(plan)
+    inputs = InputState(plan=payload, repo=repo, ref=ref, push=push)
+    return await drive(graph, inputs, _config(thread_id), options, on_event, on_interrupt)
+
+
 async def resume_run(
     graph: Orchestrator,
     thread_id: str,

@@ -161,5 +161,7 @@ async def keep_checks_for_next_run(
         await asyncio.to_thread(keep_checks, Path(state["workspace"]), checks, runner.registry, env)
 
 
-def route_commit(state: State) -> Literal["report", "stop_and_report"]:
-    return "stop_and_report" if state.get("failure") else "report"
+def route_commit(state: State) -> Literal["push", "report", "stop_and_report"]:
+    if state.get("failure"):
+        return "stop_and_report"
+    return "push" if state.get("remote") else "report"

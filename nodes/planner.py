@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from phasegraph.graph.model.context import RunOptions, served_options
 from phasegraph.graph.model.node import StateNode
 from phasegraph.graph.model.plan import Plan, parse_plan
+from phasegraph.graph.model.remote import RemoteSettings
 from phasegraph.graph.model.run_store import WriteProgress, file_hash
 from phasegraph.graph.model.state import Failure, State, StepRecord
 from phasegraph.graph.preflight.acceptance import accept_given_plan
@@ -127,7 +128,13 @@ def admitted(state: Mapping[str, Any], given: RunOptions, served: bool) -> RunOp
     workspace (served: under the served roots, with a context that loosens no guard, see
     :func:`~phasegraph.graph.model.context.served_options`, and its ``python`` resolved against the
     workspace). Raises :class:`InputRefused` with why it may not start. Blocking: a thread."""
-    problem = input_problem(state) or workspace_problem(state.get("workspace", ""), served)
+    # A remote run's clone is in the owner's work directory, where checkout made it.
+    cloned = bool(state.get("remote")) and Path(
+        str(state.get("workspace"))
+    ).resolve().is_relative_to(RemoteSettings.from_env().work_dir.resolve())
+    problem = input_problem(state) or workspace_problem(
+        state.get("workspace", ""), served and not cloned
+    )
     if problem:
         raise InputRefused(problem)
     if not served:

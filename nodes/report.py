@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ async def report(state: State, runtime: Runtime[RunOptions]) -> dict[str, Any]:
     await pytest_ahead.discard(state.get("run_id", ""))  # none is left waiting once the run ends
     built = await settle(state, runtime, build_report(state, "completed"))
     final = to_dict(built)
+    await drop_clone(state)
     runtime.stream_writer(run_ended("completed", final))
     return {"report": final}
 
@@ -48,8 +50,16 @@ async def stop_and_report(state: State, runtime: Runtime[RunOptions]) -> dict[st
             emit(runtime, skipped[step_id])
     ended: State = {**state, "steps": {**state.get("steps", {}), **skipped}}
     final = to_dict(await settle(ended, runtime, build_report(ended, "stopped")))
+    await drop_clone(state)
     runtime.stream_writer(run_ended("stopped", final))
     return {"steps": skipped, "report": final}
+
+
+async def drop_clone(state: State) -> None:
+    """A remote run's clone, removed once its report is built: what the run made is on the
+    remote (its branch) or in the report (the tried diff)."""
+    if state.get("remote") and state.get("workspace"):
+        await asyncio.to_thread(shutil.rmtree, str(state["workspace"]), ignore_errors=True)
 
 
 async def settle(state: State, runtime: Runtime[RunOptions], built: Report) -> Report:

@@ -33,11 +33,13 @@ from phasegraph.graph.durable.undo import Preimages
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.node import StateNode
 from phasegraph.graph.model.plan import PlanStep
+from phasegraph.graph.model.remote import RemoteRun
 from phasegraph.graph.model.run_store import Hashes, RunStore, WriteProgress, hashes, landed
 from phasegraph.graph.model.state import Failure, State, StepRecord, first_failure
 from phasegraph.graph.model.steps import steps_of
 from phasegraph.graph.preflight.dry_run import resolved_writes, target_files
 from phasegraph.graph.steps.runner import StepRunner, emit, lock_owner, record
+from phasegraph.graph.steps.take_over import here, on_this_machine
 from phasegraph.nodes.planner import resume_problem
 from phasegraph.skills.base import SkillKind, SkillResult
 from phasegraph.skills.core.errors import WorkspaceBusy
@@ -64,6 +66,7 @@ class WriterState(TypedDict, total=False):
     count: int
     cursor: int
     dirty: list[str]
+    remote: RemoteRun
     failure: Annotated[Failure | None, first_failure]
 
 
@@ -209,7 +212,9 @@ def build_writer_graph(
 ) -> CompiledStateGraph[WriterState, RunOptions, WriterState, WriterState]:
     """One ``apply_write`` per superstep, so each write is checkpointed before the next."""
     builder = StateGraph(WriterState, context_schema=RunOptions)
-    builder.add_node("apply_write", make_apply_write(runner))
+    # A remote run's write: on this worker's clone (the parent's node made it, if need be).
+    apply_write = on_this_machine(make_apply_write(runner), runner, takes_over=False)
+    builder.add_node("apply_write", apply_write)
     builder.add_conditional_edges(START, route_write, ["apply_write", END])
     builder.add_conditional_edges("apply_write", route_write, ["apply_write", END])
     return builder.compile(name="writer")
@@ -220,6 +225,15 @@ def build_writer(runner: StepRunner) -> StateNode:
     subgraph = build_writer_graph(runner)
 
     async def writer(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
+        # A remote run's writes go to this worker's clone (made here if another made it).
+        local, failure = await here(state, runner, runtime)
+        if failure is not None:
+            return {"failure": failure}
+        if local is not None and local != state["workspace"]:
+            return {
+                **await writer({**state, "workspace": local}, runtime=runtime),
+                "workspace": local,
+            }
         workspace = Path(state["workspace"])
         # The writes as the state's plan has them now, not as the consolidate node kept them:
         # a plan edited in the state before the writes (time travel, ``update_state``) is the
@@ -248,6 +262,7 @@ def build_writer(runner: StepRunner) -> StateNode:
                         count=len(steps),
                         cursor=0,
                         dirty=list(state.get("dirty", [])),
+                        **({"remote": state["remote"]} if state.get("remote") else {}),
                     ),
                     {"recursion_limit": limit},
                     context=runtime.context,

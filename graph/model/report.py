@@ -7,8 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from phasegraph.graph.model.remote import REMOTE_ROWS
 from phasegraph.graph.model.state import Failure, State, StepRecord, StructuredOutput, baseline_key
 from phasegraph.skills.core.redact import redact_data
+from phasegraph.skills.guards.gitremote import shown_url
+from phasegraph.skills.guards.gitremote import undo_commands as remote_undo
 
 
 class StepReport(BaseModel):
@@ -54,6 +57,17 @@ class Interpreter(BaseModel):
         "no project environment was found).",
     )
     version: str = ""
+
+
+class RemoteReport(BaseModel):
+    """Where a remote run came from and what it pushed."""
+
+    repo: str = Field(description="The repository's URL (credentials never shown).")
+    ref: str = Field(description="The branch, tag or commit the run started from.")
+    base: str = Field(description="The commit that ref named when the run cloned it.")
+    branch: str = Field(description="The new branch the run's commit goes to.")
+    commit: str | None = Field(None, description="The commit the branch points to, once pushed.")
+    pushed: bool = False
 
 
 class NewFinding(BaseModel):
@@ -124,6 +138,11 @@ class Report(BaseModel):
         "the pre-images the run kept, with or without git).",
     )
     usage: Usage = Field(default_factory=Usage, description="Chat model calls and tokens.")
+    remote: RemoteReport | None = Field(
+        None,
+        description="A remote run (its input named a repo): the repository, base commit and "
+        "the branch it pushed; its undo deletes that branch (or pushes a revert onto it).",
+    )
     notes: list[str] = Field(
         default_factory=list,
         description="Left for a person to check: a recipe's matches it did not change, "
@@ -162,6 +181,14 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     written = list(state.get("written", []))
     commit = state.get("commit_sha")
     usage = dict(reversed(state.get("usage", {}).items()))  # the latest node's first
+    remote = _remote_report(state)
+    own = (
+        [rows[k] for k in REMOTE_ROWS[:2] if k in rows],
+        [rows[k] for k in REMOTE_ROWS[2:] if k in rows],
+    )
+    undo = undo_commands(written, list(state.get("created", [])), commit, state.get("head"))
+    if remote is not None:  # the clone is gone with the run: what is left is on the remote
+        undo = remote_undo(remote.repo, remote.branch, remote.commit) if remote.commit else []
     return Report(
         status=status,
         goal=str(plan.get("goal") or state.get("request") or ""),
@@ -170,7 +197,8 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
         failed_step=failure["step"] if failure else None,
         failure_kind=failure["kind"] if failure else None,
         error=failure["error"] if failure else None,
-        steps=steps,
+        steps=[*(_step_report(r, failure, status) for r in own[0]), *steps]
+        + [_step_report(r, failure, status) for r in own[1]],
         baselines=baselines,
         interpreter=Interpreter.model_validate(state.get("environment") or {}),
         new_findings={
@@ -188,12 +216,28 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
         selections={
             k: v["selection"] for k, v in state.get("verdicts", {}).items() if v.get("selection")
         },
-        undo=undo_commands(written, list(state.get("created", [])), commit, state.get("head")),
+        undo=undo,
         usage=Usage.of(state),
+        remote=remote,
         notes=list(state.get("notes", [])),
         structured_output=next(
             (u["structured_output"] for u in usage.values() if "structured_output" in u), None
         ),
+    )
+
+
+def _remote_report(state: State) -> RemoteReport | None:
+    remote = state.get("remote")
+    if not remote:
+        return None
+    pushed = remote.get("pushed")
+    return RemoteReport(
+        repo=shown_url(remote["repo"]),
+        ref=remote["ref"],
+        base=remote["base"],
+        branch=remote["push"],
+        commit=pushed,
+        pushed=bool(pushed),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, NotRequired, Required
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import ConfigDict, GetPydanticSchema, with_config
 
@@ -11,12 +11,22 @@ from pydantic import ConfigDict, GetPydanticSchema, with_config
 from typing_extensions import TypedDict
 
 from phasegraph.graph.model.plan import Plan, PlanStep
+from phasegraph.graph.model.remote import RemoteRun
 
 _DOCUMENTED = ConfigDict(use_attribute_docstrings=True)
 
 StepStatus = Literal["pending", "running", "done", "failed", "skipped"]
 FailureKind = Literal[
-    "input", "preflight", "skill", "verify", "gate", "consolidate", "commit", "model", "rejected"
+    "input",
+    "preflight",
+    "skill",
+    "verify",
+    "gate",
+    "consolidate",
+    "commit",
+    "model",
+    "rejected",
+    "remote",
 ]
 
 
@@ -124,10 +134,20 @@ PlanMapping = Annotated[dict[str, Any], GetPydanticSchema(lambda _t, handler: ha
 class InputState(TypedDict, total=False):
     """What a caller gives a run."""
 
-    workspace: Required[str]
-    """Root of the repository the run works on (required; absolute, or relative to the
-    process's folder, '.' for that folder itself). Served, it must lie under one of the
-    folders in PHASEGRAPH_WORKSPACE_ROOTS."""
+    workspace: str
+    """Root of the repository the run works on (absolute, or relative to the process's
+    folder, '.' for that folder itself); or give ``repo`` instead. Served, it must lie under
+    one of the folders in PHASEGRAPH_WORKSPACE_ROOTS."""
+    repo: str
+    """Instead of a workspace: the git URL of a repository to clone (one the owner lists in
+    PHASEGRAPH_REMOTES; credentials come from the environment of the process that runs the
+    graph, never from the URL). The run works in a fresh clone and pushes its commit to
+    ``push``."""
+    ref: str
+    """With ``repo``: the branch, tag or commit to start from (default: the remote's HEAD)."""
+    push: str
+    """With ``repo``: the new branch the run's commit is pushed to (never ``ref``, never
+    forced)."""
     plan: PlanMapping
     """The plan as a mapping (see :class:`phasegraph.Plan`): steps, or a recipe."""
     request: str
@@ -175,6 +195,8 @@ class State(InputState, total=False):
     """Set once, by the first failure; every route then goes to stop_and_report."""
     commit_sha: str | None
     """The confirmed sha of the run's commit."""
+    remote: RemoteRun
+    """A remote run's repository, base commit, clone and branch (set by checkout)."""
     report: dict[str, Any]
     """The final report (see :class:`phasegraph.graph.model.report.Report`)."""
 

@@ -182,7 +182,7 @@ class StepRunner:
         # Bad args, a skill's bug: the step's own run says what is wrong, not this.
         with contextlib.suppress(Exception):
             args = skill.parse_args(step.get("args", {}))
-            await skill.ahead(args, _context(step, where, self.run_options(runtime)))
+            await skill.ahead(args, step_context(step, where, self.run_options(runtime)))
 
     async def run(
         self,
@@ -235,7 +235,7 @@ class StepRunner:
             return failed(f"{skill.name} cannot list what it would check")
         wants_writes = self.by_writes(step) or collect
         planned = await self.planned_files(runtime, where) if wants_writes else None
-        ctx = _context(
+        ctx = step_context(
             step, where, opts, run_files=run_files, planned=planned, selected_before=selected_before
         )
         try:
@@ -266,7 +266,7 @@ class StepRunner:
         return StepOutcome(rec, result, None)
 
 
-def _context(
+def step_context(
     step: StepLike,
     where: Mapping[str, Any],
     opts: RunOptions,

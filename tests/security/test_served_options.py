@@ -312,10 +312,12 @@ async def test_a_served_run_outputs_the_report_and_its_ids_the_library_the_whole
     assert (await served_run(READ, repo)).status == "completed"
 
 
-def test_the_published_input_schema_requires_a_workspace_and_types_the_plan() -> None:
+def test_the_published_input_schema_offers_a_workspace_or_a_repo_and_types_the_plan() -> None:
     graph = build_orchestrator(served=True)
     schema = graph.get_input_jsonschema()
-    assert schema["required"] == ["workspace"]
+    # A workspace, or a repo to clone: the planner or checkout says which is missing.
+    assert "required" not in schema
+    assert {"workspace", "repo", "ref", "push"} <= set(schema["properties"])
     assert schema["properties"]["plan"]["$ref"] == "#/$defs/Plan"
     assert set(schema["$defs"]["Plan"]["properties"]) == set(Plan.model_fields)
     output = graph.get_output_jsonschema()

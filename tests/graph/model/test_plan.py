@@ -210,7 +210,7 @@ def test_the_graph_publishes_documented_input_and_context_schemas() -> None:
 
     graph = build_orchestrator(served=True)
     fields = graph.get_input_jsonschema()["properties"]
-    assert set(fields) == {"workspace", "plan", "request"}
+    assert set(fields) == {"workspace", "plan", "request", "repo", "ref", "push"}
     assert all(field.get("description") for field in fields.values())
     context = graph.get_context_jsonschema()
     assert context is not None
