@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from phasegraph.cli import durable_cmd, info_cmd, mcp_cmd, plan_cmd, run_cmd, runs_cmd
+from phasegraph.cli import (
+    campaign_cmd,
+    durable_cmd,
+    info_cmd,
+    mcp_cmd,
+    plan_cmd,
+    run_cmd,
+    runs_cmd,
+)
 from phasegraph.cli.common import EXIT_BAD_INPUT, Env, consoles
 from phasegraph.cli.interrupt import handle_signals, interrupted_code
 from phasegraph.cli.output import line_buffered
@@ -16,7 +24,7 @@ from phasegraph.cli.project_defaults import apply_project_defaults
 from phasegraph.skills.core.errors import PlanError, PreflightError, UndoError, WorkspaceBusy
 from phasegraph.skills.registry import default_registry
 
-COMMANDS = (run_cmd, durable_cmd, runs_cmd, info_cmd, plan_cmd, mcp_cmd)
+COMMANDS = (run_cmd, durable_cmd, runs_cmd, info_cmd, plan_cmd, mcp_cmd, campaign_cmd)
 
 
 def version() -> str:

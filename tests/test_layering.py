@@ -30,6 +30,7 @@ LAYERS: tuple[str, ...] = (
     "prompts",  # the LLM side: prompts, chat models, the planner and consolidator calls
     "nodes",  # the graph's nodes
     "graph",  # assembly: builder, run driver, tool, server
+    "campaign",  # one plan over many repositories: locally or on LangGraph's server
     "phasegraph",
     "cli",
 )
