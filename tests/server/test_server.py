@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,66 +15,16 @@ from langgraph_sdk.schema import ThreadState
 from support.llm import LIB, PLAN, WRITES
 from support.llm_server import FakeLLM, fake_llm
 from support.repos import git, require_program, write
+from support.served import ROOT, TOKEN, serving
 
 from phasegraph.demo import DEMO_PLAN, prepare_sample_repo
 
-ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 180.0
 GRAPH = "phasegraph"
 
 MakeRepo = Callable[[dict[str, str]], Path]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-#: The bearer token the served orchestrator admits (graph/auth.py, enabled for these tests).
-TOKEN = "test-token-for-the-served-orchestrator"
 #: The model API key in the server's own environment: clients never send one.
 SERVER_KEY = "server-side-model-key"
-
-
-def served_config(dest: Path, roots: Path, model_url: str) -> Path:
-    """The project's langgraph.json, its paths made absolute so the server can run elsewhere,
-    serving workspaces under ``roots`` (the tests' temporary folders) only, with the auth
-    example enabled and ``model_url`` listed as the one model endpoint runs may name.
-
-    ``langgraph dev`` keeps its in-memory state in ``.langgraph_api/`` under its working
-    directory; running it from a temporary one keeps the source tree clean.
-    """
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str((ROOT / d).resolve()) for d in config["dependencies"]]
-    config["graphs"] = {
-        name: {
-            **spec,
-            "path": f"{(ROOT / spec['path'].split(':')[0]).resolve()}:{spec['path'].split(':')[1]}",
-        }
-        for name, spec in config["graphs"].items()
-    }
-    config["env"] = {
-        **config.get("env", {}),
-        "PHASEGRAPH_WORKSPACE_ROOTS": str(roots),
-        "PHASEGRAPH_API_TOKEN": TOKEN,
-        "PHASEGRAPH_MODEL_BASE_URLS": model_url,
-        "OPENAI_API_KEY": SERVER_KEY,
-    }
-    config["auth"] = {"path": f"{(ROOT / 'graph' / 'auth.py').resolve()}:auth"}
-    path = dest / "langgraph.json"
-    path.write_text(json.dumps(config))
-    return path
-
-
-def test_the_served_graphs_leave_persistence_to_the_server() -> None:
-    from phasegraph.graph.server import approval_graph, graph
-
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    assert set(config["graphs"]) == {"phasegraph", "phasegraph_approval"}
-    for served in (graph, approval_graph):
-        assert served.checkpointer is None
-        assert served.store is None
 
 
 @pytest.fixture(scope="module")
@@ -99,46 +43,17 @@ def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(
     tmp_path_factory: pytest.TempPathFactory, llm: FakeLLM, server_home: Path
 ) -> Iterator[str]:
-    """``langgraph dev`` on a free 127.0.0.1 port, as the README runs it; stopped afterwards."""
-    langgraph = require_program("langgraph")
+    """``langgraph dev`` on a free 127.0.0.1 port, as the README runs it; stopped afterwards:
+    it serves workspaces under the tests' temporary folders only, with the auth example
+    enabled and the fake model's URL as the one model endpoint runs may name."""
     require_program("git")
-    home = server_home
-    port = free_port()
-    log = (home / "server.log").open("w")
-    env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_NO_VERSION_CHECK": "true"}
-    argv = [langgraph, "dev", "--no-reload", "--no-browser"]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--config"]
-    argv += [str(served_config(home, tmp_path_factory.getbasetemp(), llm.url))]
-    proc = subprocess.Popen(
-        argv, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited ({proc.returncode}):\n{tail(home)}")
-            with contextlib.suppress(httpx.HTTPError):
-                headers = {"Authorization": f"Bearer {TOKEN}"}
-                if httpx.get(f"{url}/ok", headers=headers, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"langgraph dev was not ready in {READY_TIMEOUT:g}s:\n{tail(home)}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-
-
-def tail(home: Path, lines: int = 40) -> str:
-    return "\n".join((home / "server.log").read_text(errors="replace").splitlines()[-lines:])
+    env = {
+        "PHASEGRAPH_WORKSPACE_ROOTS": str(tmp_path_factory.getbasetemp()),
+        "PHASEGRAPH_MODEL_BASE_URLS": llm.url,
+        "OPENAI_API_KEY": SERVER_KEY,
+    }
+    with serving(server_home, env) as served:
+        yield served.url
 
 
 @pytest.fixture
