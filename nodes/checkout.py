@@ -30,6 +30,7 @@ from phasegraph.graph.model.remote import (
 from phasegraph.graph.model.state import Failure, FailureKind, State
 from phasegraph.graph.steps.prepare import prepare, remote_row
 from phasegraph.graph.steps.runner import emit
+from phasegraph.graph.steps.take_over import made_here
 from phasegraph.skills.core.errors import InputRefused, PreflightError, RemoteError
 from phasegraph.skills.core.retry import is_transient
 from phasegraph.skills.core.text import clip
@@ -64,6 +65,7 @@ async def checkout(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, A
         emit(runtime, rows[CHECKOUT])
         return {"steps": rows, "failure": Failure(step=CHECKOUT, kind=kind, error=str(exc))}
     remote["base"] = base
+    made_here(dest)
     rows[CHECKOUT] = remote_row(
         CHECKOUT, "done", f"{shown_url(repo)} at {base[:12]} on {push}", started
     )

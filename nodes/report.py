@@ -27,6 +27,7 @@ from phasegraph.graph.model.events import run_ended
 from phasegraph.graph.model.report import Report, build_report, to_dict
 from phasegraph.graph.model.state import State, StepRecord
 from phasegraph.graph.steps.runner import emit, lock_owner, options
+from phasegraph.graph.steps.take_over import left
 from phasegraph.skills.core.errors import PhasegraphError
 from phasegraph.skills.run_pytest import ahead as pytest_ahead
 
@@ -60,6 +61,7 @@ async def drop_clone(state: State) -> None:
     remote (its branch) or in the report (the tried diff)."""
     if state.get("remote") and state.get("workspace"):
         await asyncio.to_thread(shutil.rmtree, str(state["workspace"]), ignore_errors=True)
+        left(Path(str(state["workspace"])))
 
 
 async def settle(state: State, runtime: Runtime[RunOptions], built: Report) -> Report:

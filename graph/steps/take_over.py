@@ -1,13 +1,14 @@
 """A remote run on whichever machine runs it now: the clone made here, or made again.
 
 A remote run's state names its clone by a folder name under the work directory, the same on
-every worker. When a worker that is not the one that cloned runs the next step (the first
-died: the server's queue hands the run to another), that folder is not on its disk: it
-clones the recorded base commit again, applies again the writes that had landed (through
-their skills, in order, each checked against the hashes the write journal recorded), makes
-the run's commit again if it had been made, runs the prepare step again, and only then lets
-the step run. Every node of a remote run goes through :func:`on_this_machine`, which hands
-the node the state with this worker's clone as its workspace.
+every worker. A process that did not make the clone itself (the worker that did died and the
+server's queue handed the run to another, or the server restarted) makes it anew before the
+next step runs: it clones the recorded base commit, applies again the writes that had landed
+(through their skills, in order, each checked against the hashes the write journal
+recorded), makes the run's commit again if it had been made, runs the prepare step again,
+and only then lets the step run. Every node of a remote run goes through
+:func:`on_this_machine` (the writer through :func:`here`), which hands the node the state
+with this worker's clone as its workspace.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ from phasegraph.skills.guards.gitremote import clone_at_commit, start_branch
 #: A clone being made again is first made here, then moved into place: a worker that dies
 #: half-way leaves no clone that looks whole.
 PARTIAL = ".partial"
+
+#: The clones this process made (checkout, or a take-over) and still works in. Any other is
+#: made again before a step runs in it, even if a folder of that name is on the disk: what
+#: a worker that died left there may be ahead of what its database kept (LangGraph's dev
+#: server keeps its state every few seconds), and the journal, not the disk, is the truth.
+_MADE_HERE: set[str] = set()
+
+
+def made_here(clone: Path) -> None:
+    """``clone`` was made by this process: its steps may run in it as it is."""
+    _MADE_HERE.add(str(clone))
+
+
+def left(clone: Path) -> None:
+    """``clone`` is gone (the run ended)."""
+    _MADE_HERE.discard(str(clone))
 
 
 def on_this_machine(node: StateNode, runner: StepRunner, *, takes_over: bool = True) -> StateNode:
@@ -75,7 +92,7 @@ async def here(
     try:
         settings = await asyncio.to_thread(RemoteSettings.from_env)
         local = settings.clone_path(remote)
-        if takes_over and not await asyncio.to_thread(local.is_dir):
+        if takes_over and str(local) not in _MADE_HERE:
             await take_over(local, remote, state, runner, runtime)
     except (PhasegraphError, OSError) as exc:
         error = (
@@ -93,7 +110,8 @@ async def take_over(
     runner: StepRunner,
     runtime: Runtime[RunOptions] | None,
 ) -> None:
-    """Make the run's clone at ``local``, as it was when the last worker left it."""
+    """Make the run's clone at ``local`` anew, as the run's journal says the last worker
+    left it (whatever a folder of that name holds)."""
     settings = await asyncio.to_thread(RemoteSettings.from_env)
     partial = local.with_name(local.name + PARTIAL)
     await asyncio.to_thread(shutil.rmtree, partial, ignore_errors=True)
@@ -111,7 +129,9 @@ async def take_over(
         failure = await prepare(partial, list(remote["prepare"]), settings, runtime, {})
         if failure is not None:
             raise RemoteError(failure["error"])
+    await asyncio.to_thread(shutil.rmtree, local, ignore_errors=True)  # a dead worker's
     await asyncio.to_thread(partial.rename, local)
+    made_here(local)
 
 
 async def replay_writes(

@@ -208,9 +208,18 @@ def drive(tmp_path: Path, work: str, *args: str, **env: str) -> subprocess.Compl
     )
 
 
-@pytest.mark.parametrize("point", ["write-landed:e2", "after-write:e3", "commit-landed"])
+@pytest.mark.parametrize(
+    ("point", "elsewhere"),
+    [
+        ("write-landed:e2", True),
+        ("after-write:e3", True),
+        ("commit-landed", True),
+        # The same machine, its dead worker's clone still there: made anew all the same.
+        ("after-write:e3", False),
+    ],
+)
 def test_a_run_killed_mid_writes_is_taken_over_in_another_work_dir_and_pushes_one_commit(
-    owner: Path, tmp_path: Path, point: str
+    owner: Path, tmp_path: Path, point: str, elsewhere: bool
 ) -> None:
     bare, url = bare_remote(owner, "calc", FILES)
     db = str(tmp_path / "state.sqlite")  # the server's database: it outlives the worker
@@ -219,9 +228,11 @@ def test_a_run_killed_mid_writes_is_taken_over_in_another_work_dir_and_pushes_on
     killed = drive(tmp_path, "worker-a", "start", db, url, plan, PHASEGRAPH_FAILPOINT=point)
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     assert clones(tmp_path, "worker-a")  # the dead worker's clone, on its own disk...
-    shutil.rmtree(tmp_path / "worker-a")  # ...which went with it
+    if elsewhere:
+        shutil.rmtree(tmp_path / "worker-a")  # ...which went with it
+    other = "worker-b" if elsewhere else "worker-a"
 
-    resumed = drive(tmp_path, "worker-b", "resume", db, url, plan)
+    resumed = drive(tmp_path, other, "resume", db, url, plan)
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads(resumed.stdout.splitlines()[-1])
 
@@ -231,4 +242,4 @@ def test_a_run_killed_mid_writes_is_taken_over_in_another_work_dir_and_pushes_on
     assert file_at(bare, "phasegraph/grow", "calc.py") == "A = 1 + 10\nB = 2 + 20\n"
     assert file_at(bare, "phasegraph/grow", "more.py") == "C = 3 + 30\n"
     assert file_at(bare, "phasegraph/grow", "pkg/new.py") == "D = 4\n"
-    assert clones(tmp_path, "worker-b") == []
+    assert clones(tmp_path, other) == []
