@@ -154,8 +154,9 @@ def build_orchestrator(
     builder.add_node("gate", gate)
     builder.add_node("commit", held(make_commit(runner)))
     builder.add_node("push", held(push))
-    builder.add_node("report", on_this_machine(report, runner))
-    builder.add_node("stop_and_report", on_this_machine(stop_and_report, runner))
+    # The report is built whether or not a clone can be made here (it removes it anyway).
+    builder.add_node("report", on_this_machine(report, runner, takes_over=False))
+    builder.add_node("stop_and_report", on_this_machine(stop_and_report, runner, takes_over=False))
 
     builder.add_conditional_edges(START, route_start, ["checkout", "planner"])
     builder.add_conditional_edges("checkout", route_checkout, ["planner", "stop_and_report"])

@@ -243,3 +243,23 @@ def test_a_run_killed_mid_writes_is_taken_over_in_another_work_dir_and_pushes_on
     assert file_at(bare, "phasegraph/grow", "more.py") == "C = 3 + 30\n"
     assert file_at(bare, "phasegraph/grow", "pkg/new.py") == "D = 4\n"
     assert clones(tmp_path, other) == []
+
+
+def test_a_run_whose_remote_is_gone_when_taken_over_stops_with_a_report(
+    owner: Path, tmp_path: Path
+) -> None:
+    bare, url = bare_remote(owner, "calc", FILES)
+    db = str(tmp_path / "state.sqlite")
+    plan = json.dumps(PLAN)
+    killed = drive(
+        tmp_path, "worker-a", "start", db, url, plan, PHASEGRAPH_FAILPOINT="write-landed:e2"
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    shutil.rmtree(bare)  # the repository was deleted meanwhile
+
+    resumed = drive(tmp_path, "worker-b", "resume", db, url, plan)
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout.splitlines()[-1])
+    assert report["status"] == "stopped" and report["failure_kind"] == "remote"
+    assert "could not take the run over" in report["error"]
+    assert report["remote"]["pushed"] is False
