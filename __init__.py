@@ -15,6 +15,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from phasegraph.campaign.model import RepoOutcome
+    from phasegraph.campaign.run import CampaignResult, run_campaign
+    from phasegraph.campaign.undo import undo_campaign
     from phasegraph.graph.builder import Orchestrator, build_orchestrator
     from phasegraph.graph.durable.persistence import open_persistence
     from phasegraph.graph.durable.undo import UndoResult, undo_by_run_id, undo_run
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
         PreflightError,
         PromptError,
         PythonEnvError,
+        RemoteError,
         RunPaused,
         SkillError,
         TransientHTTPStatus,
@@ -79,6 +83,10 @@ if TYPE_CHECKING:
 # What each name is imported from. The package imports lazily (PEP 562), so a command that
 # needs little (``phasegraph skills``, ``--help``) does not pay for LangGraph and LangChain.
 _EXPORTS = {
+    "CampaignResult": "phasegraph.campaign.run",
+    "RepoOutcome": "phasegraph.campaign.model",
+    "run_campaign": "phasegraph.campaign.run",
+    "undo_campaign": "phasegraph.campaign.undo",
     "Orchestrator": "phasegraph.graph.builder",
     "build_orchestrator": "phasegraph.graph.builder",
     "RunOptions": "phasegraph.graph.model.context",
@@ -129,6 +137,7 @@ _EXPORTS = {
     "PreflightError": "phasegraph.skills.core.errors",
     "PromptError": "phasegraph.skills.core.errors",
     "PythonEnvError": "phasegraph.skills.core.errors",
+    "RemoteError": "phasegraph.skills.core.errors",
     "RunPaused": "phasegraph.skills.core.errors",
     "SkillError": "phasegraph.skills.core.errors",
     "TransientHTTPStatus": "phasegraph.skills.core.errors",
@@ -156,6 +165,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "CampaignResult",
     "InputState",
     "Interpreter",
     "ModelCalls",
@@ -172,6 +182,8 @@ __all__ = [
     "Recipe",
     "RecipeRef",
     "RecipeRegistry",
+    "RemoteError",
+    "RepoOutcome",
     "Report",
     "RunOptions",
     "RunPaused",
@@ -207,6 +219,7 @@ __all__ = [
     "register_recipe",
     "register_tools",
     "resume_run",
+    "run_campaign",
     "run_plan",
     "run_remote",
     "run_request",
@@ -214,6 +227,7 @@ __all__ = [
     "skill_from_tool",
     "skills_as_tools",
     "undo_by_run_id",
+    "undo_campaign",
     "undo_run",
     "validate_plan",
 ]

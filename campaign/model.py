@@ -17,10 +17,14 @@ from phasegraph.graph.model.report import Report
 from phasegraph.skills.core.text import clip, plural
 
 #: Where a repository stands in a campaign. ``unchanged``: the run completed with nothing to
-#: commit (the plan found nothing to change there), so nothing was pushed.
-OutcomeStatus = Literal["pending", "running", "pushed", "unchanged", "blocked", "failed", "refused"]
-#: The outcomes a repository keeps: a re-run of the campaign does not start it again.
-ENDED: frozenset[str] = frozenset({"pushed", "unchanged", "blocked", "failed", "refused"})
+#: commit (the plan found nothing to change there), so nothing was pushed. ``undone``: it was
+#: pushed, then the campaign's undo deleted its branch or pushed a revert onto it.
+OutcomeStatus = Literal[
+    "pending", "running", "pushed", "unchanged", "blocked", "failed", "refused", "undone"
+]
+#: The outcomes a repository keeps: a re-run of the campaign does not start it again (an
+#: undone repository runs again only in a new campaign: another id).
+ENDED: frozenset[str] = frozenset({"pushed", "unchanged", "blocked", "failed", "refused", "undone"})
 #: The default branch a campaign pushes to, before its id.
 BRANCH_PREFIX = "phasegraph/"
 #: The longest reason a row gives (one line: the error says what to do, so it is kept long).
@@ -88,6 +92,13 @@ class RepoOutcome(BaseModel):
     @property
     def ended(self) -> bool:
         return self.status in ENDED
+
+    def as_undone(self, account: str) -> RepoOutcome:
+        """This pushed outcome once its push was undone; ``account`` says how (``deleted
+        branch B``, ``pushed revert SHA onto B``...). Its branch and commit stay, as history;
+        its undo commands go (done)."""
+        update = {"status": "undone", "phase": "", "step": "", "reason": account, "undo": []}
+        return self.model_copy(update=update)
 
 
 #: Told of every change of a repository's outcome (a live table's ``update``).

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 GRAPH = "phasegraph"
 #: The thread metadata key that names the campaign.
 CAMPAIGN_KEY = "phasegraph_campaign"
+#: The thread metadata key the campaign's undo sets on a repository it undid: its account.
+UNDONE_KEY = "phasegraph_undone"
 #: The client's environment variable holding the server's bearer token.
 TOKEN_ENV = "PHASEGRAPH_SERVER_TOKEN"
 #: Threads asked for per search request.
@@ -121,6 +123,9 @@ def row_of(campaign: Campaign, entry: RepoEntry, thread: Mapping[str, Any] | Non
     values: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     if status != "busy" and isinstance(values.get("report"), Mapping):
         outcome = outcome_of_served(entry.repo, values, branch=branch)
+        undone = (thread.get("metadata") or {}).get(UNDONE_KEY)
+        if outcome.status == "pushed" and isinstance(undone, str):
+            outcome = outcome.as_undone(undone)  # its push undone since (campaign/undo.py)
         return outcome.model_copy(update={"thread": tid})
     if status == "busy":
         phase, step = running_where(values.get("steps"))
@@ -188,6 +193,38 @@ async def run_campaign_served(
     finally:
         if own:
             await lg.aclose()
+
+
+async def campaign_rows(lg: LangGraphClient, campaign: Campaign, url: str) -> list[RepoOutcome]:
+    """Every repository's row as the server has it now, in the campaign's order (what the
+    campaign's undo reads): a repository without a thread there is ``pending`` with no
+    ``thread``. :class:`PreflightError` when the server does not answer."""
+    rows: list[RepoOutcome] = []
+    try:
+        found = await _guarded(url, _threads(lg, campaign))
+        for entry in campaign.repos:
+            thread = found.get(campaign.thread_of(entry))
+            row = row_of(campaign, entry, thread)
+            if thread is None:
+                rows.append(row.model_copy(update={"thread": None}))
+            else:
+                rows.append(await _guarded(url, settle(lg, row)))
+        return rows
+    except _Unreachable as exc:
+        raise PreflightError(
+            f"cannot reach the server at {url} ({exc}): start it, or check --server"
+        ) from None
+
+
+async def mark_undone(lg: LangGraphClient, url: str, row: RepoOutcome) -> None:
+    """Tell ``row``'s thread that its push was undone (``row.reason`` says how), so the
+    campaign's rows show it ``undone`` from now on."""
+    if row.thread is None:
+        return
+    try:
+        await _guarded(url, lg.threads.update(row.thread, metadata={UNDONE_KEY: row.reason}))
+    except _Unreachable as exc:
+        raise PreflightError(f"the server at {url} did not record it ({exc})") from None
 
 
 async def _start(lg: LangGraphClient, campaign: Campaign, options: RunOptions | None) -> None:

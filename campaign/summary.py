@@ -1,6 +1,7 @@
 """A campaign's end summary: JSON data with stable keys, and markdown for a person (a pull
 request's description, a chat message): a table of every repository, then the blocked ones
-with the findings their change introduced."""
+with the findings their change introduced. The same for a campaign's undo, whose ``ok`` is
+:func:`undo_ok` (no branch left pushed) instead of :func:`all_ok`."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ STATUSES: tuple[str, ...] = get_args(OutcomeStatus)
 SHOWN_FINDINGS = 20
 
 
-def summary_data(campaign_id: str, outcomes: Sequence[RepoOutcome]) -> dict[str, Any]:
+def summary_data(
+    campaign_id: str, outcomes: Sequence[RepoOutcome], *, undo: bool = False
+) -> dict[str, Any]:
     """The summary as JSON data: ``campaign``, ``total``, ``counts`` (every outcome, zero
-    included), ``ok`` (every repository pushed or had nothing to change) and ``repos`` (each
-    outcome, in the campaign's order)."""
+    included), ``ok`` (every repository pushed or had nothing to change; for an ``undo``:
+    no branch is left pushed) and ``repos`` (each outcome, in the campaign's order)."""
     counts = dict.fromkeys(STATUSES, 0)
     for outcome in outcomes:
         counts[outcome.status] += 1
@@ -27,7 +30,7 @@ def summary_data(campaign_id: str, outcomes: Sequence[RepoOutcome]) -> dict[str,
         "campaign": campaign_id,
         "total": len(outcomes),
         "counts": counts,
-        "ok": all_ok(outcomes),
+        "ok": undo_ok(outcomes) if undo else all_ok(outcomes),
         "repos": [outcome.model_dump(mode="json") for outcome in outcomes],
     }
     redacted: dict[str, Any] = redact_data(data)
@@ -37,6 +40,11 @@ def summary_data(campaign_id: str, outcomes: Sequence[RepoOutcome]) -> dict[str,
 def all_ok(outcomes: Sequence[RepoOutcome]) -> bool:
     """Every repository pushed its change (or had none to make)."""
     return all(outcome.status in ("pushed", "unchanged") for outcome in outcomes)
+
+
+def undo_ok(outcomes: Sequence[RepoOutcome]) -> bool:
+    """A campaign's undo left no branch pushed, and no run still going that may push one."""
+    return not any(outcome.status in ("pushed", "running") for outcome in outcomes)
 
 
 def counts_line(outcomes: Sequence[RepoOutcome]) -> str:
@@ -51,18 +59,23 @@ def branch_or_reason(outcome: RepoOutcome) -> str:
     """What a row says after the outcome: the branch (and commit) pushed, or why not."""
     if outcome.status == "pushed":
         commit = f" at {outcome.commit[:12]}" if outcome.commit else ""
-        return f"{outcome.branch}{commit}"
+        why = f"; {outcome.reason}" if outcome.reason else ""  # an undo that failed says why
+        return f"{outcome.branch}{commit}{why}"
     if outcome.status in ("pending", "running"):
-        return outcome.branch or ""
+        # A run the undo found still going says so.
+        return "; ".join(part for part in (outcome.branch or "", outcome.reason) if part)
     at = f"step {outcome.step}: " if outcome.step and outcome.status == "failed" else ""
     return f"{at}{outcome.reason}"
 
 
-def summary_markdown(campaign_id: str, outcomes: Sequence[RepoOutcome]) -> str:
+def summary_markdown(
+    campaign_id: str, outcomes: Sequence[RepoOutcome], *, undo: bool = False
+) -> str:
     """The summary as markdown: the counts, a table (repository, outcome, branch or reason),
-    then each blocked repository with its new findings, per check."""
+    then each blocked repository with its new findings, per check. ``undo``: titled as the
+    campaign's undo."""
     lines = [
-        f"# Campaign {campaign_id}",
+        f"# {'Undo of campaign' if undo else 'Campaign'} {campaign_id}",
         "",
         counts_line(outcomes) + ".",
         "",

@@ -25,6 +25,7 @@ STYLES = {
     "blocked": "bold red",
     "failed": "bold red",
     "refused": "magenta",
+    "undone": "cyan",
 }
 
 
@@ -32,8 +33,16 @@ class CampaignTable:
     """Shows a campaign's outcomes as they change; give it each change with :meth:`update`
     (it is the ``on_change`` of a campaign run) inside ``with``."""
 
-    def __init__(self, console: Console, repos: Sequence[str], *, live: bool | None = None):
+    def __init__(
+        self,
+        console: Console,
+        repos: Sequence[str],
+        *,
+        live: bool | None = None,
+        title: str = "campaign",
+    ):
         self.console = console
+        self.title = title
         self.rows: dict[str, RepoOutcome] = {repo: RepoOutcome(repo=repo) for repo in repos}
         self.use_live = console.is_terminal if live is None else live
         self.live: Live | None = None
@@ -66,7 +75,7 @@ class CampaignTable:
 
     def table(self) -> Table:
         outcomes = list(self.rows.values())
-        table = Table(title="campaign", caption=counts_line(outcomes), expand=False)
+        table = Table(title=self.title, caption=counts_line(outcomes), expand=False)
         for column in ("repository", "outcome", "phase", "step", "branch or reason"):
             table.add_column(column, overflow="fold")
         for outcome in outcomes:

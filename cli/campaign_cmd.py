@@ -7,12 +7,15 @@ import json
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
-from phasegraph.campaign.model import RepoOutcome
+from phasegraph.campaign.model import Campaign, RepoOutcome
 from phasegraph.campaign.run import CampaignResult, make_campaign, run_made
+from phasegraph.campaign.summary import summary_data, summary_markdown, undo_ok
 from phasegraph.campaign.table import CampaignTable
+from phasegraph.campaign.undo import undo_made
 from phasegraph.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -46,8 +49,18 @@ Without --server, they run here, --concurrency at a time, under this environment
 The campaign is known by its id (--id, default a digest of the plan, the repositories and the
 branch): running the same command again goes on with the repositories that have not ended.
 
-Exit status: 0 every repository pushed its change (or had nothing to change); 1 one or more
-was blocked by its checks, failed or refused; 2 bad input (nothing started).
+--undo undoes the campaign named by the same PLAN, --repos, --id, --branch and --server: each
+branch it pushed is deleted while it is still at the run's commit, or gets a revert pushed on
+top when others built on it (their commits kept; never a force-push). The undo runs here, even
+for a campaign on a server: this environment's PHASEGRAPH_REMOTES must list the remotes, and
+git's credentials here must allow the push. Undone repositories are recorded: the undo run
+again changes nothing, and the campaign run again under the same id does not start them again;
+to make the change again, run it as a new campaign (another --id).
+
+Exit status: 0 every repository pushed its change (or had nothing to change); with --undo,
+every pushed branch was undone; 1 one or more was blocked by its checks, failed or refused
+(with --undo: one or more is still pushed, or its run has not ended); 2 bad input (nothing
+started).
 """
 
 
@@ -56,9 +69,15 @@ class CampaignWatch(RunWatch):
     """What an interrupted campaign says: how to go on with it."""
 
     server: str | None = None
+    undo: bool = False
 
     def message(self, signum: int) -> str:
         name = signal.Signals(signum).name
+        if self.undo:
+            return (
+                f"interrupted ({name}); the repositories undone so far are recorded: run the "
+                f"same command again to undo the others (campaign {self.thread})"
+            )
         if self.server:
             return (
                 f"interrupted ({name}); the runs go on on {self.server}: run the same command "
@@ -142,6 +161,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="when the checks' baselines run (default: auto; see phasegraph run --help)",
     )
     campaign.add_argument(
+        "--undo",
+        action="store_true",
+        help="undo the campaign: delete each branch it pushed, or push a revert (see above)",
+    )
+    campaign.add_argument(
         "--summary", type=Path, metavar="FILE.json", help="write the summary as JSON"
     )
     campaign.add_argument(
@@ -168,6 +192,8 @@ def campaign_command(args: argparse.Namespace, env: Env) -> int:
         if path is not None and not path.expanduser().absolute().parent.is_dir():
             env.err.print(f"[bold red]error:[/] {escape(str(path))}: no such folder")
             return EXIT_BAD_INPUT
+    if args.undo:
+        return _undo_command(campaign, args, env)
     where = f"on {args.server}" if args.server else f"here, {args.concurrency} at a time"
     env.err.print(
         f"campaign {campaign.id}: {len(campaign.repos)} repositories {where}, pushing to "
@@ -201,7 +227,7 @@ def campaign_command(args: argparse.Namespace, env: Env) -> int:
     except InputRefused as exc:
         env.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_BAD_INPUT
-    _write_summaries(result, args)
+    _write_summaries(result.summary(), result.markdown(), args)
     if args.json:
         print_line(json.dumps({"event": "campaign", **result.summary()}))
     else:
@@ -209,9 +235,49 @@ def campaign_command(args: argparse.Namespace, env: Env) -> int:
     return EXIT_OK if result.ok else EXIT_STOPPED
 
 
-def _write_summaries(result: CampaignResult, args: argparse.Namespace) -> None:
+def _undo_command(campaign: Campaign, args: argparse.Namespace, env: Env) -> int:
+    """``--undo``: undo every push of ``campaign``, with the same table and summaries."""
+    where = f"run on {args.server}" if args.server else "run here"
+    env.err.print(
+        f"undo of campaign {campaign.id} ({len(campaign.repos)} repositories, {where}): each "
+        f"branch it pushed deleted, or reverted where others built on it",
+        highlight=False,
+        markup=False,
+    )
+
+    def as_json(outcome: RepoOutcome) -> None:
+        print_line(json.dumps({"event": "repo", **outcome.model_dump(mode="json")}))
+
+    table = CampaignTable(env.out, [entry.repo for entry in campaign.repos], title="undo")
+    watch = CampaignWatch(thread=campaign.id, started=True, server=args.server, undo=True)
+    go = undo_made(
+        campaign,
+        server=args.server,
+        headers=dict(args.header),
+        on_change=as_json if args.json else table.update,
+    )
+    try:
+        if args.json:
+            outcomes = run_until_signal(go, watch, env.err)
+        else:
+            with table:
+                outcomes = run_until_signal(go, watch, env.err)
+    except InputRefused as exc:
+        env.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return EXIT_BAD_INPUT
+    summary = summary_data(campaign.id, outcomes, undo=True)
+    markdown = summary_markdown(campaign.id, outcomes, undo=True)
+    _write_summaries(summary, markdown, args)
+    if args.json:
+        print_line(json.dumps({"event": "undo", **summary}))
+    else:
+        env.out.print(markdown, highlight=False, markup=False)
+    return EXIT_OK if undo_ok(outcomes) else EXIT_STOPPED
+
+
+def _write_summaries(summary: dict[str, Any], markdown: str, args: argparse.Namespace) -> None:
     if args.summary is not None:
-        text = json.dumps(result.summary(), indent=2) + "\n"
+        text = json.dumps(summary, indent=2) + "\n"
         atomic_write(args.summary.expanduser(), text.encode())
     if args.markdown is not None:
-        atomic_write(args.markdown.expanduser(), result.markdown().encode())
+        atomic_write(args.markdown.expanduser(), markdown.encode())

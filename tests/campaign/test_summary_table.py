@@ -42,6 +42,7 @@ def test_the_json_summary_has_stable_keys_and_every_count() -> None:
         "blocked": 1,
         "failed": 1,
         "refused": 1,
+        "undone": 0,
     }
     assert data["total"] == 4 and data["ok"] is False
     assert [r["repo"] for r in data["repos"]] == [A, B, C, D]
