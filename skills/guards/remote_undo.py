@@ -128,6 +128,11 @@ def _push_revert(
             "branch was rewritten since the run pushed it; nothing was undone: look at the "
             "branch and undo the change by hand if it is still there"
         )
+    # An earlier undo pushed its revert and died before it could say so: not reverted twice.
+    grep = f"--grep=This reverts commit {commit}"
+    earlier = run_git_sync(folder, "log", "--format=%H", "--fixed-strings", grep, f"{commit}..HEAD")
+    if earlier.returncode == 0 and earlier.stdout.strip():
+        return f"revert {earlier.stdout.split()[0]} is already on {branch}"
     reverted = run_git_sync(folder, *identity_args(folder), "revert", "--no-edit", commit)
     if reverted.returncode != 0:
         said = git_said(reverted.stdout + reverted.stderr, url)

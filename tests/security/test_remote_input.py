@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,13 +23,12 @@ async def test_a_client_cannot_hand_a_run_another_runs_clone_as_its_remote_recor
     monkeypatch.setenv("PHASEGRAPH_WORK_DIR", str(work))
     monkeypatch.setenv("PHASEGRAPH_WORKSPACE_ROOTS", str(tmp_path / "served"))
     forged = {"repo": "file:///x", "ref": "HEAD", "push": "b", "base": "0" * 40}
-    final = await build_orchestrator(served=True).ainvoke(
-        {
-            "workspace": str(victim),
-            "plan": READ,
-            "remote": {**forged, "clone": victim.name, "prepare": []},
-        }
-    )
+    forged_input: Any = {  # what a hostile client sends: more than the input schema
+        "workspace": str(victim),
+        "plan": READ,
+        "remote": {**forged, "clone": victim.name, "prepare": []},
+    }
+    final = await build_orchestrator(served=True).ainvoke(forged_input)
     report = final["report"]
     assert report["status"] == "stopped" and report["failure_kind"] == "input"
     assert "not under the served roots" in report["error"]

@@ -409,6 +409,10 @@ def test_undo_push_reverts_on_top_when_others_built_on_the_branch(remote: Remote
     assert git(remote.bare, "rev-parse", "pg/x~1").strip() == theirs
     assert git(remote.bare, "show", "pg/x:app.py") == "def old():\n    return 2\n"
     assert git(remote.bare, "show", "pg/x:other.py") == "O = 1\n"
+    # An undo run again (one that died before it could record its revert) reverts nothing twice.
+    again = undo_push(remote.url, "pg/x", commit, remote.access, workdir=remote.work)
+    assert again == f"revert {head} is already on pg/x"
+    assert remote.sha("pg/x") == head
 
 
 def test_undo_push_of_a_commit_not_on_the_branch_does_nothing(remote: Remote) -> None:
