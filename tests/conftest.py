@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.postgres import postgres
-from support.repos import init_repo
+from support.repos import init_repo, require_program
 
 
 @pytest.fixture
@@ -54,3 +54,18 @@ def postgres_url() -> Iterator[str]:
             yield url
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def remote_owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The owner's settings for remote runs on this machine: the bare repositories under
+    ``tmp_path/remotes`` may be cloned and pushed to, clones go under ``tmp_path/work``, no
+    prepare step; the folder of the remotes."""
+    require_program("git")
+    remotes = tmp_path / "remotes"
+    remotes.mkdir()
+    monkeypatch.setenv("PHASEGRAPH_REMOTES", remotes.resolve().as_uri() + "/")
+    monkeypatch.setenv("PHASEGRAPH_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.delenv("PHASEGRAPH_PREPARE", raising=False)
+    monkeypatch.delenv("PHASEGRAPH_PREPARE_ALLOW", raising=False)
+    return remotes

@@ -6,53 +6,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support.remotes import bare_remote, branch_head, commits_on, file_at
-from support.repos import require_program
+from support.remotes import (
+    GROW_FILES,
+    GROW_PLAN,
+    PINNED_FILES,
+    bare_remote,
+    branch_head,
+    commits_on,
+    file_at,
+)
 
 from phasegraph.campaign.local import run_campaign_local
 from phasegraph.campaign.model import RepoOutcome
 from phasegraph.campaign.run import make_campaign, run_campaign
 from phasegraph.cli.main import main
 
-FILES = {
-    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.']\n",
-    "calc.py": "A = 1\n",
-    "test_calc.py": "from calc import A\n\n\ndef test_a() -> None:\n    assert A > 0\n",
-}
-#: A repository whose test pins the old value: the change breaks it there.
-PINNED = {
-    **FILES,
-    "test_calc.py": "from calc import A\n\n\ndef test_a() -> None:\n    assert A == 1\n",
-}
-PLAN: dict[str, Any] = {
-    "goal": "grow A",
-    "steps": [
-        {
-            "id": "grow",
-            "skill": "edit_block",
-            "args": {"path": "calc.py", "search": "A = 1", "replace": "A = 11"},
-        },
-        {"id": "tests", "skill": "run_pytest"},
-        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Grow A"}},
-    ],
-}
-
-
-@pytest.fixture
-def owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This machine's settings: the remotes under ``tmp_path/remotes`` may be cloned, into
-    ``tmp_path/work``."""
-    require_program("git")
-    remotes = tmp_path / "remotes"
-    remotes.mkdir()
-    monkeypatch.setenv("PHASEGRAPH_REMOTES", remotes.resolve().as_uri() + "/")
-    monkeypatch.setenv("PHASEGRAPH_WORK_DIR", str(tmp_path / "work"))
-    monkeypatch.delenv("PHASEGRAPH_PREPARE", raising=False)
-    monkeypatch.delenv("PHASEGRAPH_PREPARE_ALLOW", raising=False)
-    return remotes
+FILES, PINNED, PLAN = GROW_FILES, PINNED_FILES, GROW_PLAN
 
 
 class Seen:
@@ -73,11 +44,11 @@ class Seen:
 
 
 async def test_a_campaign_pushes_what_passes_blocks_what_breaks_and_goes_on_where_it_was(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
-    alpha, alpha_url = bare_remote(owner, "alpha", FILES)
-    beta, beta_url = bare_remote(owner, "beta", FILES)
-    gamma, gamma_url = bare_remote(owner, "gamma", PINNED)
+    alpha, alpha_url = bare_remote(remote_owner, "alpha", FILES)
+    beta, beta_url = bare_remote(remote_owner, "beta", FILES)
+    gamma, gamma_url = bare_remote(remote_owner, "gamma", PINNED)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     _, stranger_url = bare_remote(elsewhere, "stranger", FILES)
@@ -128,9 +99,9 @@ async def test_a_campaign_pushes_what_passes_blocks_what_breaks_and_goes_on_wher
 
 
 def test_the_command_runs_a_campaign_and_writes_its_summaries(
-    owner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    remote_owner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    alpha, alpha_url = bare_remote(owner, "alpha", FILES)
+    alpha, alpha_url = bare_remote(remote_owner, "alpha", FILES)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
     repos = tmp_path / "repos.txt"
@@ -154,7 +125,7 @@ def test_the_command_runs_a_campaign_and_writes_its_summaries(
 
 
 def test_a_bad_repos_file_is_bad_input_and_nothing_runs(
-    owner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    remote_owner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))

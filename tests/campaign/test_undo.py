@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.remotes import bare_remote, branch_head, commits_on, file_at
+from support.remotes import (
+    GROW_FILES,
+    GROW_PLAN,
+    PINNED_FILES,
+    bare_remote,
+    branch_head,
+    commits_on,
+    file_at,
+)
 from support.repos import git, require_program, write
 from support.served import TOKEN, serving
 
@@ -21,42 +29,7 @@ from phasegraph.campaign.run import make_campaign
 from phasegraph.campaign.served import UNDONE_KEY, row_of
 from phasegraph.cli.main import main
 
-FILES = {
-    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.']\n",
-    "calc.py": "A = 1\n",
-    "test_calc.py": "from calc import A\n\n\ndef test_a() -> None:\n    assert A > 0\n",
-}
-#: A repository whose test pins the old value: the change breaks it there (blocked).
-PINNED = {
-    **FILES,
-    "test_calc.py": "from calc import A\n\n\ndef test_a() -> None:\n    assert A == 1\n",
-}
-PLAN: dict[str, Any] = {
-    "goal": "grow A",
-    "steps": [
-        {
-            "id": "grow",
-            "skill": "edit_block",
-            "args": {"path": "calc.py", "search": "A = 1", "replace": "A = 11"},
-        },
-        {"id": "tests", "skill": "run_pytest"},
-        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Grow A"}},
-    ],
-}
-
-
-@pytest.fixture
-def owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This machine's settings: the remotes under ``tmp_path/remotes`` may be cloned and
-    pushed to, clones and records go under ``tmp_path/work``."""
-    require_program("git")
-    remotes = tmp_path / "remotes"
-    remotes.mkdir()
-    monkeypatch.setenv("PHASEGRAPH_REMOTES", remotes.resolve().as_uri() + "/")
-    monkeypatch.setenv("PHASEGRAPH_WORK_DIR", str(tmp_path / "work"))
-    monkeypatch.delenv("PHASEGRAPH_PREPARE", raising=False)
-    monkeypatch.delenv("PHASEGRAPH_PREPARE_ALLOW", raising=False)
-    return remotes
+FILES, PINNED, PLAN = GROW_FILES, PINNED_FILES, GROW_PLAN
 
 
 def build_on(tmp_path: Path, url: str, branch: str) -> str:
@@ -71,11 +44,11 @@ def build_on(tmp_path: Path, url: str, branch: str) -> str:
 
 
 async def test_an_undo_deletes_the_branches_reverts_where_others_built_and_is_done_once(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
-    alpha, alpha_url = bare_remote(owner, "alpha", FILES)
-    beta, beta_url = bare_remote(owner, "beta", FILES)
-    gamma, gamma_url = bare_remote(owner, "gamma", PINNED)
+    alpha, alpha_url = bare_remote(remote_owner, "alpha", FILES)
+    beta, beta_url = bare_remote(remote_owner, "beta", FILES)
+    gamma, gamma_url = bare_remote(remote_owner, "gamma", PINNED)
     urls = [alpha_url, beta_url, gamma_url]
     result: CampaignResult = await run_campaign(PLAN, urls)
     assert [o.status for o in result.outcomes] == ["pushed", "pushed", "blocked"]
@@ -129,10 +102,13 @@ async def test_an_undo_deletes_the_branches_reverts_where_others_built_and_is_do
 
 
 def test_the_command_undoes_a_campaign_and_exits_0_only_when_nothing_stays_pushed(
-    owner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    remote_owner: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    alpha, alpha_url = bare_remote(owner, "alpha", FILES)
-    beta, beta_url = bare_remote(owner, "beta", FILES)
+    alpha, alpha_url = bare_remote(remote_owner, "alpha", FILES)
+    beta, beta_url = bare_remote(remote_owner, "beta", FILES)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
     repos = tmp_path / "repos.txt"
@@ -152,7 +128,7 @@ def test_the_command_undoes_a_campaign_and_exits_0_only_when_nothing_stays_pushe
     assert "2 pushed remotes may not be reached from here" in err
     assert "list them in PHASEGRAPH_REMOTES here" in err and "nothing was undone" in err
     assert branch_head(beta, branch) == pushed and branch_head(alpha, branch) is not None
-    monkeypatch.setenv("PHASEGRAPH_REMOTES", owner.resolve().as_uri() + "/")
+    monkeypatch.setenv("PHASEGRAPH_REMOTES", remote_owner.resolve().as_uri() + "/")
 
     # Someone rewrote beta's branch: its undo fails and says why; alpha's goes on.
     main_sha = git(beta, "rev-parse", "main").strip()
@@ -213,11 +189,14 @@ def test_a_served_thread_marked_undone_reads_undone() -> None:
 
 
 def test_a_campaign_on_a_server_is_undone_from_the_client(
-    owner: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    remote_owner: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     require_program("langgraph")
-    alpha, alpha_url = bare_remote(owner, "alpha", FILES)
-    gamma, gamma_url = bare_remote(owner, "gamma", PINNED)
+    alpha, alpha_url = bare_remote(remote_owner, "alpha", FILES)
+    gamma, gamma_url = bare_remote(remote_owner, "gamma", PINNED)
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN))
     repos = tmp_path / "repos.txt"
@@ -225,7 +204,7 @@ def test_a_campaign_on_a_server_is_undone_from_the_client(
     branch = "team/grow-a"
     home = tmp_path / "server"
     home.mkdir()
-    listed = owner.resolve().as_uri() + "/"
+    listed = remote_owner.resolve().as_uri() + "/"
     env = {"PHASEGRAPH_REMOTES": listed, "PHASEGRAPH_WORK_DIR": str(tmp_path / "server-work")}
     monkeypatch.setenv("PHASEGRAPH_SERVER_TOKEN", TOKEN)
     with serving(home, env) as server:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from support.durable import FILES, PLAN
 from support.remotes import bare_remote, branch_head, commits_on, file_at
-from support.repos import git, require_program
+from support.repos import git
 
 from phasegraph import build_orchestrator
 from phasegraph.graph.run import run_remote
@@ -36,29 +36,15 @@ BROKEN = {
 }
 
 
-@pytest.fixture
-def owner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The owner's settings: the remotes under ``tmp_path/remotes`` may be cloned, into
-    ``tmp_path/work``."""
-    require_program("git")
-    remotes = tmp_path / "remotes"
-    remotes.mkdir()
-    monkeypatch.setenv("PHASEGRAPH_REMOTES", remotes.resolve().as_uri() + "/")
-    monkeypatch.setenv("PHASEGRAPH_WORK_DIR", str(tmp_path / "work"))
-    monkeypatch.delenv("PHASEGRAPH_PREPARE", raising=False)
-    monkeypatch.delenv("PHASEGRAPH_PREPARE_ALLOW", raising=False)
-    return remotes
-
-
 def clones(tmp_path: Path, work: str = "work") -> list[str]:
     folder = tmp_path / work
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
 async def test_a_remote_run_pushes_one_commit_to_a_new_branch_and_leaves_no_clone(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
-    bare, url = bare_remote(owner, "calc", FILES)
+    bare, url = bare_remote(remote_owner, "calc", FILES)
     base = branch_head(bare, "main")
 
     report = await run_remote(build_orchestrator(), PLAN, repo=url, push="phasegraph/grow")
@@ -78,7 +64,7 @@ async def test_a_remote_run_pushes_one_commit_to_a_new_branch_and_leaves_no_clon
 
 
 async def test_a_remote_not_on_the_owners_list_is_refused_before_anything_is_cloned(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -93,9 +79,9 @@ async def test_a_remote_not_on_the_owners_list_is_refused_before_anything_is_clo
 
 
 async def test_a_change_that_breaks_a_test_is_blocked_and_nothing_is_pushed(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
-    bare, url = bare_remote(owner, "calc", FILES)
+    bare, url = bare_remote(remote_owner, "calc", FILES)
 
     report = await run_remote(build_orchestrator(), BROKEN, repo=url, push="phasegraph/break")
 
@@ -108,9 +94,9 @@ async def test_a_change_that_breaks_a_test_is_blocked_and_nothing_is_pushed(
 
 
 async def test_the_prepare_step_runs_after_the_clone_and_its_failure_stops_before_any_write(
-    owner: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    remote_owner: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bare, url = bare_remote(owner, "calc", FILES)
+    bare, url = bare_remote(remote_owner, "calc", FILES)
     prepare = f"{sys.executable} -c \"import sys; sys.exit('no lock file')\""
     monkeypatch.setenv("PHASEGRAPH_PREPARE", prepare)
 
@@ -127,14 +113,14 @@ async def test_the_prepare_step_runs_after_the_clone_and_its_failure_stops_befor
 
 
 async def test_a_repository_may_name_only_a_prepare_step_the_owner_allows(
-    owner: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    remote_owner: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = "__import__('pathlib').Path('.prepared').write_text('yes')"
     allowed = f'{sys.executable} -c "{marker}"'
     monkeypatch.setenv("PHASEGRAPH_PREPARE_ALLOW", allowed)
     table = f"\n[tool.phasegraph]\nprepare = {json.dumps(allowed)}\n"
     pyproject = FILES["pyproject.toml"] + table
-    bare, url = bare_remote(owner, "calc", {**FILES, "pyproject.toml": pyproject})
+    bare, url = bare_remote(remote_owner, "calc", {**FILES, "pyproject.toml": pyproject})
     events: list[Mapping[str, Any]] = []
 
     report = await run_remote(
@@ -147,7 +133,7 @@ async def test_a_repository_may_name_only_a_prepare_step_the_owner_allows(
     assert ".prepared" not in git(bare, "ls-tree", "-r", "--name-only", "phasegraph/grow")
 
     hostile = FILES["pyproject.toml"] + '\n[tool.phasegraph]\nprepare = "rm -rf /"\n'
-    bare2, url2 = bare_remote(owner, "hostile", {**FILES, "pyproject.toml": hostile})
+    bare2, url2 = bare_remote(remote_owner, "hostile", {**FILES, "pyproject.toml": hostile})
     refused = await run_remote(build_orchestrator(), PLAN, repo=url2, push="phasegraph/grow")
     assert refused.status == "stopped" and refused.failed_step == "remote:prepare"
     assert "PHASEGRAPH_PREPARE_ALLOW" in (refused.error or "")
@@ -155,9 +141,9 @@ async def test_a_repository_may_name_only_a_prepare_step_the_owner_allows(
 
 
 async def test_a_branch_that_exists_with_other_commits_is_never_overwritten(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
-    bare, url = bare_remote(owner, "calc", FILES)
+    bare, url = bare_remote(remote_owner, "calc", FILES)
     git(bare, "branch", "phasegraph/grow", "main")  # someone's branch of that name
     theirs = branch_head(bare, "phasegraph/grow")
     clone = tmp_path / "theirs"
@@ -219,9 +205,9 @@ def drive(tmp_path: Path, work: str, *args: str, **env: str) -> subprocess.Compl
     ],
 )
 def test_a_run_killed_mid_writes_is_taken_over_in_another_work_dir_and_pushes_one_commit(
-    owner: Path, tmp_path: Path, point: str, elsewhere: bool
+    remote_owner: Path, tmp_path: Path, point: str, elsewhere: bool
 ) -> None:
-    bare, url = bare_remote(owner, "calc", FILES)
+    bare, url = bare_remote(remote_owner, "calc", FILES)
     db = str(tmp_path / "state.sqlite")  # the server's database: it outlives the worker
     plan = json.dumps(PLAN)
 
@@ -246,9 +232,9 @@ def test_a_run_killed_mid_writes_is_taken_over_in_another_work_dir_and_pushes_on
 
 
 def test_a_run_whose_remote_is_gone_when_taken_over_stops_with_a_report(
-    owner: Path, tmp_path: Path
+    remote_owner: Path, tmp_path: Path
 ) -> None:
-    bare, url = bare_remote(owner, "calc", FILES)
+    bare, url = bare_remote(remote_owner, "calc", FILES)
     db = str(tmp_path / "state.sqlite")
     plan = json.dumps(PLAN)
     killed = drive(

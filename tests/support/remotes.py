@@ -4,8 +4,33 @@ to the runs by ``file://`` URL, as a git server would serve them."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from support.repos import git, init_repo
+
+#: A small project whose one change (A grows) keeps its test green...
+GROW_FILES = {
+    "pyproject.toml": "[tool.pytest.ini_options]\npythonpath = ['.']\n",
+    "calc.py": "A = 1\n",
+    "test_calc.py": "from calc import A\n\n\ndef test_a() -> None:\n    assert A > 0\n",
+}
+#: ...and one whose test pins the old value: the change breaks it there (blocked).
+PINNED_FILES = {
+    **GROW_FILES,
+    "test_calc.py": "from calc import A\n\n\ndef test_a() -> None:\n    assert A == 1\n",
+}
+GROW_PLAN: dict[str, Any] = {
+    "goal": "grow A",
+    "steps": [
+        {
+            "id": "grow",
+            "skill": "edit_block",
+            "args": {"path": "calc.py", "search": "A = 1", "replace": "A = 11"},
+        },
+        {"id": "tests", "skill": "run_pytest"},
+        {"id": "commit", "skill": "git_checkpoint", "args": {"message": "Grow A"}},
+    ],
+}
 
 
 def bare_remote(root: Path, name: str, files: dict[str, str]) -> tuple[Path, str]:
