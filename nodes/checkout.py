@@ -29,16 +29,13 @@ from phasegraph.graph.model.remote import (
 )
 from phasegraph.graph.model.state import Failure, FailureKind, State
 from phasegraph.graph.steps.prepare import prepare, remote_row
-from phasegraph.graph.steps.runner import emit
+from phasegraph.graph.steps.runner import emit, options
 from phasegraph.graph.steps.take_over import made_here
 from phasegraph.skills.core.errors import InputRefused, PreflightError, RemoteError
-from phasegraph.skills.core.retry import is_transient
+from phasegraph.skills.core.retry import retrying
 from phasegraph.skills.core.text import clip
 from phasegraph.skills.guards.gitremote import clone_at, shown_url, start_branch
 from phasegraph.skills.guards.workspace import read_toml
-
-#: Attempts at a clone that fails with a transient fault (the network).
-CLONE_ATTEMPTS = 3
 
 
 async def checkout(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
@@ -58,7 +55,7 @@ async def checkout(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, A
     }
     emit(runtime, rows[CHECKOUT])
     try:
-        base = await _clone(repo, ref, push, dest, settings)
+        base = await _clone(repo, ref, push, dest, settings, options(runtime).retries)
     except (InputRefused, RemoteError, OSError) as exc:
         kind: FailureKind = "input" if isinstance(exc, InputRefused) else "remote"
         rows[CHECKOUT] = remote_row(CHECKOUT, "failed", clip(str(exc), 200), started)
@@ -91,19 +88,16 @@ def _admitted(state: State) -> tuple[RemoteSettings, str | None]:
     return settings, problem or settings.access.refusal(str(state["repo"]))
 
 
-async def _clone(repo: str, ref: str, push: str, dest: Path, settings: RemoteSettings) -> str:
+async def _clone(
+    repo: str, ref: str, push: str, dest: Path, settings: RemoteSettings, attempts: int
+) -> str:
     """Clone ``repo`` at ``ref`` into ``dest``, on a new local branch ``push`` (a partial
-    clone of an attempt that died is removed first); a transient fault is tried again, a few
-    times."""
+    clone of an attempt that died is removed first); a transient fault (the network) is
+    tried again, ``attempts`` times in all."""
     await asyncio.to_thread(settings.work_dir.mkdir, parents=True, exist_ok=True)
-    for attempt in range(1, CLONE_ATTEMPTS + 1):
-        await asyncio.to_thread(shutil.rmtree, dest, ignore_errors=True)
-        try:
+    async for attempt in retrying(attempts):
+        with attempt:
+            await asyncio.to_thread(shutil.rmtree, dest, ignore_errors=True)
             base = await asyncio.to_thread(clone_at, repo, ref, dest, settings.access)
             await asyncio.to_thread(start_branch, dest, push)
-            return base
-        except RemoteError as exc:
-            if attempt == CLONE_ATTEMPTS or not (exc.transient or is_transient(exc)):
-                raise
-            await asyncio.sleep(0.5 * attempt)
-    raise AssertionError("unreachable")
+    return base

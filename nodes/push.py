@@ -19,8 +19,9 @@ from phasegraph.graph.model.context import RunOptions
 from phasegraph.graph.model.remote import PUSH, RemoteSettings
 from phasegraph.graph.model.state import Failure, State
 from phasegraph.graph.steps.prepare import remote_row
-from phasegraph.graph.steps.runner import emit
+from phasegraph.graph.steps.runner import emit, options
 from phasegraph.skills.core.errors import InputRefused, PreflightError, RemoteError
+from phasegraph.skills.core.retry import retrying
 from phasegraph.skills.guards.gitremote import push_new_branch, shown_url
 from phasegraph.skills.guards.gitrepo import head_sha
 
@@ -38,16 +39,19 @@ async def push(state: State, *, runtime: Runtime[RunOptions]) -> dict[str, Any]:
     emit(runtime, rows[PUSH])
     try:
         settings = await asyncio.to_thread(RemoteSettings.from_env)
-        pushed = await asyncio.to_thread(
-            push_new_branch,
-            workspace,
-            remote["repo"],
-            remote["push"],
-            commit,
-            remote["base"],
-            settings.access,
-            protected=remote["ref"],
-        )
+        # A push that failed half-way is safe to try again: it finds its own change there.
+        async for attempt in retrying(options(runtime).retries):
+            with attempt:
+                pushed = await asyncio.to_thread(
+                    push_new_branch,
+                    workspace,
+                    remote["repo"],
+                    remote["push"],
+                    commit,
+                    remote["base"],
+                    settings.access,
+                    protected=remote["ref"],
+                )
     except (RemoteError, InputRefused, PreflightError) as exc:
         rows[PUSH] = remote_row(PUSH, "failed", str(exc)[:200], started)
         emit(runtime, rows[PUSH])

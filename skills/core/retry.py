@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from phasegraph.skills.core.errors import ModelError, SkillError
+from phasegraph.skills.core.errors import ModelError, RemoteError, SkillError
 
 #: Class names of SDK errors (OpenAI, Anthropic, ...) that mean "try again later".
 TRANSIENT_NAMES = frozenset(
@@ -60,7 +60,7 @@ def is_transient(exc: BaseException) -> bool:
     rate-limit or overload error. No: everything else (bad input, 4xx, too many redirects,
     a bug), which retrying cannot mend.
     """
-    if isinstance(exc, SkillError | ModelError):
+    if isinstance(exc, SkillError | ModelError | RemoteError):
         return exc.transient and not getattr(exc, "retried", False)
     # An httpx error implies httpx is loaded: it is looked up, not imported (start-up time).
     httpx = sys.modules.get("httpx")
