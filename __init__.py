@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from phasegraph.campaign.undo import undo_campaign
     from phasegraph.graph.builder import Orchestrator, build_orchestrator
     from phasegraph.graph.durable.persistence import open_persistence
+    from phasegraph.graph.durable.remote_undo import undo_remote_run
     from phasegraph.graph.durable.undo import UndoResult, undo_by_run_id, undo_run
     from phasegraph.graph.model.context import RunOptions
     from phasegraph.graph.model.plan import (
@@ -87,6 +88,7 @@ _EXPORTS = {
     "RepoOutcome": "phasegraph.campaign.model",
     "run_campaign": "phasegraph.campaign.run",
     "undo_campaign": "phasegraph.campaign.undo",
+    "undo_remote_run": "phasegraph.graph.durable.remote_undo",
     "Orchestrator": "phasegraph.graph.builder",
     "build_orchestrator": "phasegraph.graph.builder",
     "RunOptions": "phasegraph.graph.model.context",
@@ -228,6 +230,7 @@ __all__ = [
     "skills_as_tools",
     "undo_by_run_id",
     "undo_campaign",
+    "undo_remote_run",
     "undo_run",
     "validate_plan",
 ]

@@ -19,7 +19,7 @@ from support.durable import FILES, PLAN
 from support.remotes import bare_remote, branch_head, commits_on, file_at
 from support.repos import git
 
-from phasegraph import build_orchestrator
+from phasegraph import UndoError, build_orchestrator, undo_remote_run
 from phasegraph.graph.run import run_remote
 
 BROKEN = {
@@ -164,7 +164,7 @@ async def test_a_branch_that_exists_with_other_commits_is_never_overwritten(
 
 DRIVER = """
 import asyncio, json, sys
-from phasegraph import build_orchestrator
+from phasegraph import UndoError, build_orchestrator, undo_remote_run
 from phasegraph.graph.durable.persistence import open_persistence
 from phasegraph.graph.run import resume_run, run_remote
 
@@ -249,3 +249,19 @@ def test_a_run_whose_remote_is_gone_when_taken_over_stops_with_a_report(
     assert report["status"] == "stopped" and report["failure_kind"] == "remote"
     assert "could not take the run over" in report["error"]
     assert report["remote"]["pushed"] is False
+
+
+async def test_a_remote_runs_undo_deletes_the_branch_it_pushed(
+    remote_owner: Path, tmp_path: Path
+) -> None:
+    bare, url = bare_remote(remote_owner, "calc", FILES)
+    report = await run_remote(build_orchestrator(), PLAN, repo=url, push="phasegraph/grow")
+    assert branch_head(bare, "phasegraph/grow") == report.commit
+
+    assert await undo_remote_run(report) == "deleted branch phasegraph/grow"
+    assert branch_head(bare, "phasegraph/grow") is None
+    assert await undo_remote_run(report) == "branch phasegraph/grow is already gone"
+
+    refused = await run_remote(build_orchestrator(), PLAN, repo=url, push="main")
+    with pytest.raises(UndoError, match="pushed nothing"):
+        await undo_remote_run(refused)
