@@ -231,10 +231,12 @@ async def test_the_server_publishes_the_input_and_context_schemas(client: LangGr
         inputs = schemas["input_schema"]
         assert inputs is not None
         fields = inputs["properties"]
-        assert {"workspace", "plan", "request"} <= set(fields)
+        assert {"workspace", "repo", "ref", "push", "plan", "request"} <= set(fields)
         assert fields["workspace"]["description"].startswith("Root of the repository")
-        # The workspace is required, the plan typed as the Plan model (Studio, MCP clients).
-        assert inputs["required"] == ["workspace"]
+        assert "PHASEGRAPH_REMOTES" in fields["repo"]["description"]
+        # A workspace or a repo (the run says which is missing), the plan typed as the Plan
+        # model (Studio, MCP clients).
+        assert "required" not in inputs
         assert fields["plan"]["$ref"] == "#/$defs/Plan"
         assert {"goal", "steps", "python"} <= set(inputs["$defs"]["Plan"]["properties"])
         context = schemas["context_schema"]
