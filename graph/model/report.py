@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from phasegraph.graph.model.remote import REMOTE_ROWS
+from phasegraph.graph.model.remote import CHECKOUT, PREPARE, PUSH
 from phasegraph.graph.model.state import Failure, State, StepRecord, StructuredOutput, baseline_key
 from phasegraph.skills.core.redact import redact_data
 from phasegraph.skills.guards.gitremote import shown_url
@@ -182,10 +182,9 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
     commit = state.get("commit_sha")
     usage = dict(reversed(state.get("usage", {}).items()))  # the latest node's first
     remote = _remote_report(state)
-    own = (
-        [rows[k] for k in REMOTE_ROWS[:2] if k in rows],
-        [rows[k] for k in REMOTE_ROWS[2:] if k in rows],
-    )
+    # A remote run's own steps: the clone and prepare before the plan's, the push after.
+    before = [_step_report(rows[k], failure, status) for k in (CHECKOUT, PREPARE) if k in rows]
+    after = [_step_report(rows[k], failure, status) for k in (PUSH,) if k in rows]
     undo = undo_commands(written, list(state.get("created", [])), commit, state.get("head"))
     if remote is not None:  # the clone is gone with the run: what is left is on the remote
         undo = remote_undo(remote.repo, remote.branch, remote.commit) if remote.commit else []
@@ -197,8 +196,7 @@ def build_report(state: State, status: Literal["completed", "stopped"]) -> Repor
         failed_step=failure["step"] if failure else None,
         failure_kind=failure["kind"] if failure else None,
         error=failure["error"] if failure else None,
-        steps=[*(_step_report(r, failure, status) for r in own[0]), *steps]
-        + [_step_report(r, failure, status) for r in own[1]],
+        steps=[*before, *steps, *after],
         baselines=baselines,
         interpreter=Interpreter.model_validate(state.get("environment") or {}),
         new_findings={
