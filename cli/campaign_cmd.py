@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.markup import escape
 
-from phasegraph.campaign.model import Campaign, RepoOutcome
+from phasegraph.campaign.model import Campaign, OnChange, RepoOutcome
 from phasegraph.campaign.run import CampaignResult, make_campaign, run_made
 from phasegraph.campaign.summary import summary_data, summary_markdown, undo_ok
 from phasegraph.campaign.table import CampaignTable
@@ -30,6 +31,8 @@ from phasegraph.cli.run_cmd import options_from
 from phasegraph.graph.model.context import RunOptions
 from phasegraph.skills.core.errors import InputRefused
 from phasegraph.skills.guards.workspace import atomic_write
+
+T = TypeVar("T")
 
 DESCRIPTION = """\
 Run PLAN over every repository of --repos: each is cloned, changed, checked and, when its
@@ -202,28 +205,20 @@ def campaign_command(args: argparse.Namespace, env: Env) -> int:
         markup=False,
     )
 
-    def as_json(outcome: RepoOutcome) -> None:
-        print_line(json.dumps({"event": "repo", **outcome.model_dump(mode="json")}))
-
-    table = CampaignTable(env.out, [entry.repo for entry in campaign.repos])
     watch = CampaignWatch(thread=campaign.id, started=True, server=args.server)
 
-    async def go() -> CampaignResult:
-        return await run_made(
+    def go(on_change: OnChange) -> Coroutine[Any, Any, CampaignResult]:
+        return run_made(
             campaign,
             server=args.server,
             concurrency=args.concurrency,
-            on_change=as_json if args.json else table.update,
+            on_change=on_change,
             headers=dict(args.header),
             options=options_from(args, args.strict),
         )
 
     try:
-        if args.json:
-            result = run_until_signal(go(), watch, env.err)
-        else:
-            with table:
-                result = run_until_signal(go(), watch, env.err)
+        result = _shown(go, campaign, watch, args, env, "campaign")
     except InputRefused as exc:
         env.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_BAD_INPUT
@@ -245,23 +240,15 @@ def _undo_command(campaign: Campaign, args: argparse.Namespace, env: Env) -> int
         markup=False,
     )
 
-    def as_json(outcome: RepoOutcome) -> None:
-        print_line(json.dumps({"event": "repo", **outcome.model_dump(mode="json")}))
-
-    table = CampaignTable(env.out, [entry.repo for entry in campaign.repos], title="undo")
     watch = CampaignWatch(thread=campaign.id, started=True, server=args.server, undo=True)
-    go = undo_made(
-        campaign,
-        server=args.server,
-        headers=dict(args.header),
-        on_change=as_json if args.json else table.update,
-    )
+
+    def go(on_change: OnChange) -> Coroutine[Any, Any, list[RepoOutcome]]:
+        return undo_made(
+            campaign, server=args.server, headers=dict(args.header), on_change=on_change
+        )
+
     try:
-        if args.json:
-            outcomes = run_until_signal(go, watch, env.err)
-        else:
-            with table:
-                outcomes = run_until_signal(go, watch, env.err)
+        outcomes = _shown(go, campaign, watch, args, env, "undo")
     except InputRefused as exc:
         env.err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         return EXIT_BAD_INPUT
@@ -273,6 +260,27 @@ def _undo_command(campaign: Campaign, args: argparse.Namespace, env: Env) -> int
     else:
         env.out.print(markdown, highlight=False, markup=False)
     return EXIT_OK if undo_ok(outcomes) else EXIT_STOPPED
+
+
+def _shown(
+    go: Callable[[OnChange], Coroutine[Any, Any, T]],
+    campaign: Campaign,
+    watch: CampaignWatch,
+    args: argparse.Namespace,
+    env: Env,
+    title: str,
+) -> T:
+    """``go(on_change)`` run to its end, each repository's change shown as it happens: in
+    the live table, or (``--json``) as a JSON line."""
+
+    def as_json(outcome: RepoOutcome) -> None:
+        print_line(json.dumps({"event": "repo", **outcome.model_dump(mode="json")}))
+
+    if args.json:
+        return run_until_signal(go(as_json), watch, env.err)
+    table = CampaignTable(env.out, [entry.repo for entry in campaign.repos], title=title)
+    with table:
+        return run_until_signal(go(table.update), watch, env.err)
 
 
 def _write_summaries(summary: dict[str, Any], markdown: str, args: argparse.Namespace) -> None:
