@@ -26,8 +26,8 @@ def remote_row(
     """The todo row of a remote run's own step (``checkout``, ``prepare``, ``push``)."""
     ended = time.time() if status in ("done", "failed") else None
     return record(
-        {"id": step, "skill": step},
-        step,
+        {"id": step, "skill": step.removeprefix("remote:")},
+        "remote",
         status,
         summary,
         started_at=started,
