@@ -22,13 +22,10 @@ from phasegraph.cli.common import (
     EXIT_OK,
     EXIT_STOPPED,
     Env,
-    attempts_arg,
-    seconds_arg,
 )
 from phasegraph.cli.interrupt import RunWatch, run_until_signal
 from phasegraph.cli.output import print_line
-from phasegraph.cli.run_cmd import options_from
-from phasegraph.graph.model.context import RunOptions
+from phasegraph.cli.run_cmd import add_step_arguments, options_from
 from phasegraph.skills.core.errors import InputRefused
 from phasegraph.skills.guards.workspace import atomic_write
 
@@ -145,24 +142,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     campaign.add_argument(
         "--strict", action="store_true", help="any check failure blocks, even one already there"
     )
-    campaign.add_argument(
-        "--step-timeout",
-        type=seconds_arg,
-        metavar="SECONDS",
-        help=f"seconds a single step may take (default: {RunOptions.step_timeout:g})",
-    )
-    campaign.add_argument(
-        "--retries",
-        type=attempts_arg,
-        metavar="N",
-        help="attempts for a step that fails with a transient fault "
-        f"(default: {RunOptions.retries})",
-    )
-    campaign.add_argument(
-        "--baseline",
-        choices=("auto", "before"),
-        help="when the checks' baselines run (default: auto; see phasegraph run --help)",
-    )
+    add_step_arguments(campaign, on_stop=False)  # a remote run's clone goes anyway
     campaign.add_argument(
         "--undo",
         action="store_true",

@@ -49,7 +49,8 @@ def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_step_arguments(parser: argparse.ArgumentParser) -> None:
+def add_step_arguments(parser: argparse.ArgumentParser, *, on_stop: bool = True) -> None:
+    """--step-timeout, --retries, --baseline and (``on_stop``) --on-stop."""
     parser.add_argument(
         "--step-timeout",
         type=seconds_arg,
@@ -63,13 +64,14 @@ def add_step_arguments(parser: argparse.ArgumentParser) -> None:
         help="attempts for a step, or a model call, that fails with a transient fault "
         f"(default: {RunOptions.retries})",
     )
-    parser.add_argument(
-        "--on-stop",
-        choices=("keep", "restore"),
-        help="what a run that stops does with the writes that landed: 'keep' (default) leaves "
-        "them for you to inspect (phasegraph undo puts them back); 'restore' puts the tree "
-        "back exactly as it was",
-    )
+    if on_stop:
+        parser.add_argument(
+            "--on-stop",
+            choices=("keep", "restore"),
+            help="what a run that stops does with the writes that landed: 'keep' (default) leaves "
+            "them for you to inspect (phasegraph undo puts them back); 'restore' puts the tree "
+            "back exactly as it was",
+        )
     parser.add_argument(
         "--baseline",
         choices=("auto", "before"),
