@@ -169,16 +169,22 @@ def served_options(given: RunOptions, environ: Mapping[str, str] | None = None) 
     return replace(opts, **changed) if changed else opts  # type: ignore[arg-type]
 
 
+def positive_number(raw: str) -> float | None:
+    """``raw`` (an owner's setting) as a finite number above zero; ``None``: it is not one."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
 def _cap(name: str, setting: str, env: Mapping[str, str]) -> float:
     default = _DEFAULTS[name]
     raw = env.get(setting, "").strip()
     if not raw:
         return float(default)
-    try:
-        cap = float(raw)
-    except ValueError:
-        cap = math.nan
-    if not (math.isfinite(cap) and cap > 0):
+    cap = positive_number(raw)
+    if cap is None:
         raise InputRefused(
             f"the server's {setting}={raw!r} is not a positive number; its owner sets the cap "
             f"of {name} there (default {default:g})"

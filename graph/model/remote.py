@@ -10,7 +10,6 @@ server's, for a served run): never the client's.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import shlex
@@ -22,6 +21,7 @@ from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
 
+from phasegraph.graph.model.context import positive_number
 from phasegraph.skills.core.errors import PreflightError
 from phasegraph.skills.guards.remote_access import RemoteAccess, shown_url, valid_branch
 
@@ -104,11 +104,8 @@ class RemoteSettings:
         work = env.get(WORK_DIR_SETTING, "").strip()
         allow = [c for c in env.get(PREPARE_ALLOW_SETTING, "").split(";") if c.strip()]
         raw_timeout = env.get(PREPARE_TIMEOUT_SETTING, "").strip() or "600"
-        try:
-            timeout = float(raw_timeout)
-        except ValueError:
-            timeout = math.nan
-        if not (math.isfinite(timeout) and timeout > 0):
+        timeout = positive_number(raw_timeout)
+        if timeout is None:
             raise PreflightError(
                 f"the owner's {PREPARE_TIMEOUT_SETTING}={raw_timeout!r} is not a number of seconds"
             )
